@@ -1,0 +1,19 @@
+"""Typed domain errors.
+
+Lambda reports an unhandled exception with its class name as ``errorType``, and
+Step Functions matches ``Retry`` and ``Catch`` on that name. The flows in
+``statemachines/`` therefore name these classes: rename one and the contract
+check fails.
+"""
+
+
+class FlowError(Exception):
+    """Base class of the errors a flow definition may name."""
+
+
+class InvalidInput(FlowError):
+    """The step's input does not satisfy its contract. Never retried."""
+
+
+class TransientError(FlowError):
+    """A dependency failed in a way that a retry may fix."""

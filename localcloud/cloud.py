@@ -1,0 +1,516 @@
+"""The local cloud: an in-process moto that deploys a cloud assembly and runs its real handlers.
+
+    with LocalCloud(time_scale=0.01) as cloud:
+        deployment = cloud.deploy("cdk.out")
+        cloud.client("events").put_events(Entries=[...])
+
+One :class:`LocalCloud` runs per process at a time: moto's backends are process-wide.
+Every client (the tests', the handlers' in their worker processes, the CLI's) reaches
+the same moto server on 127.0.0.1 through its endpoint URL.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from localcloud import timescale
+from localcloud.assembly import (
+    BOOTSTRAP_VERSION,
+    BOOTSTRAP_VERSION_PARAMETER,
+    StackArtifact,
+    read_assembly,
+)
+from localcloud.lambdas import InvocationError, LambdaService, is_provided_layer
+from localcloud.sqs_poller import SqsPoller
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+LOG = logging.getLogger("localcloud")
+_active: LocalCloud | None = None
+_patch_lock = threading.Lock()
+_patched = False
+
+
+class LocalCloudError(Exception):
+    """The local cloud cannot do what was asked; the message says why."""
+
+
+@dataclass
+class Deployment:
+    """What a deploy created: the stack's outputs and its resources by logical id."""
+
+    stack_name: str
+    outputs: dict[str, str]
+    resources: dict[str, str]  # logical id -> physical id
+    resource_types: dict[str, str]
+    state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
+    seconds: float = 0.0
+
+
+class LocalCloud:
+    def __init__(
+        self,
+        *,
+        time_scale: float = 1.0,
+        workdir: str | os.PathLike[str] | None = None,
+        region: str = REGION,
+    ) -> None:
+        self.time_scale = time_scale
+        self.region = region
+        self.account = ACCOUNT
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="localcloud-"))
+        self._server: Any = None
+        self.endpoint = ""
+        self.lambdas: LambdaService | None = None
+        self.pollers: list[SqsPoller] = []
+        self.deployments: dict[str, Deployment] = {}
+        self._saved_env: dict[str, str | None] = {}
+        self.delivery_failures: list[dict[str, Any]] = []
+
+    # --- lifecycle -----------------------------------------------------
+    def start(self) -> LocalCloud:
+        global _active
+        from moto.core.config import default_user_config
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        if _active is not None:
+            raise LocalCloudError("a LocalCloud is already running in this process")
+        _install_patches()
+        timescale.set_scale(self.time_scale)
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        default_user_config["lambda"] = {"use_docker": False}
+        _reset_moto()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT.
+        self._set_env({"MOTO_PORT": str(port), **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": self.region})
+        self.lambdas = LambdaService(
+            workdir=self.workdir,
+            base_env=self._function_base_env(),
+            log_sink=self._write_logs,
+            function_lookup=self._function,
+            layer_lookup=self._layer,
+            dead_letter=self._send_dead_letter,
+            time_scale=self.time_scale,
+        )
+        _active = self
+        return self
+
+    def stop(self) -> None:
+        global _active
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers.clear()
+        if self.lambdas:
+            self.lambdas.close()
+        if self._server:
+            self._server.stop()
+            self._server = None
+        _reset_moto()
+        self._restore_env()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        _active = None
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    def _function_base_env(self) -> dict[str, str]:
+        keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR")
+        return {
+            **{k: os.environ[k] for k in keep if k in os.environ},
+            **FAKE_CREDENTIALS,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+            "TZ": ":UTC",
+        }
+
+    # --- clients -------------------------------------------------------
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client of the local cloud (fake credentials, loopback endpoint)."""
+        if not self.endpoint:
+            raise LocalCloudError("start the local cloud before asking for a client")
+        return boto3.session.Session().client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+            config=Config(retries={"mode": "standard", "max_attempts": 2}),
+            **kwargs,
+        )
+
+    # --- deploy --------------------------------------------------------
+    def deploy(self, assembly: str | os.PathLike[str] = "cdk.out") -> Deployment:
+        """Deploy every stack of a synthesized cloud assembly; return the last one."""
+        deployment: Deployment | None = None
+        for stack in read_assembly(assembly, self.account, self.region):
+            deployment = self._deploy_stack(stack)
+        assert deployment is not None
+        return deployment
+
+    def _deploy_stack(self, stack: StackArtifact) -> Deployment:
+        started = time.perf_counter()
+        s3 = self.client("s3")
+        buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        for asset in stack.assets:
+            if asset.bucket not in buckets:
+                s3.create_bucket(Bucket=asset.bucket)
+                buckets.add(asset.bucket)
+            s3.put_object(Bucket=asset.bucket, Key=asset.key, Body=asset.body())
+        self.client("ssm").put_parameter(
+            Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
+        )
+        cfn = self.client("cloudformation")
+        existing = {s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"}
+        call = cfn.update_stack if stack.stack_name in existing else cfn.create_stack
+        call(
+            StackName=stack.stack_name,
+            TemplateBody=json.dumps(stack.template),
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        description = cfn.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
+        if not description["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in description["StackStatus"]:
+            raise LocalCloudError(
+                f"stack {stack.stack_name} ended in {description['StackStatus']}: "
+                f"{description.get('StackStatusReason', '')}"
+            )
+        resources = cfn.describe_stack_resources(StackName=stack.stack_name)["StackResources"]
+        deployment = Deployment(
+            stack_name=stack.stack_name,
+            outputs={o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])},
+            resources={r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources},
+            resource_types={r["LogicalResourceId"]: r["ResourceType"] for r in resources},
+        )
+        deployment.state_machines = self._register_state_machines(stack)
+        deployment.seconds = time.perf_counter() - started
+        self.deployments[stack.stack_name] = deployment
+        return deployment
+
+    def _register_state_machines(self, stack: StackArtifact) -> dict[str, str]:
+        """Create each state machine where moto executes it, with its substitutions resolved.
+
+        moto's CloudFormation creates state machines in its non-executing backend and
+        ignores ``DefinitionSubstitutions``.
+        """
+        from moto.cloudformation.models import cloudformation_backends
+        from moto.cloudformation.parsing import clean_json
+        from moto.stepfunctions.models import stepfunctions_backends
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        cfn_stack = cloudformation_backends[self.account][self.region].get_stack(stack.stack_name)
+        plain = stepfunctions_backends[self.account][self.region]
+        executing = stepfunctions_parser_backends[self.account][self.region]
+        registered: dict[str, str] = {}
+        for logical_id, resource in stack.template.get("Resources", {}).items():
+            if resource["Type"] != "AWS::StepFunctions::StateMachine":
+                continue
+            properties = clean_json(copy.deepcopy(resource["Properties"]), cfn_stack.resource_map)
+            definition = properties.get("DefinitionString")
+            if definition is None:
+                definition = json.dumps(properties["Definition"])
+            for name, value in (properties.get("DefinitionSubstitutions") or {}).items():
+                definition = definition.replace("${" + name + "}", str(value))
+            machine = cfn_stack.resource_map[logical_id]
+            for candidate in list(executing.state_machines):
+                if candidate.arn == machine.arn:
+                    executing.delete_state_machine(candidate.arn)
+            created = executing.create_state_machine(
+                name=machine.name,
+                definition=definition,
+                roleArn=properties.get("RoleArn", ""),
+                loggingConfiguration=_lower_keys(properties.get("LoggingConfiguration")),
+                tracingConfiguration=_lower_keys(properties.get("TracingConfiguration")),
+                sm_type=properties.get("StateMachineType", "STANDARD"),
+            )
+            if plain is not executing and machine.arn != created.arn:
+                raise LocalCloudError(f"{logical_id}: registered under {created.arn}, not {machine.arn}")
+            registered[logical_id] = created.arn
+        return registered
+
+    # --- hooks used by the patches ---------------------------------------
+    def _lambda_backend(self) -> Any:
+        from moto.awslambda_simple.models import lambda_simple_backends
+
+        return lambda_simple_backends[self.account][self.region]
+
+    def _function(self, name_or_arn: str, qualifier: str | None) -> Any:
+        return self._lambda_backend().get_function(name_or_arn, qualifier)
+
+    def _layer(self, arn: str) -> Any:
+        return self._lambda_backend().layers_versions_by_arn(arn)
+
+    def _write_logs(self, group: str, stream: str, lines: list[tuple[int, str]]) -> None:
+        from moto.logs.models import logs_backends
+
+        logs = logs_backends[self.account][self.region]
+        if group not in logs.groups:
+            logs.create_log_group(group, {})
+        if stream not in logs.groups[group].streams:
+            logs.create_log_stream(group, stream)
+        logs.put_log_events(group, stream, [{"timestamp": t, "message": m} for t, m in lines])
+
+    def _send_dead_letter(self, target_arn: str, event: Any) -> None:
+        if ":sqs:" in target_arn:
+            from moto.sqs.models import sqs_backends
+
+            sqs_backends[self.account][self.region].send_message(
+                target_arn.rsplit(":", 1)[-1], json.dumps(event)
+            )
+        elif ":sns:" in target_arn:
+            from moto.sns.models import sns_backends
+
+            sns_backends[self.account][self.region].publish(json.dumps(event), arn=target_arn)
+        else:
+            raise LocalCloudError(f"unsupported dead-letter target {target_arn}")
+
+    def start_poller(self, mapping: Any) -> None:
+        from moto.sqs.models import sqs_backends
+
+        assert self.lambdas is not None
+        lambdas = self.lambdas
+        poller = SqsPoller(
+            mapping,
+            sqs_backends[self.account][self.region],
+            lambda arn, event: lambdas.invoke(arn, None, event),
+            self.region,
+        )
+        self.pollers.append(poller)
+        poller.start()
+
+    def deliver_event(self, target: dict[str, Any], event: dict[str, Any]) -> None:
+        """Deliver an EventBridge event to a Step Functions or Lambda target.
+
+        A delivery that fails goes to the target's dead-letter queue, as EventBridge
+        does once its retries are spent; without one it is logged, never dropped silently.
+        """
+        arn: str = target["Arn"]
+        try:
+            payload = _target_input(target, event)
+            if ":states:" in arn:
+                from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+                stepfunctions_parser_backends[self.account][self.region].start_execution(
+                    arn, name=str(uuid.uuid4()), execution_input=json.dumps(payload)
+                )
+            else:
+                assert self.lambdas is not None
+                self.lambdas.invoke_async(arn, None, payload)
+        except Exception as exc:  # noqa: BLE001 - a failed delivery is recorded, not raised into put_events
+            dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+            if dead_letter:
+                self._send_dead_letter(dead_letter, _wire_shape(event))
+            LOG.error("EventBridge could not deliver event %s to %s: %r", event.get("id"), arn, exc)
+            self.delivery_failures.append({"target": arn, "event_id": event.get("id"), "error": repr(exc)})
+
+    # --- reading what happened ------------------------------------------
+    def wait_for_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise LocalCloudError(f"{execution_arn} still RUNNING after {timeout} s")
+            time.sleep(0.02)
+
+    def wait_for_executions(
+        self, state_machine_arn: str, count: int = 1, timeout: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Wait until ``count`` executions of a machine exist and have finished."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            listed = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+            if len(listed) >= count and all(e["status"] != "RUNNING" for e in listed):
+                return [sfn.describe_execution(executionArn=e["executionArn"]) for e in listed]
+            if time.monotonic() > deadline:
+                raise LocalCloudError(
+                    f"{len(listed)} of {count} executions of {state_machine_arn} finished in {timeout} s"
+                )
+            time.sleep(0.02)
+
+
+def _lower_keys(value: Any) -> Any:
+    """CloudFormation spells state machine settings in PascalCase, the API in camelCase."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower_keys(v) for v in value]
+    return value
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """Apply a target's Input, InputPath or InputTransformer, as EventBridge does."""
+    from jsonpath_ng import parse as jsonpath
+
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        matches = [m.value for m in jsonpath(target["InputPath"]).find(_wire_shape(event))]
+        return matches[0] if matches else None
+    transformer = target.get("InputTransformer")
+    if transformer:
+        from moto.events.utils import EventTemplateParser
+
+        rendered = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,
+        )
+        return rendered
+    return _wire_shape(event)
+
+
+def _wire_shape(event: dict[str, Any]) -> dict[str, Any]:
+    """moto keeps ``time`` as epoch seconds; targets receive the ISO 8601 string."""
+    shaped = {k: v for k, v in event.items() if k != "ingestion-time"}  # moto's own bookkeeping
+    if isinstance(shaped.get("time"), int | float):
+        shaped["time"] = datetime.fromtimestamp(shaped["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return shaped
+
+
+def _reset_moto() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def _require_active() -> LocalCloud:
+    if _active is None:
+        raise LocalCloudError("no LocalCloud is running in this process")
+    return _active
+
+
+def _install_patches() -> None:
+    """Route moto's Lambda, SQS and EventBridge paths to the local cloud, once per process."""
+    global _patched
+    with _patch_lock:
+        if _patched:
+            return
+        from moto.awslambda.models import LambdaBackend
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+        from moto.events.models import EventBus, Rule
+
+        timescale.install()
+        # CloudFormation's Ref of an event bus is its name; moto hands over the model.
+        EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
+
+        def invoke(
+            self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+        ) -> bytes:
+            cloud = _require_active()
+            assert cloud.lambdas is not None
+            event = json.loads(body) if body else {}
+            invocation_type = (headers or {}).get("X-Amz-Invocation-Type", "RequestResponse")
+            if invocation_type == "DryRun":
+                return b""
+            if invocation_type == "Event":
+                cloud.lambdas.invoke_async(function_name, qualifier, event)
+                return b""
+            try:
+                result = cloud.lambdas.invoke(
+                    function_name, qualifier, event, trace_header=(headers or {}).get("X-Amzn-Trace-Id", "")
+                )
+            except InvocationError as exc:
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps(exc.payload).encode()
+            return json.dumps(result).encode()
+
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+        original_layer_lookup = LambdaBackend.layers_versions_by_arn
+
+        def layers_versions_by_arn(self: Any, layer_version_arn: str) -> Any:
+            found = original_layer_lookup(self, layer_version_arn)
+            if found is None and is_provided_layer(layer_version_arn):
+                return _ProvidedLayer(layer_version_arn)
+            return found
+
+        LambdaBackend.layers_versions_by_arn = layers_versions_by_arn  # type: ignore[method-assign]
+
+        original_create_esm = LambdaBackend.create_event_source_mapping
+
+        def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+            mapping = original_create_esm(self, spec)
+            if ":sqs:" in mapping.event_source_arn:
+                from moto.sqs.models import sqs_backends
+
+                for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+                    queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+                _require_active().start_poller(mapping)
+            return mapping
+
+        LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
+
+        original_send = Rule.send_to_targets
+
+        def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+            if not self.event_pattern.matches_event(original_event):
+                return
+            routed = [t for t in self.targets if ":states:" in t["Arn"] or ":lambda:" in t["Arn"]]
+            others = [t for t in self.targets if t not in routed]
+            if routed:
+                cloud = _require_active()
+                for target in routed:
+                    cloud.deliver_event(target, original_event)
+            if others:
+                rest = copy.copy(self)
+                rest.targets = others
+                original_send(rest, original_event, transform_input)
+
+        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        _patched = True
+
+
+@dataclass(frozen=True)
+class _ProvidedLayer:
+    """A public layer whose packages the local cloud's Python environment provides."""
+
+    arn: str
+    code_size: int = 0

@@ -1,0 +1,435 @@
+"""Lambda execution environments: every invocation path lands on a function's real handler.
+
+moto without Docker answers every invocation in ``LambdaSimpleBackend.invoke`` (it
+echoes the payload). The local cloud replaces that method, so direct invokes,
+Step Functions tasks, EventBridge targets and SQS event source mappings all reach
+:class:`LambdaService`, which runs the handler in an execution environment of its
+function: a warm worker process (``_worker.py``) with the function's environment
+variables, its code folder and layers on the import path, and a Lambda context.
+
+Each function has a pool of environments that grows up to its concurrency limit,
+as Lambda scales: a first call pays a real cold start, later calls reuse a warm one.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+WORKER = Path(__file__).with_name("_worker.py")
+INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit on the init phase
+DEFAULT_CONCURRENCY = 10
+ASYNC_RETRY_DELAYS_SECONDS = (60.0, 120.0)  # Lambda's asynchronous retries
+
+# Public layers whose content the local cloud's own Python environment provides
+# (the requirements file pins the same packages the layer carries).
+PROVIDED_LAYER_PREFIXES = ("arn:aws:lambda:*:017000801446:layer:AWSLambdaPowertoolsPythonV3",)
+
+
+def is_provided_layer(arn: str) -> bool:
+    parts = arn.split(":")
+    for prefix in PROVIDED_LAYER_PREFIXES:
+        want = prefix.split(":")
+        if len(parts) >= len(want) and all(
+            w == "*" or (p.startswith(w) if i == len(want) - 1 else p == w)
+            for i, (p, w) in enumerate(zip(parts, want, strict=False))
+        ):
+            return True
+    return False
+
+
+class InvocationError(Exception):
+    """The function failed: its answer carries ``errorType`` and ``errorMessage``."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(f"{payload.get('errorType')}: {payload.get('errorMessage')}")
+        self.payload = payload
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What an execution environment needs to know of its function."""
+
+    name: str
+    arn: str
+    handler: str
+    environment: dict[str, str]
+    timeout_seconds: float
+    memory_mb: int
+    code_dir: Path
+    paths: tuple[str, ...]
+    log_group: str
+    concurrency: int
+    dead_letter_arn: str | None
+    async_max_retries: int
+
+
+@dataclass
+class InvocationRecord:
+    """One invocation as the REPORT line of Lambda's log tells it."""
+
+    function: str
+    request_id: str
+    cold_start: bool
+    init_ms: float
+    duration_ms: float
+    error_type: str | None
+    started: float = field(default_factory=time.time)
+
+
+LogSink = Callable[[str, str, list[tuple[int, str]]], None]
+
+
+class ExecutionEnvironment:
+    """A warm worker process running one function's handler."""
+
+    def __init__(self, config: FunctionConfig, base_env: dict[str, str], log_sink: LogSink):
+        self.config = config
+        self.log_stream = (
+            f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        )
+        self._log_sink = log_sink
+        env = {
+            **base_env,
+            **config.environment,
+            "AWS_LAMBDA_FUNCTION_NAME": config.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "LAMBDA_TASK_ROOT": str(config.code_dir),
+            "_HANDLER": config.handler,
+        }
+        self._process = subprocess.Popen(  # noqa: S603 - our own worker, fixed argv
+            [sys.executable, "-I", str(WORKER)],
+            cwd=config.code_dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        self._answers: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._log_lines: list[tuple[int, str]] = []
+        self._log_lock = threading.Lock()
+        threading.Thread(target=self._read_answers, daemon=True).start()
+        threading.Thread(target=self._read_logs, daemon=True).start()
+        self._send({"paths": list(config.paths), "handler": config.handler})
+        ready = self._receive(INIT_TIMEOUT_SECONDS)
+        if ready is None or not ready.get("ready"):
+            self.kill()
+            error = (ready or {}).get("error") or {
+                "errorType": "Runtime.InitError",
+                "errorMessage": f"the execution environment of {config.name} did not start",
+            }
+            self.flush_logs()
+            raise InvocationError(error)
+        self.init_ms = float(ready["init_ms"])
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(message) + "\n")
+        self._process.stdin.flush()
+
+    def _receive(self, timeout: float) -> dict[str, Any] | None:
+        try:
+            return self._answers.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def _read_answers(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            self._answers.put(json.loads(line))
+        self._answers.put(None)  # the process has gone
+
+    def _read_logs(self) -> None:
+        assert self._process.stderr is not None
+        for line in self._process.stderr:
+            self.log(line.rstrip("\n"))
+
+    def log(self, message: str) -> None:
+        with self._log_lock:
+            self._log_lines.append((int(time.time() * 1000), message))
+
+    def flush_logs(self) -> None:
+        time.sleep(0)  # let the reader thread pick up what the worker flushed
+        with self._log_lock:
+            lines, self._log_lines = self._log_lines, []
+        if lines:
+            self._log_sink(self.config.log_group, self.log_stream, lines)
+
+    def invoke(self, event: Any, request_id: str, trace_header: str) -> Any:
+        """Run the handler once; raise :class:`InvocationError` when it fails."""
+        config = self.config
+        self.log(f"START RequestId: {request_id} Version: $LATEST")
+        self._send(
+            {
+                "event": event,
+                "context": {
+                    "function_name": config.name,
+                    "function_version": "$LATEST",
+                    "invoked_function_arn": config.arn,
+                    "memory_limit_in_mb": config.memory_mb,
+                    "aws_request_id": request_id,
+                    "log_group_name": config.log_group,
+                    "log_stream_name": self.log_stream,
+                    "timeout_seconds": config.timeout_seconds,
+                    "trace_header": trace_header,
+                },
+            }
+        )
+        answer = self._receive(config.timeout_seconds)
+        if answer is None:
+            alive = self._process.poll() is None
+            self.kill()
+            if alive:
+                raise InvocationError(
+                    {
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"RequestId: {request_id} Error: Task timed out "
+                        f"after {config.timeout_seconds:.2f} seconds",
+                    }
+                )
+            raise InvocationError(
+                {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited "
+                    f"with error: exit status {self._process.returncode}",
+                }
+            )
+        if not answer["ok"]:
+            raise InvocationError(answer["error"])
+        return answer["result"]
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def kill(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+
+
+class FunctionPool:
+    """The execution environments of one function, up to its concurrency limit."""
+
+    def __init__(self, config: FunctionConfig, spawn: Callable[[FunctionConfig], ExecutionEnvironment]):
+        self.config = config
+        self._spawn = spawn
+        self._idle: list[ExecutionEnvironment] = []
+        self._count = 0
+        self._ready = threading.Condition()
+
+    def acquire(self) -> tuple[ExecutionEnvironment, bool]:
+        with self._ready:
+            while not self._idle and self._count >= self.config.concurrency:
+                self._ready.wait()
+            if self._idle:
+                return self._idle.pop(), False
+            self._count += 1
+        try:
+            return self._spawn(self.config), True
+        except BaseException:
+            with self._ready:
+                self._count -= 1
+                self._ready.notify()
+            raise
+
+    def release(self, environment: ExecutionEnvironment) -> None:
+        with self._ready:
+            if environment.alive:
+                self._idle.append(environment)
+            else:
+                self._count -= 1
+            self._ready.notify()
+
+    def close(self) -> None:
+        with self._ready:
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+        for environment in idle:
+            environment.kill()
+
+    @property
+    def size(self) -> int:
+        return self._count
+
+
+class LambdaService:
+    """Runs invocations against the functions that moto's Lambda backend holds."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        base_env: dict[str, str],
+        log_sink: LogSink,
+        function_lookup: Callable[[str, str | None], Any],
+        layer_lookup: Callable[[str], Any],
+        dead_letter: Callable[[str, dict[str, Any]], None],
+        time_scale: float,
+    ) -> None:
+        self._workdir = workdir
+        self._base_env = base_env
+        self._log_sink = log_sink
+        self._function_lookup = function_lookup
+        self._layer_lookup = layer_lookup
+        self._dead_letter = dead_letter
+        self._time_scale = time_scale
+        self._pools: dict[str, FunctionPool] = {}
+        self._lock = threading.Lock()
+        self._async_threads: list[threading.Thread] = []
+        self.records: list[InvocationRecord] = []
+
+    # --- configuration -------------------------------------------------
+    def _config(self, fn: Any) -> FunctionConfig:
+        code_dir = self._workdir / "functions" / fn.function_name / fn.code_sha_256[:12].replace("/", "_")
+        if not code_dir.exists():
+            _extract(fn.code_bytes, code_dir)
+        paths: list[str] = [str(code_dir)]
+        for layer in fn.layers:
+            arn = layer["Arn"]
+            if is_provided_layer(arn):
+                continue
+            version = self._layer_lookup(arn)
+            layer_dir = self._workdir / "layers" / arn.split(":layer:")[1].replace(":", "-")
+            if not layer_dir.exists():
+                _extract(version.code_bytes, layer_dir)
+            paths.append(str(layer_dir / "python"))
+        logging_config = getattr(fn, "logging_config", None) or {}
+        dead_letter = (getattr(fn, "dead_letter_config", None) or {}).get("TargetArn")
+        return FunctionConfig(
+            name=fn.function_name,
+            arn=fn.function_arn,
+            handler=fn.handler,
+            environment={k: str(v) for k, v in (fn.environment_vars or {}).items()},
+            timeout_seconds=float(fn.timeout),
+            memory_mb=int(fn.memory_size),
+            code_dir=code_dir,
+            paths=tuple(paths),
+            log_group=logging_config.get("LogGroup") or f"/aws/lambda/{fn.function_name}",
+            concurrency=int(fn.reserved_concurrency or DEFAULT_CONCURRENCY),
+            dead_letter_arn=dead_letter,
+            async_max_retries=len(ASYNC_RETRY_DELAYS_SECONDS),
+        )
+
+    def _pool(self, name_or_arn: str, qualifier: str | None) -> FunctionPool:
+        fn = self._function_lookup(name_or_arn, qualifier)
+        key = f"{fn.function_arn}@{fn.code_sha_256}"
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = FunctionPool(self._config(fn), self._spawn)
+            return pool
+
+    def _spawn(self, config: FunctionConfig) -> ExecutionEnvironment:
+        return ExecutionEnvironment(config, self._base_env, self._log_sink)
+
+    # --- invocation ----------------------------------------------------
+    def invoke(self, name_or_arn: str, qualifier: str | None, event: Any, trace_header: str = "") -> Any:
+        """Invoke synchronously; raise :class:`InvocationError` when the function fails."""
+        pool = self._pool(name_or_arn, qualifier)
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        try:
+            environment, cold = pool.acquire()
+        except InvocationError as exc:
+            self.records.append(
+                InvocationRecord(pool.config.name, request_id, True, 0.0, 0.0, exc.payload.get("errorType"))
+            )
+            raise
+        error_type = None
+        try:
+            run_started = time.perf_counter()
+            return environment.invoke(event, request_id, trace_header)
+        except InvocationError as exc:
+            error_type = exc.payload.get("errorType")
+            raise
+        finally:
+            duration = (time.perf_counter() - run_started) * 1000
+            init_ms = environment.init_ms if cold else 0.0
+            report = (
+                f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+                f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {pool.config.memory_mb} MB"
+            )
+            if cold:
+                report += f"\tInit Duration: {init_ms:.2f} ms"
+            environment.log(f"END RequestId: {request_id}")
+            environment.log(report)
+            environment.flush_logs()
+            pool.release(environment)
+            self.records.append(
+                InvocationRecord(pool.config.name, request_id, cold, init_ms, duration, error_type)
+            )
+            del started
+
+    def invoke_async(self, name_or_arn: str, qualifier: str | None, event: Any) -> None:
+        """Queue an asynchronous invocation with Lambda's retries, then its dead-letter target."""
+        pool = self._pool(name_or_arn, qualifier)
+
+        def run() -> None:
+            attempts = 1 + pool.config.async_max_retries
+            for attempt in range(attempts):
+                try:
+                    self.invoke(name_or_arn, qualifier, event)
+                    return
+                except InvocationError as exc:
+                    last = exc
+                if attempt < attempts - 1:
+                    time.sleep(ASYNC_RETRY_DELAYS_SECONDS[attempt] * self._time_scale)
+            if pool.config.dead_letter_arn:
+                self._dead_letter(pool.config.dead_letter_arn, event)
+            else:
+                self._log_sink(
+                    pool.config.log_group,
+                    "async-failures",
+                    [(int(time.time() * 1000), json.dumps({"level": "ERROR", "message": "asynchronous invocation dropped after retries: no dead-letter queue", **last.payload}))],
+                )
+
+        thread = threading.Thread(target=run, daemon=True, name=f"async:{pool.config.name}")
+        self._async_threads.append(thread)
+        thread.start()
+
+    def environments(self, name_or_arn: str) -> int:
+        return sum(p.size for k, p in self._pools.items() if p.config.name == name_or_arn or k.startswith(name_or_arn))
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+
+def _extract(zip_bytes: bytes | str, target: Path) -> None:
+    if isinstance(zip_bytes, str):
+        zip_bytes = base64.b64decode(zip_bytes)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}{threading.get_ident()}")
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
+        archive.extractall(tmp)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp.rename(target)
+    except OSError:  # another thread extracted the same code first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)

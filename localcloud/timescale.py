@@ -1,0 +1,77 @@
+"""A time scale for moto's Step Functions interpreter.
+
+Production definitions wait for real: Retry intervals, Wait states, TimeoutSeconds
+and HeartbeatSeconds. With a scale of 0.01 a 20 s retry interval takes 0.2 s, so
+tests run the definitions as they are deployed instead of editing them.
+
+The interpreter measures these waits in five places, each patched here: the
+retrier's ``time.sleep``, the Wait state's clock, and the ``threading.Event`` /
+``Thread.join`` timeouts behind TimeoutSeconds, HeartbeatSeconds and the
+execution's own TimeoutSeconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import types
+from typing import Any
+
+_scale = 1.0
+
+
+def set_scale(scale: float) -> None:
+    if not scale > 0:
+        raise ValueError(f"time scale must be positive, got {scale}")
+    global _scale
+    _scale = float(scale)
+
+
+def get_scale() -> float:
+    return _scale
+
+
+def scaled(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * _scale
+
+
+class ScaledEvent(threading.Event):
+    def wait(self, timeout: float | None = None) -> bool:
+        return super().wait(scaled(timeout))
+
+
+class ScaledThread(threading.Thread):
+    def join(self, timeout: float | None = None) -> None:
+        super().join(scaled(timeout))
+
+
+def _module_proxy(base: types.ModuleType, **overrides: Any) -> types.ModuleType:
+    proxy = types.ModuleType(f"localcloud.scaled.{base.__name__}")
+    proxy.__dict__.update({k: v for k, v in vars(base).items() if not k.startswith("__")})
+    proxy.__dict__.update(overrides)
+    return proxy
+
+
+_installed = False
+
+
+def install() -> None:
+    """Patch moto's interpreter once per process; the scale can change at any time."""
+    global _installed
+    if _installed:
+        return
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.program import program
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+    from moto.stepfunctions.parser.asl.eval import environment
+    from moto.stepfunctions.parser.asl.eval.callback import callback
+
+    scaled_threading = _module_proxy(threading, Event=ScaledEvent, Thread=ScaledThread)
+    retrier_decl.time = _module_proxy(time, sleep=lambda s: time.sleep(scaled(s) or 0))  # type: ignore[attr-defined]
+    # The Wait state re-waits whatever its clock says is left: give it scaled seconds.
+    wait_function.time = _module_proxy(time, time=lambda: time.time() / _scale)  # type: ignore[attr-defined]
+    for module in (execute_state, environment, program):
+        module.threading = scaled_threading  # type: ignore[attr-defined]
+    callback.Event = ScaledEvent  # type: ignore[attr-defined]
+    _installed = True
