@@ -75,9 +75,11 @@ class LocalCloud:
         time_scale: float = 1.0,
         workdir: str | os.PathLike[str] | None = None,
         region: str = REGION,
+        port: int = 0,
     ) -> None:
         self.time_scale = time_scale
         self.region = region
+        self.port = port
         self.account = ACCOUNT
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="localcloud-"))
@@ -103,7 +105,7 @@ class LocalCloud:
         default_user_config["lambda"] = {"use_docker": False}
         _reset_moto()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
@@ -358,6 +360,21 @@ class LocalCloud:
             if time.monotonic() > deadline:
                 raise LocalCloudError(f"{execution_arn} still RUNNING after {timeout} s")
             time.sleep(0.02)
+
+    def wait_for_new_execution(
+        self, deployment: Deployment, known: set[str], timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Wait for an execution of any of the deployment's flows that is not in ``known``."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for machine in deployment.state_machines.values():
+                for listed in sfn.list_executions(stateMachineArn=machine)["executions"]:
+                    if listed["executionArn"] not in known:
+                        remaining = max(0.1, deadline - time.monotonic())
+                        return self.wait_for_execution(listed["executionArn"], timeout=remaining)
+            time.sleep(0.02)
+        raise LocalCloudError(f"no flow of {deployment.stack_name} started within {timeout} s")
 
     def wait_for_executions(
         self, state_machine_arn: str, count: int = 1, timeout: float = 60.0

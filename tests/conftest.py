@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -35,14 +37,34 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
+FUNCTION_LOCAL_MODULES = ("handler", "logic")
+
+
+def import_function_module(capability: str, module: str = "handler") -> ModuleType:
+    """Import a module of one function folder, as that function's Lambda would.
+
+    Every function folder has its own ``handler`` and ``logic``; the modules of one
+    folder are dropped from ``sys.modules`` before the next folder is imported.
+    """
+    folder = ROOT / "functions" / capability
+    for name in FUNCTION_LOCAL_MODULES:
+        sys.modules.pop(name, None)
+    sys.path.insert(0, str(folder))
+    try:
+        return importlib.import_module(module)
+    finally:
+        sys.path.remove(str(folder))
+
+
 def synth(app_script: Path, outdir: Path) -> Path:
     """Synthesize an app in a child process (jsii's node runtime stays out of the test process)."""
     subprocess.run(
-        [sys.executable, str(app_script), str(outdir)],
+        [sys.executable, str(app_script)],
         check=True,
         cwd=ROOT,
-        env={**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"},
+        env={**os.environ, "CDK_OUTDIR": str(outdir), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"},
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     return outdir
 

@@ -6,6 +6,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,43 @@ def test_warm_invocations_reuse_the_execution_environment(cloud: LocalCloud, har
     assert len(reports) >= 2
 
 
+def test_concurrent_invocations_scale_out_to_more_environments(
+    cloud: LocalCloud, harness: Deployment
+) -> None:
+    # Given a function whose calls each take a while
+    lam = cloud.client("lambda")
+    name = harness.outputs["AlphaName"]
+
+    def call(_: int) -> dict[str, Any]:
+        return json.loads(lam.invoke(FunctionName=name, Payload=b'{"sleep": 0.5}')["Payload"].read())
+
+    # When three calls overlap
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = list(pool.map(call, range(3)))
+    # Then Lambda's scaling gives each its own execution environment
+    assert len({a["pid"] for a in answers}) == 3
+    assert all(a["setting"] == "one" for a in answers)
+
+
+def test_a_handler_that_overruns_its_timeout_is_stopped(cloud: LocalCloud, harness: Deployment) -> None:
+    # Given a function with a 1 s timeout
+    lam = cloud.client("lambda")
+    name = harness.outputs["SleeperName"]
+    # When a call takes 3 s
+    answer = lam.invoke(FunctionName=name, Payload=b'{"sleep": 3}')
+    # Then the invocation fails with Lambda's timeout error
+    assert answer["FunctionError"] == "Unhandled"
+    error = json.loads(answer["Payload"].read())
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in error["errorMessage"]
+    # And the next call gets a fresh environment that works
+    again = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert again["calls"] == 1
+
+
 def test_a_handler_exception_fails_the_invocation_as_lambda_does(cloud: LocalCloud, harness: Deployment) -> None:
     # Given a function whose handler raises
-    name = harness.resources["Flaky"] if "Flaky" in harness.resources else next(
-        v for k, v in harness.resources.items() if k.startswith("Flaky") and harness.resource_types[k] == "AWS::Lambda::Function"
-    )
+    name = harness.outputs["FlakyName"]
     # When it is invoked directly
     answer = cloud.client("lambda").invoke(FunctionName=name, Payload=json.dumps({"id": "a1"}))
     # Then Lambda's error shape comes back, never a made-up result

@@ -1,0 +1,51 @@
+# One target per habit. `make demo` and `make test` set up what they need on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+SOURCES := app.py cdk.json $(shell find infra functions statemachines -type f -not -path '*/__pycache__/*' 2>/dev/null)
+
+.PHONY: setup synth demo serve test test-fast lint format bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+cdk.out/manifest.json: $(VENV)/.installed node_modules/.installed $(SOURCES)
+	npx cdk synth --quiet --no-notices
+	touch $@
+
+synth: cdk.out/manifest.json
+
+demo: synth  ## a flow end to end in the local cloud
+	$(PY) -m localcloud demo
+
+serve: synth  ## keep the local cloud running, with the app deployed
+	$(PY) -m localcloud serve
+
+test: setup lint  ## the whole suite
+	$(PY) -m pytest -n 2 --dist loadfile
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: synth  ## printed figures: deploy time, flow latency and throughput, the moto floor
+	$(PY) bench/run.py
+
+clean:
+	rm -rf cdk.out .pytest_cache test-artifacts

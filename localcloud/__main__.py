@@ -1,0 +1,119 @@
+"""The local cloud's command line.
+
+    python -m localcloud demo   [--assembly cdk.out] [--event events/document_submitted.json]
+    python -m localcloud serve  [--assembly cdk.out] [--port 4599]
+
+``demo`` deploys the assembly, puts one event on the bus, waits for the flow it
+starts and prints the run. ``serve`` deploys and keeps the local cloud running so
+that the AWS CLI, or any SDK, can use it through ``--endpoint-url``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from localcloud.cloud import Deployment, LocalCloud
+from localcloud.report import render_execution
+
+
+def put_event_file(cloud: LocalCloud, deployment: Deployment, event_file: Path) -> str:
+    """Put the event that a file describes (a PutEvents entry) on the stack's bus."""
+    entry: dict[str, Any] = json.loads(event_file.read_text())
+    entry.setdefault("EventBusName", deployment.outputs.get("EventBusName", "default"))
+    if not isinstance(entry.get("Detail"), str):
+        entry["Detail"] = json.dumps(entry.get("Detail", {}))
+    answer = cloud.client("events").put_events(Entries=[entry])
+    if answer["FailedEntryCount"]:
+        raise SystemExit(f"the bus refused the event: {answer['Entries']}")
+    return str(answer["Entries"][0]["EventId"])
+
+
+def _function_logs(cloud: LocalCloud, since_ms: int) -> list[str]:
+    logs = cloud.client("logs")
+    lines = []
+    for group in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]:
+        for event in logs.filter_log_events(logGroupName=group["logGroupName"], startTime=since_ms)["events"]:
+            lines.append(f"{group['logGroupName']}  {event['message']}")
+    return lines
+
+
+def demo(args: argparse.Namespace) -> int:
+    with LocalCloud(time_scale=args.time_scale) as cloud:
+        deployment = cloud.deploy(args.assembly)
+        print(f"Deployed {deployment.stack_name} into the local cloud in {deployment.seconds * 1000:,.0f} ms")
+        print(f"  {len(deployment.resources)} resources, {len(deployment.state_machines)} state machine(s)")
+        for key, value in sorted(deployment.outputs.items()):
+            print(f"  {key:<32} {value}")
+        print()
+        sfn = cloud.client("stepfunctions")
+        before = {
+            e["executionArn"]
+            for arn in deployment.state_machines.values()
+            for e in sfn.list_executions(stateMachineArn=arn)["executions"]
+        }
+        since_ms = int(time.time() * 1000)
+        event_id = put_event_file(cloud, deployment, args.event)
+        print(f"Put {args.event} on the bus (event id {event_id})")
+        execution = cloud.wait_for_new_execution(deployment, before, timeout=args.timeout)
+        history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+        print(render_execution(execution, history))
+        print()
+        print("Function logs (the local CloudWatch Logs):")
+        for line in _function_logs(cloud, since_ms):
+            print(f"  {line[:160]}")
+        print()
+        print("Where to look next:")
+        print("  make serve                   keep the local cloud up and explore it with the AWS CLI")
+        print("  docs/local-cloud.md          what the local cloud runs, and how it differs from AWS")
+        print("  statemachines/*.asl.json     the flow you just ran; functions/ holds its handlers")
+        print("  npx cdk deploy               the same app, on AWS")
+        return 0 if execution["status"] == "SUCCEEDED" or args.allow_failure else 1
+
+
+def serve(args: argparse.Namespace) -> int:
+    with LocalCloud(time_scale=args.time_scale, port=args.port) as cloud:
+        deployment = cloud.deploy(args.assembly)
+        print(f"The local cloud is running at {cloud.endpoint} with {deployment.stack_name} deployed.")
+        for key, value in sorted(deployment.outputs.items()):
+            print(f"  {key:<32} {value}")
+        print("\nTry, in another shell:")
+        print("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1")
+        print(f"  aws --endpoint-url {cloud.endpoint} stepfunctions list-state-machines")
+        print("Press Ctrl-C to stop.")
+        sys.stdout.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, handler in (("demo", demo), ("serve", serve)):
+        command = commands.add_parser(name)
+        command.set_defaults(handler=handler)
+        command.add_argument("--assembly", type=Path, default=Path("cdk.out"))
+        command.add_argument(
+            "--time-scale",
+            type=float,
+            default=1.0,
+            help="run Retry intervals, Wait states and timeouts this many times as fast (0.01: 100x)",
+        )
+    demo_parser = commands.choices["demo"]
+    demo_parser.add_argument("--event", type=Path, default=Path("events/document_submitted.json"))
+    demo_parser.add_argument("--timeout", type=float, default=120.0)
+    demo_parser.add_argument("--allow-failure", action="store_true", help="exit 0 when the flow fails")
+    commands.choices["serve"].add_argument("--port", type=int, default=4599)
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
