@@ -208,7 +208,11 @@ class LocalCloud:
             Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
         )
         cfn = self.client("cloudformation")
-        existing = {s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"}
+        existing = {
+            s["StackName"]
+            for s in cfn.list_stacks()["StackSummaries"]
+            if s["StackStatus"] != "DELETE_COMPLETE"
+        }
         call = cfn.update_stack if stack.stack_name in existing else cfn.create_stack
         call(
             StackName=stack.stack_name,
@@ -359,7 +363,7 @@ class LocalCloud:
                 return described
             if time.monotonic() > deadline:
                 raise LocalCloudError(f"{execution_arn} still RUNNING after {timeout} s")
-            time.sleep(0.02)
+            time.sleep(0.005)
 
     def wait_for_new_execution(
         self, deployment: Deployment, known: set[str], timeout: float = 60.0
@@ -373,7 +377,7 @@ class LocalCloud:
                     if listed["executionArn"] not in known:
                         remaining = max(0.1, deadline - time.monotonic())
                         return self.wait_for_execution(listed["executionArn"], timeout=remaining)
-            time.sleep(0.02)
+            time.sleep(0.005)
         raise LocalCloudError(f"no flow of {deployment.stack_name} started within {timeout} s")
 
     def wait_for_executions(
@@ -390,7 +394,7 @@ class LocalCloud:
                 raise LocalCloudError(
                     f"{len(listed)} of {count} executions of {state_machine_arn} finished in {timeout} s"
                 )
-            time.sleep(0.02)
+            time.sleep(0.005)
 
 
 def _lower_keys(value: Any) -> Any:
@@ -459,7 +463,12 @@ def _install_patches() -> None:
         EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
 
         def invoke(
-            self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+            self: Any,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
         ) -> bytes:
             cloud = _require_active()
             assert cloud.lambdas is not None
@@ -472,7 +481,10 @@ def _install_patches() -> None:
                 return b""
             try:
                 result = cloud.lambdas.invoke(
-                    function_name, qualifier, event, trace_header=(headers or {}).get("X-Amzn-Trace-Id", "")
+                    function_name,
+                    qualifier,
+                    event,
+                    trace_header=(headers or {}).get("X-Amzn-Trace-Id", ""),
                 )
             except InvocationError as exc:
                 response_headers["x-amz-function-error"] = "Unhandled"

@@ -99,9 +99,7 @@ class ExecutionEnvironment:
 
     def __init__(self, config: FunctionConfig, base_env: dict[str, str], log_sink: LogSink):
         self.config = config
-        self.log_stream = (
-            f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-        )
+        self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         self._log_sink = log_sink
         env = {
             **base_env,
@@ -299,7 +297,6 @@ class LambdaService:
         self._time_scale = time_scale
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
-        self._async_threads: list[threading.Thread] = []
         self.records: list[InvocationRecord] = []
 
     # --- configuration -------------------------------------------------
@@ -351,73 +348,74 @@ class LambdaService:
         """Invoke synchronously; raise :class:`InvocationError` when the function fails."""
         pool = self._pool(name_or_arn, qualifier)
         request_id = str(uuid.uuid4())
-        started = time.perf_counter()
         try:
             environment, cold = pool.acquire()
-        except InvocationError as exc:
+        except InvocationError as exc:  # the init phase failed
             self.records.append(
                 InvocationRecord(pool.config.name, request_id, True, 0.0, 0.0, exc.payload.get("errorType"))
             )
             raise
         error_type = None
+        started = time.perf_counter()
         try:
-            run_started = time.perf_counter()
             return environment.invoke(event, request_id, trace_header)
         except InvocationError as exc:
             error_type = exc.payload.get("errorType")
             raise
         finally:
-            duration = (time.perf_counter() - run_started) * 1000
+            duration = (time.perf_counter() - started) * 1000
             init_ms = environment.init_ms if cold else 0.0
-            report = (
-                f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-                f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {pool.config.memory_mb} MB"
-            )
-            if cold:
-                report += f"\tInit Duration: {init_ms:.2f} ms"
             environment.log(f"END RequestId: {request_id}")
-            environment.log(report)
+            environment.log(_report_line(request_id, duration, pool.config.memory_mb, init_ms))
             environment.flush_logs()
             pool.release(environment)
             self.records.append(
                 InvocationRecord(pool.config.name, request_id, cold, init_ms, duration, error_type)
             )
-            del started
 
     def invoke_async(self, name_or_arn: str, qualifier: str | None, event: Any) -> None:
-        """Queue an asynchronous invocation with Lambda's retries, then its dead-letter target."""
+        """Queue an asynchronous invocation: Lambda's retries, then the dead-letter target."""
         pool = self._pool(name_or_arn, qualifier)
 
         def run() -> None:
-            attempts = 1 + pool.config.async_max_retries
-            for attempt in range(attempts):
+            delays = ASYNC_RETRY_DELAYS_SECONDS[: pool.config.async_max_retries]
+            error: dict[str, Any] = {}
+            for attempt in range(len(delays) + 1):
+                if attempt:
+                    time.sleep(delays[attempt - 1] * self._time_scale)
                 try:
                     self.invoke(name_or_arn, qualifier, event)
                     return
                 except InvocationError as exc:
-                    last = exc
-                if attempt < attempts - 1:
-                    time.sleep(ASYNC_RETRY_DELAYS_SECONDS[attempt] * self._time_scale)
+                    error = exc.payload
             if pool.config.dead_letter_arn:
                 self._dead_letter(pool.config.dead_letter_arn, event)
-            else:
-                self._log_sink(
-                    pool.config.log_group,
-                    "async-failures",
-                    [(int(time.time() * 1000), json.dumps({"level": "ERROR", "message": "asynchronous invocation dropped after retries: no dead-letter queue", **last.payload}))],
-                )
+                return
+            record = {
+                "level": "ERROR",
+                "message": "asynchronous invocation dropped after its retries: no dead-letter queue",
+                **error,
+            }
+            self._log_sink(
+                pool.config.log_group,
+                "async-invocation-failures",
+                [(int(time.time() * 1000), json.dumps(record))],
+            )
 
-        thread = threading.Thread(target=run, daemon=True, name=f"async:{pool.config.name}")
-        self._async_threads.append(thread)
-        thread.start()
-
-    def environments(self, name_or_arn: str) -> int:
-        return sum(p.size for k, p in self._pools.items() if p.config.name == name_or_arn or k.startswith(name_or_arn))
+        threading.Thread(target=run, daemon=True, name=f"async:{pool.config.name}").start()
 
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+
+
+def _report_line(request_id: str, duration_ms: float, memory_mb: int, init_ms: float) -> str:
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {int(duration_ms) + 1} ms\tMemory Size: {memory_mb} MB"
+    )
+    return line + (f"\tInit Duration: {init_ms:.2f} ms" if init_ms else "")
 
 
 def _extract(zip_bytes: bytes | str, target: Path) -> None:

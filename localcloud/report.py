@@ -48,7 +48,12 @@ def state_runs(history: list[dict[str, Any]]) -> list[StateRun]:
             for run in open_runs.values():
                 if run["state_type"] == "Task":
                     run["attempts"] += 1
-        elif kind in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut", "LambdaFunctionTimedOut"):
+        elif kind in (
+            "TaskFailed",
+            "LambdaFunctionFailed",
+            "TaskTimedOut",
+            "LambdaFunctionTimedOut",
+        ):
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             for run in open_runs.values():
                 if run["state_type"] == "Task":

@@ -62,7 +62,11 @@ def synth(app_script: Path, outdir: Path) -> Path:
         [sys.executable, str(app_script)],
         check=True,
         cwd=ROOT,
-        env={**os.environ, "CDK_OUTDIR": str(outdir), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"},
+        env={
+            **os.environ,
+            "CDK_OUTDIR": str(outdir),
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -72,3 +76,9 @@ def synth(app_script: Path, outdir: Path) -> Path:
 @pytest.fixture(scope="session")
 def harness_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield synth(ROOT / "tests" / "fixtures" / "harness" / "app.py", tmp_path_factory.mktemp("harness.out"))
+
+
+@pytest.fixture(scope="session")
+def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The product's own app, synthesized once per test session (cdk-nag included)."""
+    return synth(ROOT / "app.py", tmp_path_factory.mktemp("app.out"))

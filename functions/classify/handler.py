@@ -3,9 +3,10 @@
 from typing import Any
 
 import logic
+from aws_lambda_powertools.metrics import MetricUnit
+
 from aiflows_runtime.contracts import Classification, ClassifyInput, parse_input
 from aiflows_runtime.observability import capability_handler, metrics
-from aws_lambda_powertools.metrics import MetricUnit
 
 
 @capability_handler("classify")

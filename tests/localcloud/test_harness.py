@@ -30,7 +30,14 @@ def harness(cloud: LocalCloud, harness_assembly: Path) -> Deployment:
 
 def put_event(cloud: LocalCloud, source: str, detail: dict[str, Any]) -> None:
     answer = cloud.client("events").put_events(
-        Entries=[{"EventBusName": "harness", "Source": source, "DetailType": "test", "Detail": json.dumps(detail)}]
+        Entries=[
+            {
+                "EventBusName": "harness",
+                "Source": source,
+                "DetailType": "test",
+                "Detail": json.dumps(detail),
+            }
+        ]
     )
     assert answer["FailedEntryCount"] == 0
 
@@ -107,7 +114,9 @@ def test_a_handler_that_overruns_its_timeout_is_stopped(cloud: LocalCloud, harne
     assert again["calls"] == 1
 
 
-def test_a_handler_exception_fails_the_invocation_as_lambda_does(cloud: LocalCloud, harness: Deployment) -> None:
+def test_a_handler_exception_fails_the_invocation_as_lambda_does(
+    cloud: LocalCloud, harness: Deployment
+) -> None:
     # Given a function whose handler raises
     name = harness.outputs["FlakyName"]
     # When it is invoked directly
@@ -125,7 +134,9 @@ def test_retry_then_catch_exactly_as_the_definition_says(cloud: LocalCloud, harn
     sfn = cloud.client("stepfunctions")
     started = time.monotonic()
     arn = sfn.start_execution(
-        stateMachineArn=harness.outputs["RetryFlowArn"], name="retry-1", input=json.dumps({"id": "r1"})
+        stateMachineArn=harness.outputs["RetryFlowArn"],
+        name="retry-1",
+        input=json.dumps({"id": "r1"}),
     )["executionArn"]
     # When it runs
     execution = cloud.wait_for_execution(arn, timeout=30)

@@ -42,10 +42,19 @@ def test_handler_imports_as_lambda_would(folder: Path) -> None:
     # the path, as in the Lambda runtime: no test-only path can hide a missing import.
     code = "import handler; assert callable(handler.lambda_handler)"
     subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path[:0] = {[str(folder), str(RUNTIME)]!r}; {code}"],
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path[:0] = {[str(folder), str(RUNTIME)]!r}; {code}",
+        ],
         check=True,
         cwd=folder,
-        env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true", "PATH": "/usr/bin:/bin"},
+        env={
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PATH": "/usr/bin:/bin",
+        },
     )
 
 

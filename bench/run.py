@@ -1,0 +1,194 @@
+"""Benchmarks of the local cloud: printed figures, not assertions.
+
+    make bench            (or: .venv/bin/python bench/run.py [--flows 30])
+
+Prints:
+- the local deploy time of the synthesized app (cdk.out);
+- the demo flow's latency (sequential runs, put_events to a finished execution)
+  and throughput (a burst of events, flows finished per second);
+- the floor: the same ASL on moto in this process with no-op handlers (no worker
+  processes, no server), and the ratio of the local cloud to that floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from localcloud import LocalCloud  # noqa: E402
+from localcloud.__main__ import put_event_file  # noqa: E402
+
+EVENT = ROOT / "events" / "document_submitted.json"
+FLOW_OUTPUT = "DocumentIntakeStateMachineArn"
+
+
+def summary(samples_ms: list[float]) -> str:
+    ordered = sorted(samples_ms)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"median {statistics.median(ordered):7.1f} ms   p95 {p95:7.1f} ms   (n={len(ordered)})"
+
+
+def wait_all(describe: Callable[[str], dict[str, Any]], arns: list[str], timeout: float = 300) -> None:
+    pending = set(arns)
+    deadline = time.monotonic() + timeout
+    while pending:
+        pending = {a for a in pending if describe(a)["status"] == "RUNNING"}
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{len(pending)} executions still running after {timeout} s")
+        time.sleep(0.005)
+
+
+def floor(definition: str, flows: int) -> tuple[list[float], float]:
+    """The same ASL on in-process moto, each Lambda answering a fixed result at once."""
+    import boto3
+    from moto import mock_aws
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    canned = json.dumps({"label": "invoice", "confidence": 1.0, "evidence": []}).encode()
+    original = LambdaSimpleBackend.invoke
+    LambdaSimpleBackend.invoke = lambda *a, **k: canned  # type: ignore[method-assign]
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    try:
+        with mock_aws(config=config):  # type: ignore[arg-type]
+            iam = boto3.client("iam", region_name="us-east-1")
+            role = iam.create_role(RoleName="floor", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            lam = boto3.client("lambda", region_name="us-east-1")
+            import io
+            import zipfile
+
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
+                archive.writestr("handler.py", "def lambda_handler(e, c):\n    return e\n")
+            function_arns = {}
+            for name in sorted(set(_substitutions(definition))):
+                function_arns[name] = lam.create_function(
+                    FunctionName=f"floor-{name}",
+                    Runtime="python3.12",
+                    Role=role,
+                    Handler="handler.lambda_handler",
+                    Code={"ZipFile": buffer.getvalue()},
+                )["FunctionArn"]
+            resolved = definition
+            for name, arn in function_arns.items():
+                resolved = resolved.replace("${" + name + "}", arn)
+            sfn = boto3.client("stepfunctions", region_name="us-east-1")
+            machine = sfn.create_state_machine(name="floor", definition=resolved, roleArn=role)
+            event = _sample_event()
+            latencies = []
+            for _ in range(flows):
+                started = time.perf_counter()
+                arn = sfn.start_execution(
+                    stateMachineArn=machine["stateMachineArn"],
+                    name=str(uuid.uuid4()),
+                    input=json.dumps(event),
+                )["executionArn"]
+                wait_all(lambda a: sfn.describe_execution(executionArn=a), [arn])
+                latencies.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            arns = [
+                sfn.start_execution(
+                    stateMachineArn=machine["stateMachineArn"],
+                    name=str(uuid.uuid4()),
+                    input=json.dumps(event),
+                )["executionArn"]
+                for _ in range(flows)
+            ]
+            wait_all(lambda a: sfn.describe_execution(executionArn=a), arns)
+            throughput = flows / (time.perf_counter() - started)
+            failed = [a for a in arns if sfn.describe_execution(executionArn=a)["status"] != "SUCCEEDED"]
+            if failed:
+                raise SystemExit(f"floor: {len(failed)} executions did not succeed")
+            return latencies, throughput
+    finally:
+        LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+
+
+def _substitutions(definition: str) -> list[str]:
+    import re
+
+    return re.findall(r"\$\{(\w+)\}", definition)
+
+
+def _sample_event() -> dict[str, Any]:
+    entry = json.loads(EVENT.read_text())
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": "123456789012",
+        "time": "2026-11-24T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": entry["Detail"],
+    }
+
+
+def local_cloud(assembly: Path, flows: int, deploys: int) -> tuple[list[float], list[float], float]:
+    deploy_s = []
+    for _ in range(deploys):
+        with LocalCloud() as cloud:
+            deploy_s.append(cloud.deploy(assembly).seconds * 1000)
+    with LocalCloud() as cloud:
+        deployment = cloud.deploy(assembly)
+        machine = deployment.outputs[FLOW_OUTPUT]
+        sfn = cloud.client("stepfunctions")
+
+        def executions() -> set[str]:
+            return {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+
+        # one warm-up run: the cold start of each function is not the steady state
+        put_event_file(cloud, deployment, EVENT)
+        cloud.wait_for_executions(machine, count=1)
+        latencies = []
+        for _ in range(flows):
+            known = executions()
+            started = time.perf_counter()
+            put_event_file(cloud, deployment, EVENT)
+            execution = cloud.wait_for_new_execution(deployment, known)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if execution["status"] != "SUCCEEDED":
+                raise SystemExit(f"local cloud: a flow ended {execution['status']}")
+        known = executions()
+        started = time.perf_counter()
+        for _ in range(flows):
+            put_event_file(cloud, deployment, EVENT)
+        cloud.wait_for_executions(machine, count=len(known) + flows, timeout=600)
+        throughput = flows / (time.perf_counter() - started)
+    return deploy_s, latencies, throughput
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
+    parser.add_argument("--flows", type=int, default=30)
+    parser.add_argument("--deploys", type=int, default=3)
+    args = parser.parse_args()
+    definition = (ROOT / "statemachines" / "document_intake.asl.json").read_text()
+
+    floor_latency, floor_throughput = floor(definition, args.flows)
+    deploy_ms, latency, throughput = local_cloud(args.assembly, args.flows, args.deploys)
+
+    print("Local cloud benchmark (document_intake, events/document_submitted.json)")
+    print(f"  local deploy of {args.assembly.name}:        {summary(deploy_ms)}")
+    print(f"  flow latency, local cloud:       {summary(latency)}")
+    print(f"  flow latency, moto floor:        {summary(floor_latency)}")
+    print(f"  throughput, local cloud:         {throughput:7.1f} flows/s  ({args.flows} events in a burst)")
+    print(f"  throughput, moto floor:          {floor_throughput:7.1f} flows/s")
+    ratio = statistics.median(latency) / statistics.median(floor_latency)
+    print(f"  latency ratio local/floor:       {ratio:7.2f}x")
+    print(f"  throughput ratio floor/local:    {floor_throughput / throughput:7.2f}x")
+
+
+if __name__ == "__main__":
+    main()

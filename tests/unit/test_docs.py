@@ -1,0 +1,61 @@
+"""Docs are part of the product: what they say is checked against the code."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from aiflows_runtime.contracts import DOCUMENT_SUBMITTED, EVENT_SOURCE, Document
+from aiflows_runtime.errors import InvalidInput
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def make_targets() -> set[str]:
+    makefile = (ROOT / "Makefile").read_text()
+    return set(re.findall(r"^([a-z][a-z-]*):", makefile, flags=re.MULTILINE))
+
+
+def test_the_readme_opens_with_the_demo_and_test_commands() -> None:
+    first_block = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    assert first_block is not None
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
+    assert commands[:2] == ["make demo", "make test"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_make_target_the_docs_name_exists(doc: Path) -> None:
+    named = set(re.findall(r"`make ([a-z-]+)", doc.read_text()))
+    assert named <= make_targets()
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_repository_path_the_docs_link_exists(doc: Path) -> None:
+    for target in re.findall(r"\]\(((?!https?:)[^)#]+)\)", doc.read_text()):
+        assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
+
+
+def test_the_event_doc_lists_exactly_the_contract_fields() -> None:
+    text = (ROOT / "docs" / "events.md").read_text()
+    documented = set(re.findall(r"`detail\.(\w+)`", text))
+    assert documented == set(Document.model_fields)
+    assert f"`{EVENT_SOURCE}`" in text and f"`{DOCUMENT_SUBMITTED}`" in text
+
+
+def test_the_sample_events_are_what_the_docs_say() -> None:
+    valid = json.loads((ROOT / "events" / "document_submitted.json").read_text())
+    assert (valid["Source"], valid["DetailType"]) == (EVENT_SOURCE, DOCUMENT_SUBMITTED)
+    Document.model_validate(valid["Detail"])
+    invalid = json.loads((ROOT / "events" / "document_submitted_invalid.json").read_text())
+    from aiflows_runtime.contracts import parse_input
+
+    with pytest.raises(InvalidInput):
+        parse_input(invalid["Detail"], Document)
