@@ -36,6 +36,7 @@ from localcloud.assembly import (
     read_assembly,
 )
 from localcloud.lambdas import InvocationError, LambdaService, is_provided_layer
+from localcloud.model import LocalModel, ModelFault
 from localcloud.sqs_poller import SqsPoller
 
 ACCOUNT = "123456789012"
@@ -90,6 +91,7 @@ class LocalCloud:
         self.deployments: dict[str, Deployment] = {}
         self._saved_env: dict[str, str | None] = {}
         self.delivery_failures: list[dict[str, Any]] = []
+        self.model = LocalModel()
 
     # --- lifecycle -----------------------------------------------------
     def start(self) -> LocalCloud:
@@ -171,7 +173,7 @@ class LocalCloud:
         }
 
     # --- clients -------------------------------------------------------
-    def client(self, service: str, **kwargs: Any) -> Any:
+    def client(self, service: str, config: Config | None = None) -> Any:
         """A boto3 client of the local cloud (fake credentials, loopback endpoint)."""
         if not self.endpoint:
             raise LocalCloudError("start the local cloud before asking for a client")
@@ -182,8 +184,7 @@ class LocalCloud:
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-            config=Config(retries={"mode": "standard", "max_attempts": 2}),
-            **kwargs,
+            config=config or Config(retries={"mode": "standard", "max_attempts": 2}),
         )
 
     # --- deploy --------------------------------------------------------
@@ -534,6 +535,24 @@ def _install_patches() -> None:
                 original_send(rest, original_event, transform_input)
 
         Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+        from moto.bedrockruntime.responses import BedrockRuntimeResponse
+        from moto.core.exceptions import JsonRESTError
+        from moto.core.responses import ActionResult
+
+        def converse(self: Any) -> ActionResult:
+            request = {
+                name: self._get_param(name)
+                for name in ("modelId", "system", "messages", "inferenceConfig", "requestMetadata")
+            }
+            try:
+                return ActionResult(_require_active().model.converse(request))
+            except ModelFault as fault:
+                error = JsonRESTError(fault.code, fault.message)
+                error.code = fault.status
+                raise error from None
+
+        BedrockRuntimeResponse.converse = converse  # type: ignore[attr-defined]
         _patched = True
 
 

@@ -37,7 +37,7 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
-FUNCTION_LOCAL_MODULES = ("handler", "logic")
+FUNCTION_LOCAL_MODULES = ("handler", "logic", "effects")
 
 
 def import_function_module(capability: str, module: str = "handler") -> ModuleType:

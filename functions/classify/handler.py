@@ -1,19 +1,25 @@
-"""classify: give a document a label with a confidence."""
+"""classify: a label for the document, with a confidence and its evidence."""
 
 from typing import Any
 
 import logic
-from aws_lambda_powertools.metrics import MetricUnit
 
-from aiflows_runtime.contracts import Classification, ClassifyInput, parse_input
-from aiflows_runtime.observability import capability_handler, metrics
+from aiflows_runtime.capability import ask_model, idempotent_step, model_use, register_context
+from aiflows_runtime.contracts import ClassifyAnswer, ClassifyInput, ClassifyOutput, parse_input
+from aiflows_runtime.observability import capability_handler
+
+CAPABILITY = "classify"
 
 
-@capability_handler("classify")
+@idempotent_step(CAPABILITY)
+def classify(request: ClassifyInput) -> dict[str, Any]:
+    variables = logic.prompt_variables(request.document, request.labels)
+    answer = ask_model(CAPABILITY, request, request.document.tenant, variables, ClassifyAnswer)
+    verdict = logic.verdict(answer.value, request.labels, request.document.text)
+    return ClassifyOutput(**verdict.model_dump(), model=model_use(answer)).model_dump()
+
+
+@capability_handler(CAPABILITY)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = parse_input(event, ClassifyInput)
-    verdict = logic.classify(request.document.text)
-    metrics.add_metric(name="DocumentsClassified", unit=MetricUnit.Count, value=1)
-    return Classification(
-        label=verdict.label, confidence=verdict.confidence, evidence=list(verdict.evidence)
-    ).model_dump()
+    register_context(context)
+    return classify(request=parse_input(event, ClassifyInput))

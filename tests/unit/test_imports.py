@@ -53,6 +53,7 @@ def test_handler_imports_as_lambda_would(folder: Path) -> None:
         env={
             "AWS_DEFAULT_REGION": "us-east-1",
             "POWERTOOLS_TRACE_DISABLED": "true",
+            "STATE_TABLE_NAME": "state",
             "PATH": "/usr/bin:/bin",
         },
     )

@@ -1,13 +1,21 @@
-"""Pydantic contracts at every boundary: events on the bus and each step's input and output."""
+"""Pydantic contracts at every boundary: events on the bus, each step's input and output,
+and the answer each prompt asks a model for.
+
+``STEP_CONTRACTS`` names the input and output contract of every capability; the
+contract check (``infra/contract_check.py``) reads the flows in ``statemachines/``
+against it, so a Task that passes a field its function does not take, misses one
+it needs, or reads one its function does not return fails before anything deploys.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aiflows_runtime.errors import InvalidInput
+from aiflows_runtime.errors import InvalidInput, MalformedAnswer
 
 EVENT_SOURCE = "aiflows.documents"
 DOCUMENT_SUBMITTED = "document.submitted"
@@ -27,18 +35,146 @@ class Document(Contract):
     content_type: Literal["text/plain", "text/markdown"] = "text/plain"
 
 
-class ClassifyInput(Contract):
-    correlation_id: str = Field(min_length=1)
+class StepInput(Contract):
+    """What every step of a run receives besides its own data."""
+
+    correlation_id: str = Field(min_length=1, max_length=256)
+    flow: str = Field(default="document_intake", min_length=1, max_length=64)
+    budget_usd: float | None = Field(default=None, gt=0)
+
+
+class ModelUse(Contract):
+    """Which model and prompt produced a step's output, and what it cost."""
+
+    model_id: str
+    prompt_id: str
+    cost_usd: float = Field(ge=0)
+    cache_hit: bool = False
+
+
+# --- classify ---------------------------------------------------------------
+LABELS = ("invoice", "contract", "complaint", "resume", "other")
+
+
+class ClassifyInput(StepInput):
     document: Document
+    labels: tuple[str, ...] = LABELS
 
 
-class Classification(Contract):
+class ClassifyAnswer(Contract):
     label: str
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: list[str] = Field(default_factory=list)
 
 
+class ClassifyOutput(Contract):
+    label: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[str]
+    model: ModelUse
+
+
+# --- extract ----------------------------------------------------------------
+DEFAULT_FIELDS = ("invoice_number", "date", "total", "currency", "customer", "email")
+
+
+class ExtractInput(StepInput):
+    document: Document
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+
+
+class AnsweredField(Contract):
+    value: str
+    evidence: str
+
+
+class ExtractAnswer(Contract):
+    fields: dict[str, AnsweredField]
+
+
+class Span(Contract):
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+
+
+class ExtractedField(Contract):
+    value: str
+    evidence: Span
+
+
+class ExtractOutput(Contract):
+    fields: dict[str, ExtractedField]
+    missing: list[str]
+    unsupported: list[str] = Field(
+        default_factory=list, description="fields the model gave with evidence not found in the document"
+    )
+    model: ModelUse
+
+
+# --- summarize --------------------------------------------------------------
+class SummarizeInput(StepInput):
+    document: Document
+    max_words: int = Field(default=60, ge=5, le=500)
+
+
+class SummarizeAnswer(Contract):
+    summary: str
+
+
+class SummarizeOutput(Contract):
+    summary: str
+    words: int
+    truncated: bool
+    model: ModelUse
+
+
+# --- retrieve ---------------------------------------------------------------
+class RetrieveInput(StepInput):
+    query: str = Field(min_length=1, max_length=4000)
+    top_k: int = Field(default=3, ge=1, le=20)
+
+
+class Passage(Contract):
+    doc_id: str
+    text: str
+    score: float
+
+
+class RetrieveOutput(Contract):
+    passages: list[Passage]
+    corpus_size: int
+
+
+# --- act --------------------------------------------------------------------
+class ActInput(StepInput):
+    action: str = Field(min_length=1)
+    action_id: str = Field(min_length=1, max_length=256)
+    payload: dict[str, Any]
+
+
+class ActOutput(Contract):
+    action: str
+    action_id: str
+    status: Literal["done"]
+    reference: str
+
+
+STEP_CONTRACTS: dict[str, tuple[type[Contract], type[Contract]]] = {
+    "classify": (ClassifyInput, ClassifyOutput),
+    "extract": (ExtractInput, ExtractOutput),
+    "summarize": (SummarizeInput, SummarizeOutput),
+    "retrieve": (RetrieveInput, RetrieveOutput),
+    "act": (ActInput, ActOutput),
+}
+
 M = TypeVar("M", bound=BaseModel)
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+    )
 
 
 def parse_input(event: Any, model: type[M]) -> M:
@@ -49,7 +185,15 @@ def parse_input(event: Any, model: type[M]) -> M:
     try:
         return parse(event=event, model=model)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-        )
-        raise InvalidInput(f"{model.__name__} rejected the input: {problems}") from None
+        raise InvalidInput(f"{model.__name__} rejected the input: {_problems(exc)}") from None
+
+
+def parse_answer(text: str, model: type[M]) -> M:
+    """Read a model's JSON answer into its contract; anything else is ``MalformedAnswer``."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise MalformedAnswer(f"no JSON object in the answer: {text[:120]!r}")
+    try:
+        return model.model_validate(json.loads(text[start : end + 1]))
+    except (ValueError, ValidationError) as exc:
+        raise MalformedAnswer(f"{model.__name__}: {exc}") from None

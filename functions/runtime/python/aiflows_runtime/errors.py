@@ -17,3 +17,11 @@ class InvalidInput(FlowError):
 
 class TransientError(FlowError):
     """A dependency failed in a way that a retry may fix."""
+
+
+class MalformedAnswer(Exception):
+    """A model's answer does not satisfy the output contract its prompt asks for.
+
+    Handled inside the model gateway (the call moves on to the next model); it
+    never reaches a flow.
+    """

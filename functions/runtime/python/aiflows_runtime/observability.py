@@ -1,18 +1,25 @@
 """The one place that builds the powertools Logger, Tracer and Metrics.
 
-Every handler imports ``logger``, ``tracer`` and ``metrics`` from here and stacks
-the decorators in the same order (see ``handler`` below). Tracing stays behind
-this module so that it can move from the X-Ray SDK to OpenTelemetry without
-touching a handler.
+Every handler uses :func:`capability_handler`, which stacks the decorators in one
+order: the logger (with the run's correlation id), the tracer, the metrics. The
+tracer annotates each trace with correlation_id, flow and capability, and each
+model call adds model_id and prompt_version. Tracing stays behind this module so
+that it can move from the X-Ray SDK to OpenTelemetry without touching a handler.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+if TYPE_CHECKING:
+    from aiflows_runtime.gateway import RunContext
+    from aiflows_runtime.state import LedgerEntry
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "aiflows")
 
@@ -24,25 +31,72 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 
 def capability_handler(capability: str) -> Callable[[Handler], Handler]:
-    """Stack the observability decorators the same way on every handler.
-
-    The correlation id travels in the step input as ``correlation_id``; the
-    logger carries it on every line and the tracer annotates the trace with it.
-    """
+    """Stack the observability decorators the same way on every handler."""
 
     def wrap(fn: Handler) -> Handler:
+        @functools.wraps(fn)
         def annotated(event: dict[str, Any], context: Any) -> Any:
-            correlation_id = event.get("correlation_id") if isinstance(event, dict) else None
+            run = event if isinstance(event, dict) else {}
             tracer.put_annotation("capability", capability)
-            if correlation_id:
-                tracer.put_annotation("correlation_id", str(correlation_id))
-            logger.append_keys(capability=capability)
-            return fn(event, context)
+            for key in ("correlation_id", "flow"):
+                if run.get(key):
+                    tracer.put_annotation(key, str(run[key]))
+            logger.append_keys(capability=capability, flow=run.get("flow"))
+            metrics.add_dimension(name="capability", value=capability)
+            try:
+                result = fn(event, context)
+            except Exception:
+                metrics.add_metric(name="StepFailed", unit=MetricUnit.Count, value=1)
+                raise
+            metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
+            return result
 
-        annotated.__name__ = fn.__name__
-        annotated.__doc__ = fn.__doc__
         return logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)(
             tracer.capture_lambda_handler(metrics.log_metrics(annotated))
         )
 
     return wrap
+
+
+def record_model_call(run: RunContext, entry: LedgerEntry) -> None:
+    """One model call: trace annotations and metadata, EMF metrics, a log line."""
+    tracer.put_annotation("model_id", entry.model_id)
+    tracer.put_annotation("prompt_version", entry.prompt_id)
+    tracer.put_annotation("tenant", entry.tenant)
+    tracer.put_metadata(
+        "model_call",
+        {
+            "input_tokens": entry.input_tokens,
+            "output_tokens": entry.output_tokens,
+            "cost_usd": entry.cost_usd,
+            "cache_hit": entry.cache_hit,
+            "outcome": entry.outcome,
+        },
+    )
+    call_metrics = EphemeralMetrics(namespace=metrics.namespace, service=SERVICE)
+    for name, value in (
+        ("flow", entry.flow),
+        ("capability", entry.capability),
+        ("model", entry.model_id),
+        ("tenant", entry.tenant),
+    ):
+        call_metrics.add_dimension(name=name, value=value)
+    call_metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=entry.input_tokens)
+    call_metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=entry.output_tokens)
+    call_metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=entry.cost_usd)
+    call_metrics.add_metric(name="ModelLatency", unit=MetricUnit.Milliseconds, value=entry.latency_ms)
+    call_metrics.add_metric(name="CacheHits", unit=MetricUnit.Count, value=int(entry.cache_hit))
+    call_metrics.flush_metrics()
+    logger.info(
+        "model call",
+        extra={
+            "model_id": entry.model_id,
+            "prompt_version": entry.prompt_id,
+            "input_tokens": entry.input_tokens,
+            "output_tokens": entry.output_tokens,
+            "cost_usd": entry.cost_usd,
+            "cache_hit": entry.cache_hit,
+            "outcome": entry.outcome,
+            "correlation_id": run.correlation_id,
+        },
+    )

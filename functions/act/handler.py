@@ -1,0 +1,43 @@
+"""act: perform one allowlisted action, idempotently (putting an event, writing a record)."""
+
+from functools import cache
+from typing import Any
+
+import effects
+import logic
+
+from aiflows_runtime.capability import idempotent_step, register_context
+from aiflows_runtime.contracts import ActInput, ActOutput, parse_input
+from aiflows_runtime.observability import capability_handler
+from aiflows_runtime.policies import action_policy
+from aiflows_runtime.settings import settings
+
+CAPABILITY = "act"
+
+
+@cache
+def client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)
+
+
+@idempotent_step(CAPABILITY, key="[action, action_id]")
+def act(request: ActInput) -> dict[str, Any]:
+    effect = logic.plan(request.action, request.action_id, request.payload, action_policy())
+    config = settings()
+    if isinstance(effect, logic.PutEvent):
+        if not config.event_bus_name:
+            raise RuntimeError("act needs EVENT_BUS_NAME to put events")
+        reference = effects.put_event(client("events"), config.event_bus_name, effect)
+    else:
+        reference = effects.write_record(client("dynamodb"), config.state_table_name, effect)
+    return ActOutput(
+        action=request.action, action_id=request.action_id, status="done", reference=reference
+    ).model_dump()
+
+
+@capability_handler(CAPABILITY)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    register_context(context)
+    return act(request=parse_input(event, ActInput))

@@ -1,0 +1,56 @@
+"""act, pure domain code: decide whether an action is allowed, and what exactly it does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiflows_runtime.errors import FlowError
+from aiflows_runtime.policies import ActionPolicy
+
+
+class ActionNotAllowed(FlowError):
+    """The action, or its target, is not on the allowlist (policies/actions.toml)."""
+
+
+@dataclass(frozen=True)
+class PutEvent:
+    source: str
+    detail_type: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    record_type: str
+    key: str
+    data: dict[str, Any]
+
+
+def plan(
+    action: str, action_id: str, payload: dict[str, Any], policy: ActionPolicy
+) -> PutEvent | WriteRecord:
+    """Turn a requested action into the one effect the allowlist permits, or refuse it."""
+    if action == "put_event":
+        detail_type = str(payload.get("detail_type", ""))
+        if detail_type not in policy.put_event.detail_types:
+            raise ActionNotAllowed(
+                f"put_event of {detail_type!r} is not allowed "
+                f"(allowed: {list(policy.put_event.detail_types)})"
+            )
+        detail = payload.get("detail", {})
+        if not isinstance(detail, dict):
+            raise ActionNotAllowed("put_event needs a JSON object as its detail")
+        return PutEvent(policy.put_event.source, detail_type, {**detail, "action_id": action_id})
+    if action == "write_record":
+        record_type = str(payload.get("record_type", ""))
+        if record_type not in policy.write_record.record_types:
+            raise ActionNotAllowed(
+                f"write_record of {record_type!r} is not allowed "
+                f"(allowed: {list(policy.write_record.record_types)})"
+            )
+        data = payload.get("data", {})
+        if not isinstance(data, dict):
+            raise ActionNotAllowed("write_record needs a JSON object as its data")
+        return WriteRecord(record_type, f"record#{record_type}#{action_id}", data)
+    raise ActionNotAllowed(f"unknown action {action!r} (allowed: put_event, write_record)")

@@ -1,0 +1,27 @@
+"""extract: the requested fields of a document, each with the span of text it came from."""
+
+from typing import Any
+
+import logic
+
+from aiflows_runtime.capability import ask_model, idempotent_step, model_use, register_context
+from aiflows_runtime.contracts import ExtractAnswer, ExtractInput, ExtractOutput, parse_input
+from aiflows_runtime.observability import capability_handler
+
+CAPABILITY = "extract"
+
+
+@idempotent_step(CAPABILITY)
+def extract(request: ExtractInput) -> dict[str, Any]:
+    variables = logic.prompt_variables(request.document, request.fields)
+    answer = ask_model(CAPABILITY, request, request.document.tenant, variables, ExtractAnswer)
+    fields, missing, unsupported = logic.ground(answer.value, request.fields, request.document.text)
+    return ExtractOutput(
+        fields=fields, missing=missing, unsupported=unsupported, model=model_use(answer)
+    ).model_dump()
+
+
+@capability_handler(CAPABILITY)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    register_context(context)
+    return extract(request=parse_input(event, ExtractInput))

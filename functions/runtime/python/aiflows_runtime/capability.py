@@ -1,0 +1,116 @@
+"""What a capability handler needs besides its logic: the gateway and idempotency.
+
+Both are built once per execution environment (on first use, so a handler's
+import stays light) from the function's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from aiflows_runtime.contracts import Contract, ModelUse, StepInput, parse_answer
+from aiflows_runtime.gateway import ModelAnswer, ModelGateway, RunContext
+from aiflows_runtime.observability import record_model_call
+from aiflows_runtime.policies import routing_policy
+from aiflows_runtime.settings import settings
+from aiflows_runtime.state import CircuitBreaker, Ledger, ResponseCache
+
+F = TypeVar("F", bound=Callable[..., Any])
+A = TypeVar("A", bound=Contract)
+
+
+@cache
+def gateway() -> ModelGateway:
+    policy = routing_policy()
+    table = settings().state_table_name
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    return ModelGateway(
+        policy=policy,
+        bedrock=ModelGateway.bedrock_client(policy),
+        breaker=CircuitBreaker(table, policy.breaker, client=dynamodb),
+        cache=ResponseCache(table, policy.gateway.cache_ttl_seconds, client=dynamodb),
+        ledger=Ledger(table, client=dynamodb),
+        on_call=record_model_call,
+    )
+
+
+def run_context(request: StepInput, tenant: str) -> RunContext:
+    return RunContext(
+        correlation_id=request.correlation_id, flow=request.flow, tenant=tenant, budget_usd=request.budget_usd
+    )
+
+
+@cache
+def _persistence() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=settings().state_table_name, key_attr="pk", sort_key_attr="sk")
+
+
+_configs: list[IdempotencyConfig] = []
+
+
+def idempotent_step(capability: str, key: str | None = None) -> Callable[[F], F]:
+    """Make a step's work idempotent, its record kept in the state table.
+
+    The key is the whole input, or the part a JMESPath expression picks (``key``).
+    A repeated delivery of the same input (a Step Functions retry after a timeout,
+    a duplicate event) returns the stored result: no second side effect and no
+    second model charge. The decorated function takes its input as ``request=``.
+    """
+
+    def wrap(fn: F) -> F:
+        config = IdempotencyConfig(
+            event_key_jmespath=key or "",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=settings().idempotency_ttl_seconds,
+        )
+        _configs.append(config)
+        return idempotent_function(  # type: ignore[no-any-return]
+            data_keyword_argument="request",
+            persistence_store=_persistence(),
+            config=config,
+            key_prefix=f"idempotency#{capability}",
+        )(fn)
+
+    return wrap
+
+
+def register_context(context: Any) -> None:
+    """Let idempotency see the remaining time of this invocation."""
+    for config in _configs:
+        config.register_lambda_context(context)
+
+
+def ask_model(
+    capability: str,
+    request: StepInput,
+    tenant: str,
+    variables: dict[str, Any],
+    answer_model: type[A],
+) -> ModelAnswer[A]:
+    """Render the capability's prompt (the version its route names) and ask its models."""
+    from aiflows_runtime import prompts
+
+    models = gateway()
+    prompt = prompts.load(models.policy.route(capability).prompt).render(**variables)
+    return models.ask(
+        capability, prompt, run_context(request, tenant), lambda text: parse_answer(text, answer_model)
+    )
+
+
+def model_use(answer: ModelAnswer[Any]) -> ModelUse:
+    return ModelUse(
+        model_id=answer.model_id,
+        prompt_id=answer.prompt_id,
+        cost_usd=answer.cost_usd,
+        cache_hit=answer.cache_hit,
+    )

@@ -1,0 +1,300 @@
+"""The model gateway: every model call of every capability goes through here.
+
+It calls Amazon Bedrock's Converse API and adds what a dependable flow needs:
+
+- routing by policy (``policies/routing.toml``): the capability's primary model,
+  then its fallbacks;
+- connect and read timeouts, and retries with exponential backoff and full
+  jitter on throttling and timeouts (botocore's own retries are off, so the
+  policy is the only one that counts);
+- a circuit breaker per model, shared through DynamoDB: an open breaker sends
+  the call to the next model;
+- a response cache with a TTL for the capabilities the policy marks cacheable;
+- the cost of every call: tokens, latency, model, prompt version and USD, to the
+  run's ledger and to metrics; and a run budget, checked before each call.
+
+A malformed answer (one the capability's parser rejects) counts as a failure of
+that model and the call moves on to the next; its tokens are still paid for and
+recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from aiflows_runtime.errors import FlowError, MalformedAnswer, TransientError
+from aiflows_runtime.policies import RoutingPolicy
+from aiflows_runtime.prompts import RenderedPrompt
+from aiflows_runtime.state import CachedAnswer, CircuitBreaker, Ledger, LedgerEntry, ResponseCache
+
+T = TypeVar("T")
+
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "ModelNotReadyException",
+        "InternalServerException",
+        "ModelTimeoutException",
+        "ModelErrorException",
+    }
+)
+
+
+class ModelUnavailable(TransientError):
+    """No model of the route could answer: all failed, or their breakers are open."""
+
+
+class BudgetExceeded(FlowError):
+    """The run's spend, plus the most this call could cost, would pass the flow's budget."""
+
+
+class ModelRequestRejected(FlowError):
+    """Bedrock refused the request itself (ValidationException): retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    correlation_id: str
+    flow: str
+    tenant: str
+    budget_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelAnswer(Generic[T]):
+    value: T
+    model_id: str
+    prompt_id: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency_ms: float
+    cache_hit: bool
+    stop_reason: str
+
+
+@dataclass
+class Attempt:
+    model_id: str
+    outcome: str  # ok | cached | throttled | timeout | error | malformed | open
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token: enough to bound a call's cost before making it."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+def _is_timeout(exc: Exception) -> bool:
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    return isinstance(exc, BotoConnectionError) or "timeout" in type(exc).__name__.lower()
+
+
+class ModelGateway:
+    def __init__(
+        self,
+        policy: RoutingPolicy,
+        bedrock: Any,
+        breaker: CircuitBreaker,
+        cache: ResponseCache,
+        ledger: Ledger,
+        on_call: Callable[[RunContext, LedgerEntry], None] = lambda run, entry: None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.policy = policy
+        self._bedrock = bedrock
+        self._breaker = breaker
+        self._cache = cache
+        self._ledger = ledger
+        self._on_call = on_call
+        self._sleep = sleep
+        self._jitter = jitter
+        self.attempts: list[Attempt] = []
+
+    @staticmethod
+    def bedrock_client(policy: RoutingPolicy) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "bedrock-runtime",
+            config=Config(
+                connect_timeout=policy.gateway.connect_timeout_seconds,
+                read_timeout=policy.gateway.read_timeout_seconds,
+                retries={"total_max_attempts": 1},
+            ),
+        )
+
+    def ask(
+        self, capability: str, prompt: RenderedPrompt, run: RunContext, parse: Callable[[str], T]
+    ) -> ModelAnswer[T]:
+        """Ask the capability's models in policy order; the first valid answer wins."""
+        route = self.policy.route(capability)
+        if prompt.prompt_id != route.prompt:
+            raise ValueError(f"{capability} is routed with prompt {route.prompt}, not {prompt.prompt_id}")
+        self.attempts = []
+        for model in route.models:
+            if not self._breaker.allow(model):
+                self.attempts.append(Attempt(model, "open"))
+                continue
+            answer = self._ask_model(capability, model, prompt, run, parse)
+            if answer is not None:
+                return answer
+        tried = ", ".join(f"{a.model_id}: {a.outcome}" for a in self.attempts)
+        raise ModelUnavailable(f"{capability}: no model could answer ({tried})")
+
+    def _request(
+        self, capability: str, model: str, prompt: RenderedPrompt, run: RunContext
+    ) -> dict[str, Any]:
+        route = self.policy.route(capability)
+        return {
+            "modelId": model,
+            "system": [{"text": prompt.system}],
+            "messages": [{"role": "user", "content": [{"text": prompt.text}]}],
+            "inferenceConfig": {"maxTokens": route.max_tokens, "temperature": route.temperature},
+            "requestMetadata": {
+                "capability": capability,
+                "prompt": prompt.prompt_id,
+                "correlation_id": run.correlation_id[:256],
+            },
+        }
+
+    def _ask_model(
+        self,
+        capability: str,
+        model: str,
+        prompt: RenderedPrompt,
+        run: RunContext,
+        parse: Callable[[str], T],
+    ) -> ModelAnswer[T] | None:
+        route = self.policy.route(capability)
+        request = self._request(capability, model, prompt, run)
+        cache_key = ResponseCache.key(
+            model, prompt.prompt_id, {k: request[k] for k in ("system", "messages", "inferenceConfig")}
+        )
+        if route.cacheable:
+            cached = self._cache.get(cache_key)
+            if cached is not None:
+                try:
+                    value = parse(cached.text)
+                except MalformedAnswer:
+                    value = None
+                if value is not None:
+                    self.attempts.append(Attempt(model, "cached"))
+                    self._account(run, capability, model, prompt, 0, 0, 0.0, True, "ok")
+                    return ModelAnswer(
+                        value, model, prompt.prompt_id, 0, 0, 0.0, 0.0, True, cached.stop_reason
+                    )
+
+        price = self.policy.models[model]
+        worst_case = price.cost(estimate_tokens(prompt.system + prompt.text), route.max_tokens)
+        if run.budget_usd is not None:
+            spent = self._ledger.total(run.correlation_id).cost_usd
+            if spent + worst_case > run.budget_usd:
+                raise BudgetExceeded(
+                    f"{capability}: the run has spent ${spent:.6f}; a call to {model} may cost up to "
+                    f"${worst_case:.6f}, over the flow's budget of ${run.budget_usd:.6f}"
+                )
+
+        gateway = self.policy.gateway
+        for attempt in range(gateway.attempts_per_model):
+            if attempt:
+                ceiling = min(gateway.backoff_cap_seconds, gateway.backoff_base_seconds * 2**attempt)
+                self._sleep(self._jitter(0.0, ceiling))
+            started = time.perf_counter()
+            try:
+                response = self._bedrock.converse(**request)
+            except Exception as exc:
+                code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
+                if code == "ValidationException" or code == "AccessDeniedException":
+                    raise ModelRequestRejected(f"{model} rejected the request: {exc}") from exc
+                if code in RETRYABLE_CODES:
+                    self.attempts.append(Attempt(model, "throttled" if "Throttl" in code else "error"))
+                    continue
+                if _is_timeout(exc):
+                    self.attempts.append(Attempt(model, "timeout"))
+                    continue
+                raise
+            latency_ms = float(
+                response.get("metrics", {}).get("latencyMs") or (time.perf_counter() - started) * 1000
+            )
+            usage = response.get("usage", {})
+            input_tokens, output_tokens = int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0))
+            cost = price.cost(input_tokens, output_tokens)
+            text = "".join(part.get("text", "") for part in response["output"]["message"]["content"])
+            stop_reason = response.get("stopReason", "")
+            try:
+                value = parse(text)
+            except MalformedAnswer:
+                self.attempts.append(Attempt(model, "malformed"))
+                self._account(
+                    run,
+                    capability,
+                    model,
+                    prompt,
+                    input_tokens,
+                    output_tokens,
+                    latency_ms,
+                    False,
+                    "malformed",
+                    cost,
+                )
+                self._breaker.record_failure(model)
+                return None
+            self.attempts.append(Attempt(model, "ok"))
+            self._breaker.record_success(model)
+            self._account(
+                run, capability, model, prompt, input_tokens, output_tokens, latency_ms, False, "ok", cost
+            )
+            if route.cacheable:
+                self._cache.put(cache_key, CachedAnswer(text=text, stop_reason=stop_reason))
+            return ModelAnswer(
+                value,
+                model,
+                prompt.prompt_id,
+                input_tokens,
+                output_tokens,
+                cost,
+                latency_ms,
+                False,
+                stop_reason,
+            )
+        self._breaker.record_failure(model)
+        return None
+
+    def _account(
+        self,
+        run: RunContext,
+        capability: str,
+        model: str,
+        prompt: RenderedPrompt,
+        input_tokens: int,
+        output_tokens: int,
+        latency_ms: float,
+        cache_hit: bool,
+        outcome: str,
+        cost: float = 0.0,
+    ) -> None:
+        entry = LedgerEntry(
+            capability=capability,
+            model_id=model,
+            prompt_id=prompt.prompt_id,
+            policy_version=self.policy.version,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=round(latency_ms, 3),
+            cost_usd=cost,
+            cache_hit=cache_hit,
+            outcome=outcome,
+            flow=run.flow,
+            tenant=run.tenant,
+        )
+        self._ledger.record(run.correlation_id, entry)
+        self._on_call(run, entry)

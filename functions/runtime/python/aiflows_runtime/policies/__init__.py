@@ -1,0 +1,99 @@
+"""Versioned policy files, read into pydantic models: a broken file fails at load, loudly."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+HERE = Path(__file__).parent
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GatewaySettings(_Policy):
+    connect_timeout_seconds: float = Field(gt=0)
+    read_timeout_seconds: float = Field(gt=0)
+    attempts_per_model: int = Field(ge=1)
+    backoff_base_seconds: float = Field(ge=0)
+    backoff_cap_seconds: float = Field(ge=0)
+    cache_ttl_seconds: int = Field(gt=0)
+
+
+class BreakerSettings(_Policy):
+    failure_threshold: int = Field(ge=1)
+    window_seconds: float = Field(gt=0)
+    open_seconds: float = Field(gt=0)
+    probe_lease_seconds: float = Field(gt=0)
+
+
+class ModelPrice(_Policy):
+    input_per_1k: float = Field(ge=0)
+    output_per_1k: float = Field(ge=0)
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return input_tokens / 1000 * self.input_per_1k + output_tokens / 1000 * self.output_per_1k
+
+
+class CapabilityRoute(_Policy):
+    prompt: str
+    primary: str
+    fallbacks: tuple[str, ...] = ()
+    max_tokens: int = Field(gt=0)
+    temperature: float = Field(ge=0, le=1)
+    cacheable: bool = False
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return (self.primary, *self.fallbacks)
+
+
+class RoutingPolicy(_Policy):
+    version: str
+    gateway: GatewaySettings
+    breaker: BreakerSettings
+    models: dict[str, ModelPrice]
+    capabilities: dict[str, CapabilityRoute]
+
+    @model_validator(mode="after")
+    def _every_routed_model_has_a_price(self) -> RoutingPolicy:
+        for name, route in self.capabilities.items():
+            unpriced = [m for m in route.models if m not in self.models]
+            if unpriced:
+                raise ValueError(f"capability {name} routes to models without a price: {unpriced}")
+        return self
+
+    def route(self, capability: str) -> CapabilityRoute:
+        try:
+            return self.capabilities[capability]
+        except KeyError:
+            raise KeyError(f"routing policy {self.version} has no route for {capability!r}") from None
+
+
+@cache
+def routing_policy(name: str = "routing") -> RoutingPolicy:
+    return RoutingPolicy.model_validate(tomllib.loads((HERE / f"{name}.toml").read_text()))
+
+
+class PutEventPolicy(_Policy):
+    detail_types: tuple[str, ...]
+    source: str
+
+
+class WriteRecordPolicy(_Policy):
+    record_types: tuple[str, ...]
+
+
+class ActionPolicy(_Policy):
+    version: str
+    put_event: PutEventPolicy
+    write_record: WriteRecordPolicy
+
+
+@cache
+def action_policy(name: str = "actions") -> ActionPolicy:
+    return ActionPolicy.model_validate(tomllib.loads((HERE / f"{name}.toml").read_text()))

@@ -1,0 +1,23 @@
+"""The function's environment, read once into a pydantic model: logic never reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RuntimeSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    state_table_name: str = Field(alias="STATE_TABLE_NAME", min_length=1)
+    event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
+    corpus_bucket: str | None = Field(default=None, alias="CORPUS_BUCKET")
+    corpus_key: str | None = Field(default=None, alias="CORPUS_KEY")
+    idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
+
+
+@cache
+def settings() -> RuntimeSettings:
+    return RuntimeSettings.model_validate(dict(os.environ))

@@ -1,0 +1,244 @@
+"""The model gateway against the local model: fallback, breaker, cache, ledger, budget."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
+
+from aiflows_runtime import prompts
+from aiflows_runtime.contracts import ClassifyAnswer, parse_answer
+from aiflows_runtime.gateway import BudgetExceeded, ModelGateway, ModelUnavailable, RunContext
+from aiflows_runtime.policies import RoutingPolicy, routing_policy
+from aiflows_runtime.state import CLOSED, OPEN, CircuitBreaker, Ledger, LedgerEntry, ResponseCache
+from localcloud import LocalCloud
+from localcloud.model import Malformed, Throttle, Timeout
+
+PRIMARY = "amazon.nova-lite-v1:0"
+FALLBACK = "anthropic.claude-3-5-haiku-20241022-v1:0"
+
+
+@dataclass
+class Clock:
+    now: float = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Harness:
+    gateway: ModelGateway
+    breaker: CircuitBreaker
+    ledger: Ledger
+    clock: Clock
+    sleeps: list[float] = field(default_factory=list)
+    calls: list[LedgerEntry] = field(default_factory=list)
+
+
+def policy(read_timeout: float = 5.0) -> RoutingPolicy:
+    base = routing_policy()
+    return base.model_copy(
+        update={"gateway": base.gateway.model_copy(update={"read_timeout_seconds": read_timeout})}
+    )
+
+
+def make(cloud: LocalCloud, table: str, read_timeout: float = 5.0) -> Harness:
+    rules = policy(read_timeout)
+    ddb = cloud.client("dynamodb")
+    clock = Clock()
+    bedrock = cloud.client(
+        "bedrock-runtime", config=Config(read_timeout=read_timeout, retries={"total_max_attempts": 1})
+    )
+    sleeps: list[float] = []
+    calls: list[LedgerEntry] = []
+    breaker = CircuitBreaker(table, rules.breaker, client=ddb, clock=clock)
+    ledger = Ledger(table, client=ddb, clock=clock)
+    gateway = ModelGateway(
+        policy=rules,
+        bedrock=bedrock,
+        breaker=breaker,
+        cache=ResponseCache(table, rules.gateway.cache_ttl_seconds, client=ddb, clock=clock),
+        ledger=ledger,
+        on_call=lambda run, entry: calls.append(entry),
+        sleep=sleeps.append,
+        jitter=lambda low, high: high,
+    )
+    return Harness(gateway, breaker, ledger, clock, sleeps, calls)
+
+
+def ask(harness: Harness, text: str, correlation_id: str = "run-1", budget: float | None = None):
+    prompt = prompts.load("classify/v1").render(labels="invoice, contract, other", title="T", text=text)
+    run = RunContext(correlation_id=correlation_id, flow="test", tenant="acme", budget_usd=budget)
+    return harness.gateway.ask("classify", prompt, run, lambda t: parse_answer(t, ClassifyAnswer))
+
+
+def test_a_throttled_primary_falls_back_to_the_next_model(cloud: LocalCloud, state_table: str) -> None:
+    # Given the primary model throttles every call
+    harness = make(cloud, state_table)
+    cloud.model.script(PRIMARY, Throttle(), Throttle(), Throttle())
+    # When the capability asks
+    answer = ask(harness, "Invoice: amount due 10 EUR")
+    # Then the primary was tried as often as the policy says, with backoff, then the fallback answered
+    assert answer.model_id == FALLBACK
+    assert answer.value.label == "invoice"
+    assert [c.outcome for c in cloud.model.calls_to(PRIMARY)] == ["throttled"] * 3
+    assert [a.outcome for a in harness.gateway.attempts] == ["throttled", "throttled", "throttled", "ok"]
+    # Exponential backoff with full jitter (jitter pinned to its ceiling here): 0.25 * 2^n, capped
+    assert harness.sleeps == [0.5, 1.0]
+
+
+def test_a_timeout_counts_as_a_failure_of_that_model(cloud: LocalCloud, state_table: str) -> None:
+    harness = make(cloud, state_table, read_timeout=0.3)
+    cloud.model.script(PRIMARY, Timeout(1.0), Timeout(1.0), Timeout(1.0))
+    answer = ask(harness, "Invoice for the timeout test")
+    assert answer.model_id == FALLBACK
+    assert [a.outcome for a in harness.gateway.attempts][:3] == ["timeout"] * 3
+
+
+def test_malformed_json_moves_on_and_is_still_paid_for(cloud: LocalCloud, state_table: str) -> None:
+    harness = make(cloud, state_table)
+    cloud.model.script(PRIMARY, Malformed())
+    answer = ask(harness, "Invoice for the malformed test", correlation_id="run-m")
+    assert answer.model_id == FALLBACK
+    outcomes = [(e.model_id, e.outcome) for e in harness.ledger.entries("run-m")]
+    assert outcomes == [(PRIMARY, "malformed"), (FALLBACK, "ok")]
+    assert harness.ledger.entries("run-m")[0].output_tokens > 0
+
+
+def test_the_breaker_opens_then_recovers_after_the_half_open_probe(
+    cloud: LocalCloud, state_table: str
+) -> None:
+    harness = make(cloud, state_table)
+    settings = harness.gateway.policy.breaker
+    # Given the primary fails on every attempt of `failure_threshold` asks
+    cloud.model.script(PRIMARY, *[Throttle()] * (3 * settings.failure_threshold))
+    for n in range(settings.failure_threshold):
+        assert ask(harness, f"Invoice number {n}").model_id == FALLBACK
+    # Then its breaker is open, shared through the table
+    assert harness.breaker.read(PRIMARY).state == OPEN
+    # And while open the primary is not called at all
+    before = len(cloud.model.calls_to(PRIMARY))
+    assert ask(harness, "Invoice while open").model_id == FALLBACK
+    assert len(cloud.model.calls_to(PRIMARY)) == before
+    assert harness.gateway.attempts[0].outcome == "open"
+    # When the open period has passed, one probe goes through and succeeds
+    harness.clock.now += settings.open_seconds
+    assert ask(harness, "Invoice after the pause").model_id == PRIMARY
+    # Then the breaker is closed again
+    assert harness.breaker.read(PRIMARY).state == CLOSED
+
+
+def test_a_failed_probe_opens_the_breaker_again(cloud: LocalCloud, state_table: str) -> None:
+    harness = make(cloud, state_table)
+    settings = harness.gateway.policy.breaker
+    cloud.model.script(PRIMARY, *[Throttle()] * (3 * settings.failure_threshold + 3))
+    for n in range(settings.failure_threshold):
+        ask(harness, f"Invoice {n}")
+    harness.clock.now += settings.open_seconds
+    assert ask(harness, "Invoice probe").model_id == FALLBACK
+    state = harness.breaker.read(PRIMARY)
+    assert (state.state, state.opened_at) == (OPEN, harness.clock.now)
+
+
+def test_only_one_instance_gets_the_half_open_probe(cloud: LocalCloud, state_table: str) -> None:
+    harness = make(cloud, state_table)
+    settings = harness.gateway.policy.breaker
+    for _ in range(settings.failure_threshold):
+        harness.breaker.record_failure(PRIMARY)
+    harness.clock.now += settings.open_seconds
+    other = CircuitBreaker(state_table, settings, client=cloud.client("dynamodb"), clock=harness.clock)
+    assert [harness.breaker.allow(PRIMARY), other.allow(PRIMARY)] == [True, False]
+
+
+def test_a_cache_hit_costs_zero_tokens(cloud: LocalCloud, state_table: str) -> None:
+    harness = make(cloud, state_table)
+    first = ask(harness, "Invoice to cache", correlation_id="run-c")
+    second = ask(harness, "Invoice to cache", correlation_id="run-c")
+    assert (first.cache_hit, second.cache_hit) == (False, True)
+    assert (second.input_tokens, second.output_tokens, second.cost_usd) == (0, 0, 0.0)
+    assert second.value == first.value
+    assert len(cloud.model.calls) == 1
+    entries = harness.ledger.entries("run-c")
+    assert [(e.cache_hit, e.input_tokens) for e in entries] == [(False, first.input_tokens), (True, 0)]
+
+
+def test_the_ledger_sums_match_the_calls_actually_made(cloud: LocalCloud, state_table: str) -> None:
+    harness = make(cloud, state_table)
+    cloud.model.script(PRIMARY, Throttle(), Malformed())
+    for n in range(3):
+        ask(harness, f"Invoice ledger {n}", correlation_id="run-l")
+    made = [c for c in cloud.model.calls if c.outcome != "throttled"]
+    prices = harness.gateway.policy.models
+    expected_cost = sum(prices[c.model_id].cost(c.input_tokens, c.output_tokens) for c in made)
+    total = harness.ledger.total("run-l")
+    entries = harness.ledger.entries("run-l")
+    assert total.calls == len(entries) == len(made)
+    assert total.input_tokens == sum(c.input_tokens for c in made) == sum(e.input_tokens for e in entries)
+    assert total.output_tokens == sum(c.output_tokens for c in made)
+    assert total.cost_usd == pytest.approx(expected_cost)
+    assert total.cost_usd == pytest.approx(sum(e.cost_usd for e in entries))
+    # And every call went out as metrics too
+    assert [(e.model_id, e.input_tokens) for e in harness.calls] == [
+        (e.model_id, e.input_tokens) for e in entries
+    ]
+
+
+def test_a_run_over_its_budget_stops_before_the_call(cloud: LocalCloud, state_table: str) -> None:
+    harness = make(cloud, state_table)
+    ask(harness, "Invoice within budget", correlation_id="run-b", budget=0.01)
+    spent = harness.ledger.total("run-b").cost_usd
+    with pytest.raises(BudgetExceeded, match="over the flow's budget"):
+        ask(harness, "Invoice over budget", correlation_id="run-b", budget=spent + 1e-9)
+    assert len(cloud.model.calls) == 1
+
+
+def test_when_every_model_fails_the_step_fails_with_a_transient_error(
+    cloud: LocalCloud, state_table: str
+) -> None:
+    harness = make(cloud, state_table)
+    cloud.model.script(PRIMARY, *[Throttle()] * 3)
+    cloud.model.script(FALLBACK, *[Throttle()] * 3)
+    with pytest.raises(ModelUnavailable, match="no model could answer"):
+        ask(harness, "Invoice nobody answers")
+
+
+def test_the_converse_request_is_valid_against_botocores_service_model() -> None:
+    # Given a real bedrock-runtime client whose calls a Stubber intercepts and validates
+    import boto3
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    answer_text = json.dumps({"label": "invoice", "confidence": 0.9, "evidence": ["invoice"]})
+    response = {
+        "output": {"message": {"role": "assistant", "content": [{"text": answer_text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 50, "outputTokens": 12, "totalTokens": 62},
+        "metrics": {"latencyMs": 120},
+    }
+
+    class Memory:
+        def allow(self, model: str) -> bool:
+            return True
+
+        def record_success(self, model: str) -> None: ...
+        def record_failure(self, model: str) -> None: ...
+        def get(self, key: str) -> None: ...
+        def put(self, key: str, answer: object) -> None: ...
+        def record(self, run_id: str, entry: object) -> None: ...
+
+    gateway = ModelGateway(
+        policy=routing_policy(), bedrock=client, breaker=Memory(), cache=Memory(), ledger=Memory()
+    )  # type: ignore[arg-type]
+    prompt = prompts.load("classify/v1").render(labels="invoice, other", title="T", text="An invoice")
+    expected = gateway._request("classify", PRIMARY, prompt, RunContext("run-s", "test", "acme"))
+    with Stubber(client) as stub:
+        stub.add_response("converse", response, expected_params=expected)
+        answer = gateway.ask(
+            "classify", prompt, RunContext("run-s", "test", "acme"), lambda t: parse_answer(t, ClassifyAnswer)
+        )
+        stub.assert_no_pending_responses()
+    assert (answer.input_tokens, answer.output_tokens) == (50, 12)
+    assert answer.cost_usd == pytest.approx(routing_policy().models[PRIMARY].cost(50, 12))

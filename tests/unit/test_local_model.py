@@ -1,0 +1,82 @@
+"""The local model's heuristics and scripts: transparent and deterministic."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aiflows_runtime import prompts
+from localcloud.model import LocalModel, Malformed, ModelFault, Throttle, classify, extract, summarize
+
+
+def converse(model: LocalModel, prompt_id: str, max_tokens: int = 1000, **variables: str) -> dict:
+    rendered = prompts.load(prompt_id).render(**variables)
+    return model.converse(
+        {
+            "modelId": "m",
+            "system": [{"text": rendered.system}],
+            "messages": [{"role": "user", "content": [{"text": rendered.text}]}],
+            "inferenceConfig": {"maxTokens": max_tokens},
+        }
+    )
+
+
+def test_classify_votes_with_whole_keywords() -> None:
+    assert classify("Invoice: payment due, total 100, per the agreement.", ["invoice", "contract"]) == {
+        "label": "invoice",
+        "confidence": 0.75,
+        "evidence": ["invoice", "payment", "total"],
+    }
+    assert classify("termsheet invoiced", ["invoice", "contract"])["label"] == "other"
+
+
+def test_extract_reports_values_with_their_exact_evidence() -> None:
+    found = extract("Bill to: ACME Corp. Total: 1,250.00 EUR", ["customer", "total", "currency", "date"])[
+        "fields"
+    ]
+    assert found == {
+        "customer": {"value": "ACME Corp", "evidence": "Bill to: ACME Corp"},
+        "total": {"value": "1,250.00", "evidence": "Total: 1,250.00"},
+        "currency": {"value": "EUR", "evidence": "EUR"},
+    }
+
+
+def test_summarize_keeps_whole_sentences_within_the_budget() -> None:
+    text = "Payment is due in 30 days. The weather is nice. Payment goes to Northwind by 30 days."
+    summary = summarize(text, 12)["summary"]
+    assert len(summary.split()) <= 12
+    assert summary.startswith("Payment")
+
+
+def test_it_reads_the_same_prompts_the_handlers_render() -> None:
+    model = LocalModel()
+    answer = converse(
+        model, "classify/v1", labels="invoice, contract", title="T", text="Invoice. Amount due: 5"
+    )
+    assert json.loads(answer["output"]["message"]["content"][0]["text"])["label"] == "invoice"
+    assert answer["stopReason"] == "end_turn"
+    usage = answer["usage"]
+    assert usage["totalTokens"] == usage["inputTokens"] + usage["outputTokens"] > 0
+    assert model.calls[0].prompt_id == "classify/v1"
+
+
+def test_an_answer_over_max_tokens_is_cut_and_says_so() -> None:
+    answer = converse(LocalModel(), "summarize/v1", max_tokens=5, max_words="50", text="A long text. " * 40)
+    assert answer["stopReason"] == "max_tokens"
+    assert answer["usage"]["outputTokens"] == 5
+
+
+def test_scripts_are_consumed_in_order_per_model() -> None:
+    model = LocalModel()
+    model.script("m", Throttle(), Malformed(), '{"label": "contract", "confidence": 1}')
+    with pytest.raises(ModelFault) as fault:
+        converse(model, "classify/v1", labels="invoice", title="T", text="x")
+    assert (fault.value.code, fault.value.status) == ("ThrottlingException", 429)
+    malformed = converse(model, "classify/v1", labels="invoice", title="T", text="x")
+    assert malformed["output"]["message"]["content"][0]["text"] == Malformed().text
+    scripted = converse(model, "classify/v1", labels="invoice", title="T", text="x")
+    assert json.loads(scripted["output"]["message"]["content"][0]["text"])["label"] == "contract"
+    assert [c.outcome for c in model.calls] == ["throttled", "malformed", "scripted"]
+    heuristic = converse(model, "classify/v1", labels="invoice", title="T", text="an invoice")
+    assert json.loads(heuristic["output"]["message"]["content"][0]["text"])["label"] == "invoice"
