@@ -15,7 +15,7 @@ CAPABILITY = "classify"
 def classify(request: ClassifyInput) -> dict[str, Any]:
     variables = logic.prompt_variables(request.document, request.labels)
     answer = ask_model(CAPABILITY, request, request.document.tenant, variables, ClassifyAnswer)
-    verdict = logic.verdict(answer.value, request.labels, request.document.text)
+    verdict = logic.verdict(answer.value, request.labels, request.document.body)
     return ClassifyOutput(**verdict.model_dump(), model=model_use(answer)).model_dump()
 
 

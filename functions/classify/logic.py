@@ -8,7 +8,7 @@ FALLBACK_LABEL = "other"
 
 
 def prompt_variables(document: Document, labels: tuple[str, ...]) -> dict[str, str]:
-    return {"labels": ", ".join(labels), "title": document.title or "(none)", "text": document.text}
+    return {"labels": ", ".join(labels), "title": document.title or "(none)", "text": document.body}
 
 
 def verdict(answer: ClassifyAnswer, labels: tuple[str, ...], text: str) -> ClassifyAnswer:

@@ -15,7 +15,7 @@ CAPABILITY = "extract"
 def extract(request: ExtractInput) -> dict[str, Any]:
     variables = logic.prompt_variables(request.document, request.fields)
     answer = ask_model(CAPABILITY, request, request.document.tenant, variables, ExtractAnswer)
-    fields, missing, unsupported = logic.ground(answer.value, request.fields, request.document.text)
+    fields, missing, unsupported = logic.ground(answer.value, request.fields, request.document.body)
     return ExtractOutput(
         fields=fields, missing=missing, unsupported=unsupported, model=model_use(answer)
     ).model_dump()

@@ -6,7 +6,7 @@ from aiflows_runtime.contracts import Document, ExtractAnswer, ExtractedField, S
 
 
 def prompt_variables(document: Document, fields: tuple[str, ...]) -> dict[str, str]:
-    return {"fields": ", ".join(fields), "text": document.text}
+    return {"fields": ", ".join(fields), "text": document.body}
 
 
 def locate(evidence: str, text: str) -> Span | None:

@@ -8,7 +8,7 @@ from aiflows_runtime.contracts import Document
 
 
 def prompt_variables(document: Document, max_words: int) -> dict[str, str]:
-    return {"max_words": str(max_words), "text": document.text}
+    return {"max_words": str(max_words), "text": document.body}
 
 
 def within_budget(summary: str, max_words: int) -> tuple[str, int, bool]:

@@ -10,11 +10,13 @@ it needs, or reads one its function does not return fails before anything deploy
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from aiflows_runtime.claimcheck import has_refs, resolve_refs
 from aiflows_runtime.errors import InvalidInput, MalformedAnswer
 
 EVENT_SOURCE = "aiflows.documents"
@@ -25,14 +27,37 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ObjectRef(Contract):
+    """Where a claim-checked text lies in S3."""
+
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+    size: int | None = Field(default=None, ge=0)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
 class Document(Contract):
-    """The ``detail`` of a ``document.submitted`` event."""
+    """The ``detail`` of a ``document.submitted`` event: the text inline, or a reference to it."""
 
     document_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     tenant: str = Field(min_length=1, max_length=64)
     title: str | None = Field(default=None, max_length=512)
-    text: str = Field(min_length=1)
+    text: str | None = Field(default=None, min_length=1)
+    text_ref: ObjectRef | None = None
     content_type: Literal["text/plain", "text/markdown"] = "text/plain"
+
+    @model_validator(mode="after")
+    def _has_text(self) -> Document:
+        if self.text is None and self.text_ref is None:
+            raise ValueError("a document needs its text, or a text_ref to it")
+        return self
+
+    @property
+    def body(self) -> str:
+        """The text, resolved from its reference before the step's input was parsed."""
+        if self.text is None:
+            raise InvalidInput(f"document {self.document_id}: its text_ref was not resolved")
+        return self.text
 
 
 class StepInput(Contract):
@@ -160,12 +185,53 @@ class ActOutput(Contract):
     reference: str
 
 
+# --- validate -----------------------------------------------------------------
+class ValidateInput(StepInput):
+    document: Document
+
+
+class ValidateOutput(Contract):
+    tenant: str
+    document: Document = Field(description="inline text only when under the claim-check limit")
+    size_bytes: int = Field(ge=0)
+    long_running: bool
+
+
+# --- guard ------------------------------------------------------------------
+Severity = Literal["low", "medium", "high"]
+
+
+class Finding(Contract):
+    kind: str
+    severity: Severity
+    detail: str = Field(description="never the matched text itself: no PII leaves the guard")
+
+
+class GuardInput(StepInput):
+    stage: Literal["input", "output"]
+    document: Document
+    input_risk: Severity | None = None
+    classification: ClassifyOutput | None = None
+    extraction: ExtractOutput | None = None
+    summary: SummarizeOutput | None = None
+
+
+class GuardOutput(Contract):
+    stage: Literal["input", "output"]
+    risk: Severity
+    findings: list[Finding]
+    auto_act: bool
+    policy_version: str
+
+
 STEP_CONTRACTS: dict[str, tuple[type[Contract], type[Contract]]] = {
     "classify": (ClassifyInput, ClassifyOutput),
     "extract": (ExtractInput, ExtractOutput),
     "summarize": (SummarizeInput, SummarizeOutput),
     "retrieve": (RetrieveInput, RetrieveOutput),
     "act": (ActInput, ActOutput),
+    "validate": (ValidateInput, ValidateOutput),
+    "guard": (GuardInput, GuardOutput),
 }
 
 M = TypeVar("M", bound=BaseModel)
@@ -180,12 +246,22 @@ def _problems(exc: ValidationError) -> str:
 def parse_input(event: Any, model: type[M]) -> M:
     """Parse a step's input with powertools' parser; a breach becomes ``InvalidInput``.
 
-    The message lists each failing field, so the execution history shows what to fix.
+    Claim-checked texts (``text_ref``) are fetched first. The message lists each
+    failing field, so the execution history shows what to fix.
     """
+    if has_refs(event):
+        event = resolve_refs(event, _s3())
     try:
         return parse(event=event, model=model)
     except ValidationError as exc:
         raise InvalidInput(f"{model.__name__} rejected the input: {_problems(exc)}") from None
+
+
+@cache
+def _s3() -> Any:
+    import boto3
+
+    return boto3.client("s3")
 
 
 def parse_answer(text: str, model: type[M]) -> M:

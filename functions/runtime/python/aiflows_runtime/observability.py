@@ -22,10 +22,11 @@ if TYPE_CHECKING:
     from aiflows_runtime.state import LedgerEntry
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "aiflows")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AiFlows")
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
-metrics = Metrics(service=SERVICE)
+metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -73,7 +74,7 @@ def record_model_call(run: RunContext, entry: LedgerEntry) -> None:
             "outcome": entry.outcome,
         },
     )
-    call_metrics = EphemeralMetrics(namespace=metrics.namespace, service=SERVICE)
+    call_metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
     for name, value in (
         ("flow", entry.flow),
         ("capability", entry.capability),

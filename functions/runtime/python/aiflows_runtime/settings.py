@@ -15,6 +15,7 @@ class RuntimeSettings(BaseModel):
     event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
     corpus_bucket: str | None = Field(default=None, alias="CORPUS_BUCKET")
     corpus_key: str | None = Field(default=None, alias="CORPUS_KEY")
+    claim_bucket: str | None = Field(default=None, alias="CLAIM_BUCKET")
     idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
 
 

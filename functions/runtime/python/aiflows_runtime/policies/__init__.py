@@ -97,3 +97,18 @@ class ActionPolicy(_Policy):
 @cache
 def action_policy(name: str = "actions") -> ActionPolicy:
     return ActionPolicy.model_validate(tomllib.loads((HERE / f"{name}.toml").read_text()))
+
+
+class GuardPolicy(_Policy):
+    version: str
+    auto_act_confidence: float = Field(ge=0, le=1)
+    inline_text_limit_bytes: int = Field(gt=0)
+    long_running_text_bytes: int = Field(gt=0)
+    injection_patterns: tuple[str, ...]
+    deny_terms: tuple[str, ...]
+    pii: dict[str, str]
+
+
+@cache
+def guard_policy(name: str = "guard") -> GuardPolicy:
+    return GuardPolicy.model_validate(tomllib.loads((HERE / f"{name}.toml").read_text()))
