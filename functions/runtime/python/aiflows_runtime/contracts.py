@@ -224,6 +224,23 @@ class GuardOutput(Contract):
     policy_version: str
 
 
+# --- the long-running worker (SQS, task token) ----------------------------------
+class WorkItem(StepInput):
+    """The body of a message on the work queue, sent by ``sqs:sendMessage.waitForTaskToken``."""
+
+    task_token: str = Field(min_length=1)
+    document: Document
+    max_words: int = Field(default=120, ge=5, le=1000)
+
+
+class WorkResult(Contract):
+    summary: str
+    words: int
+    truncated: bool
+    chunks: int = Field(ge=1)
+    cost_usd: float = Field(ge=0)
+
+
 STEP_CONTRACTS: dict[str, tuple[type[Contract], type[Contract]]] = {
     "classify": (ClassifyInput, ClassifyOutput),
     "extract": (ExtractInput, ExtractOutput),

@@ -1,0 +1,111 @@
+"""worker: summarize a long document from the work queue, heartbeating to its flow.
+
+The flow sends the work with ``sqs:sendMessage.waitForTaskToken`` and waits up to
+HeartbeatSeconds between heartbeats. For each message the worker summarizes the
+document chunk by chunk, sends SendTaskHeartbeat after each chunk, and ends with
+SendTaskSuccess (the summary) or SendTaskFailure (an error the flow can name).
+A transient error fails only that message (a partial batch failure): SQS brings
+it back, and after maxReceiveCount receives the queue moves it to its DLQ. The
+work is idempotent on the task token, so a redelivered message that already
+succeeded is not summarized and charged again.
+"""
+
+import json
+from functools import cache
+from typing import Any
+
+import logic
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from aiflows_runtime.capability import ask_model, idempotent_step, register_context
+from aiflows_runtime.contracts import (
+    SummarizeAnswer,
+    SummarizeInput,
+    WorkItem,
+    WorkResult,
+    parse_input,
+)
+from aiflows_runtime.errors import FlowError, TransientError
+from aiflows_runtime.observability import capability_handler, logger
+
+CAPABILITY = "worker"
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def sfn() -> Any:
+    import boto3
+
+    return boto3.client("stepfunctions")
+
+
+def summarize_chunks(item: WorkItem) -> WorkResult:
+    text = item.document.body
+    parts = logic.chunks(text)
+    budget = logic.words_per_chunk(item.max_words, len(parts))
+    summaries: list[str] = []
+    cost = 0.0
+    for number, part in enumerate(parts, start=1):
+        request = SummarizeInput(
+            correlation_id=item.correlation_id,
+            flow=item.flow,
+            budget_usd=item.budget_usd,
+            document=item.document.model_copy(update={"text": part, "text_ref": None}),
+            max_words=min(500, budget),
+        )
+        answer = ask_model(
+            "summarize", request, item.document.tenant, {"max_words": budget, "text": part}, SummarizeAnswer
+        )
+        summaries.append(answer.value.summary)
+        cost += answer.cost_usd
+        sfn().send_task_heartbeat(taskToken=item.task_token)
+        logger.info("chunk summarized", extra={"chunk": number, "chunks": len(parts)})
+    combined = " ".join(summaries)
+    words = combined.split()
+    truncated = len(words) > item.max_words
+    summary = " ".join(words[: item.max_words])
+    return WorkResult(
+        summary=summary,
+        words=min(len(words), item.max_words),
+        truncated=truncated,
+        chunks=len(parts),
+        cost_usd=cost,
+    )
+
+
+@idempotent_step(CAPABILITY, key="task_token")
+def work(request: WorkItem) -> dict[str, Any]:
+    try:
+        result = summarize_chunks(request)
+    except TransientError:
+        raise  # a partial batch failure: SQS brings the message back
+    except FlowError as exc:
+        # Nothing a retry can fix: the flow hears it by name, and the message is done.
+        sfn().send_task_failure(
+            taskToken=request.task_token, error=type(exc).__name__, cause=str(exc)[:32768]
+        )
+        return {"status": "failed", "error": type(exc).__name__}
+    sfn().send_task_success(taskToken=request.task_token, output=result.model_dump_json())
+    return {"status": "succeeded", "chunks": result.chunks}
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    body = json.loads(record.body)
+    try:
+        item = parse_input(body, WorkItem)
+    except FlowError as exc:
+        token = body.get("task_token") if isinstance(body, dict) else None
+        if not token:
+            raise  # no one to tell: the message goes to the DLQ after its receives
+        sfn().send_task_failure(taskToken=token, error=type(exc).__name__, cause=str(exc)[:32768])
+        return {"status": "failed", "error": type(exc).__name__}
+    return work(request=item)
+
+
+@capability_handler(CAPABILITY)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    register_context(context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
