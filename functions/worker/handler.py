@@ -30,7 +30,8 @@ from aiflows_runtime.errors import FlowError, TransientError
 from aiflows_runtime.observability import capability_handler, logger
 
 CAPABILITY = "worker"
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed record, even when all fail: SQS returns exactly those.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
