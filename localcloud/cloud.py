@@ -107,6 +107,9 @@ class LocalCloud:
         default_user_config["lambda"] = {"use_docker": False}
         _reset_moto()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # The interpreter logs every state failure it handles (a Catch, a Retry) as an
+        # ERROR with its internals; the execution history is where a failure is read.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -184,7 +187,9 @@ class LocalCloud:
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-            config=config or Config(retries={"mode": "standard", "max_attempts": 2}),
+            # StartSyncExecution's "sync-" host prefix would break a loopback endpoint.
+            config=config
+            or Config(retries={"mode": "standard", "max_attempts": 2}, inject_host_prefix=False),
         )
 
     # --- deploy --------------------------------------------------------
@@ -353,6 +358,55 @@ class LocalCloud:
                 self._send_dead_letter(dead_letter, _wire_shape(event))
             LOG.error("EventBridge could not deliver event %s to %s: %r", event.get("id"), arn, exc)
             self.delivery_failures.append({"target": arn, "event_id": event.get("id"), "error": repr(exc)})
+
+    def start_sync_execution(
+        self, state_machine_arn: str, name: str | None, execution_input: str
+    ) -> dict[str, Any]:
+        """StartSyncExecution for Express flows, which moto does not implement: run, wait, answer.
+
+        The answer has the shape of AWS's, billing details included (duration rounded
+        up to 100 ms, the memory Step Functions bills Express executions for).
+        """
+        from moto.stepfunctions.exceptions import StateMachineDoesNotExist
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends[self.account][self.region]
+        try:
+            machine = backend.describe_state_machine(state_machine_arn)
+        except StateMachineDoesNotExist:
+            raise
+        if getattr(machine, "type", "STANDARD") != "EXPRESS":
+            from moto.core.exceptions import JsonRESTError
+
+            raise JsonRESTError(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            )
+        execution = backend.start_execution(state_machine_arn, name or str(uuid.uuid4()), execution_input)
+        deadline = time.monotonic() + 300  # Express executions last at most five minutes
+        while execution.status == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.002)
+        started, stopped = execution.start_date, execution.stop_date or datetime.now(UTC)
+        billed_ms = max(100, -(-int((stopped - started).total_seconds() * 1000) // 100) * 100)
+        answer: dict[str, Any] = {
+            "executionArn": execution.execution_arn,
+            "stateMachineArn": state_machine_arn,
+            "name": execution.name,
+            "startDate": started,
+            "stopDate": stopped,
+            "status": execution.status if execution.status != "RUNNING" else "TIMED_OUT",
+            "input": execution_input,
+            "inputDetails": {"included": True},
+            "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed_ms},
+        }
+        if execution.status == "SUCCEEDED":
+            output = execution.output
+            answer["output"] = output if isinstance(output, str) else json.dumps(output)
+            answer["outputDetails"] = {"included": True}
+        for key in ("error", "cause"):
+            if getattr(execution, key, None) is not None:
+                answer[key] = getattr(execution, key)
+        return answer
 
     # --- reading what happened ------------------------------------------
     def wait_for_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
@@ -553,6 +607,19 @@ def _install_patches() -> None:
                 raise error from None
 
         BedrockRuntimeResponse.converse = converse  # type: ignore[attr-defined]
+
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        def start_sync_execution(self: Any) -> ActionResult:
+            return ActionResult(
+                _require_active().start_sync_execution(
+                    self._get_param("stateMachineArn"),
+                    self._get_param("name"),
+                    self._get_param("input", if_none="{}"),
+                )
+            )
+
+        StepFunctionResponse.start_sync_execution = start_sync_execution  # type: ignore[attr-defined]
         _patched = True
 
 

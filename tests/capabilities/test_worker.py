@@ -67,7 +67,9 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
 def start_and_receive(cloud: LocalCloud, text: str, name: str) -> tuple[str, dict[str, Any], str]:
     sqs, sfn = cloud.client("sqs"), cloud.client("stepfunctions")
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     document = {"document_id": "big-1", "tenant": "acme", "text": text}
     execution = sfn.start_execution(
         stateMachineArn=flow(cloud, queue_url),
@@ -102,7 +104,9 @@ def test_the_worker_summarizes_in_chunks_and_answers_the_token(cloud: LocalCloud
     assert len(cloud.model.calls) == 2
 
 
-def test_a_document_that_breaks_its_contract_fails_the_task_by_name(cloud: LocalCloud, context: Context) -> None:
+def test_a_document_that_breaks_its_contract_fails_the_task_by_name(
+    cloud: LocalCloud, context: Context
+) -> None:
     execution, event, _ = start_and_receive(cloud, "short", "long-2")
     body = json.loads(event["Records"][0]["body"])
     body["document"]["document_id"] = "has spaces"

@@ -219,3 +219,27 @@ def test_eventbridge_delivers_to_lambda_through_the_input_transformer(
         time.sleep(0.05)
     # Then the function received the transformed input
     assert recorded == [{"greeting": "hello ada"}]
+
+
+def test_start_sync_execution_answers_an_express_flow(cloud: LocalCloud, harness: Deployment) -> None:
+    # Given an Express flow (moto has no StartSyncExecution: the local cloud answers it)
+    sfn = cloud.client("stepfunctions")
+    definition = {
+        "StartAt": "Echo",
+        "States": {"Echo": {"Type": "Pass", "Parameters": {"got.$": "$.x"}, "End": True}},
+    }
+    arn = sfn.create_state_machine(
+        name="express-echo",
+        type="EXPRESS",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/x",
+    )["stateMachineArn"]
+    # When it is started synchronously
+    answer = sfn.start_sync_execution(stateMachineArn=arn, input=json.dumps({"x": 7}))
+    # Then the answer has AWS's shape: status, output and billing details
+    assert answer["status"] == "SUCCEEDED"
+    assert json.loads(answer["output"]) == {"got": 7}
+    assert answer["billingDetails"]["billedDurationInMilliseconds"] % 100 == 0
+    # And a Standard flow is refused, as on AWS
+    with pytest.raises(sfn.exceptions.ClientError, match="StateMachineTypeNotSupported"):
+        sfn.start_sync_execution(stateMachineArn=harness.outputs["WaitFlowArn"], input="{}")
