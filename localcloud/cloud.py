@@ -74,11 +74,13 @@ class LocalCloud:
         self,
         *,
         time_scale: float = 1.0,
+        timeout_floor: float = 5.0,
         workdir: str | os.PathLike[str] | None = None,
         region: str = REGION,
         port: int = 0,
     ) -> None:
         self.time_scale = time_scale
+        self.timeout_floor = timeout_floor
         self.region = region
         self.port = port
         self.account = ACCOUNT
@@ -102,7 +104,7 @@ class LocalCloud:
         if _active is not None:
             raise LocalCloudError("a LocalCloud is already running in this process")
         _install_patches()
-        timescale.set_scale(self.time_scale)
+        timescale.set_scale(self.time_scale, self.timeout_floor)
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
         _reset_moto()
@@ -235,8 +237,15 @@ class LocalCloud:
         deployment = Deployment(
             stack_name=stack.stack_name,
             outputs={o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])},
-            resources={r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources},
-            resource_types={r["LogicalResourceId"]: r["ResourceType"] for r in resources},
+            # moto lists the resource types it does not model without ids: leave them out
+            resources={
+                r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+                for r in resources
+                if "LogicalResourceId" in r
+            },
+            resource_types={
+                r["LogicalResourceId"]: r["ResourceType"] for r in resources if "LogicalResourceId" in r
+            },
         )
         deployment.state_machines = self._register_state_machines(stack)
         deployment.seconds = time.perf_counter() - started
@@ -509,13 +518,45 @@ def _install_patches() -> None:
     with _patch_lock:
         if _patched:
             return
-        from moto.awslambda.models import LambdaBackend
+        from moto.awslambda.models import LambdaBackend, LambdaFunction, LayerVersion
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.events.models import EventBus, Rule
 
         timescale.install()
-        # CloudFormation's Ref of an event bus is its name; moto hands over the model.
+        # CloudFormation's Ref of an event bus is its name, of a layer version its ARN;
+        # moto hands over the model objects.
         EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
+        LayerVersion.physical_resource_id = property(lambda self: self.arn)  # type: ignore[attr-defined]
+
+        # moto's CloudFormation creates functions without their layers, logging
+        # configuration or dead-letter target: the execution environment needs all three.
+        create_function = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+        def create_function_from_template(
+            cls: Any, name: str, template: Any, account: str, region: str, **kw: Any
+        ) -> Any:
+            function = create_function(cls, name, template, account, region, **kw)
+            properties = template["Properties"]
+            if properties.get("Layers"):
+                function.layers = function._get_layers_data(properties["Layers"])
+            function.logging_config = properties.get("LoggingConfig") or {}
+            function.dead_letter_config = properties.get("DeadLetterConfig") or {}
+            function.tracing_config = properties.get("TracingConfig") or function.tracing_config
+            function.architectures = properties.get("Architectures") or function.architectures
+            return function
+
+        LambdaFunction.create_from_cloudformation_json = classmethod(create_function_from_template)  # type: ignore[method-assign,assignment]
+        configuration = LambdaFunction.get_configuration
+
+        def get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
+            config = configuration(self, on_create)
+            if getattr(self, "logging_config", None):
+                config["LoggingConfig"] = self.logging_config
+            if getattr(self, "dead_letter_config", None):
+                config["DeadLetterConfig"] = self.dead_letter_config
+            return config
+
+        LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
 
         def invoke(
             self: Any,

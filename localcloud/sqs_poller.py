@@ -142,7 +142,7 @@ class SqsPoller:
     def _retry_later(self, messages: list[Any]) -> None:
         for message in messages:
             queue = self._sqs.get_queue(self.queue_name)
-            seconds = round(float(queue.visibility_timeout) * timescale.get_scale())
+            seconds = round(timescale.scaled(float(queue.visibility_timeout)) or 0)
             self._sqs.change_message_visibility(
                 self.queue_name, message.receipt_handle, visibility_timeout=seconds
             )

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""The aiflows CDK app: one stack, cdk-nag on every synth, no AWS calls (synth runs offline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from infra.nag import apply_nag
+from infra.stack import AiFlowsStack
+
+CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+
+
+def project_context() -> dict[str, Any]:
+    """cdk.json's context (the feature flags), for runs that do not go through the CLI.
+
+    `cdk synth` passes this context itself, and CLI context wins over App props;
+    `python app.py` (the tests, the local cloud) gets the same flags this way.
+    """
+    return dict(json.loads(CDK_JSON.read_text()).get("context", {}))
+
+
+def build(context: dict[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
+    """The app, ready to synthesize; by default into CDK_OUTDIR, as under the CLI."""
+    app = cdk.App(context={**project_context(), **(context or {})}, outdir=outdir)
+    AiFlowsStack(app, "AiFlows", description="aiflows: AI workflows on AWS serverless")
+    apply_nag(app)
+    return app
+
+
+if __name__ == "__main__":
+    build().synth()

@@ -1,0 +1,161 @@
+"""One Lambda function per AI capability, with the project's defaults in one place.
+
+Every capability gets the same runtime, architecture, tracing, JSON logging, log
+retention, Powertools settings and layers, so a flow's steps behave alike and a
+change of default is one edit here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.nag import acknowledge
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = ROOT / "functions"
+# The layer asset root: its python/ folder lands on /opt/python, where Lambda looks.
+SHARED_RUNTIME = FUNCTIONS / "runtime"
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+HANDLER = "handler.lambda_handler"
+
+# The public "Powertools for AWS Lambda (Python)" V3 layer for python3.12 on arm64.
+# Version 27 carries Powertools 3.23.0: the Powertools docs name :27 from the 3.23.0
+# release on (the arm64 CDK install snippet at the commit whose version.py reads
+# "3.23.1a0"). It is the newest layer version whose content could be confirmed; the
+# one carrying 3.37.0 (pinned in requirements.txt) could not. Before deploying, look
+# it up (`aws ssm get-parameter --name
+# /aws/service/powertools/python/arm64/python3.12/3.37.0`) and change it here only.
+POWERTOOLS_LAYER_VERSION = 27
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python312-arm64"
+
+SERVICE_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "aiflows",
+    "POWERTOOLS_METRICS_NAMESPACE": "AiFlows",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+_ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".pytest_cache"]
+
+
+def shared_runtime_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The project's shared runtime package as a layer: one per stack, whatever the caller."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child("SharedRuntimeLayer")
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    return lambda_.LayerVersion(
+        stack,
+        "SharedRuntimeLayer",
+        code=lambda_.Code.from_asset(str(SHARED_RUNTIME), exclude=_ASSET_EXCLUDES),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+        description="aiflows_runtime: contracts, model gateway, observability",
+    )
+
+
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The public Powertools layer of the stack's region: one reference per stack."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child("PowertoolsLayer")
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    arn = (
+        f"arn:aws:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"
+    )
+    return lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn)
+
+
+class CapabilityFunction(Construct):
+    """A capability's Lambda function: code from ``functions/<capability>/``.
+
+    The function has its own role, granted only what it needs (its log group and
+    X-Ray), instead of the managed AWSLambdaBasicExecutionRole, which would let it
+    write to any log group of the account.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        capability: str,
+        environment: Mapping[str, str] | None = None,
+        memory_size: int = 512,
+        timeout: Duration | None = None,
+        code_dir: Path | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.capability = capability
+        extra = dict(environment or {})
+        defaults = {**SERVICE_ENVIRONMENT, "CAPABILITY": capability}
+        clashes = sorted(defaults.keys() & extra.keys())
+        if clashes:
+            raise ValueError(f"{capability}: environment may not override {clashes}")
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"aiflows {capability} capability",
+        )
+        self.log_group.grant_write(self.role)
+
+        self.function = lambda_.Function(
+            self,
+            "Default",
+            code=lambda_.Code.from_asset(str(code_dir or FUNCTIONS / capability), exclude=_ASSET_EXCLUDES),
+            handler=HANDLER,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            memory_size=memory_size,
+            timeout=timeout or Duration.seconds(30),
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=self.log_group,
+            role=self.role,
+            environment={**defaults, **extra},
+            layers=[powertools_layer(self), shared_runtime_layer(self)],
+            description=f"aiflows capability: {capability}",
+        )
+        self._acknowledge_findings()
+
+    def _acknowledge_findings(self) -> None:
+        """Each on the exact resource the finding is about, with why it stands."""
+        acknowledge(
+            self.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which "
+            "support no resource-level permissions: '*' is the only valid resource.",
+        )
+        for finding in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+            acknowledge(
+                self.function.node.find_child("Resource"),
+                finding,
+                "python3.12 is pinned on purpose: the public Powertools layer and the shared "
+                "runtime layer are built for python3.12 on arm64; move them together.",
+            )
+        acknowledge(
+            self.function.node.find_child("Resource"),
+            "Serverless-LambdaDLQ",
+            "Capabilities are invoked synchronously by Step Functions Task states, whose "
+            "Retry and Catch handle failures; an async-invocation DLQ would never be used.",
+        )

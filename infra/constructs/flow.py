@@ -1,0 +1,275 @@
+"""A flow: one ASL file of ``statemachines/``, bound to the stack's resources, least privilege.
+
+A file-based definition gets no automatic permissions from CDK. ``Flow`` reads the
+definition, checks that every ``${Name}`` in it has a binding and every binding is
+used, and derives the state machine's grants from its Task states, and from nothing
+else: a Task that calls a resource is the only reason to be allowed to call it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.contract_check import walk_states
+from infra.nag import acknowledge
+
+STATEMACHINES = Path(__file__).resolve().parents[2] / "statemachines"
+
+_SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
+_BOUND = re.compile(r"^\$\{(\w+)\}$")
+_INTEGRATION = re.compile(r"^arn:aws:states:::(?P<service>[a-z]+):(?P<action>[A-Za-z]+)(?P<pattern>\.\w+)?$")
+
+
+class FlowDefinitionError(ValueError):
+    """A flow definition that cannot be deployed as written: synth stops with its message."""
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """What a binding may be, and which of its attributes replaces ``${Name}``."""
+
+    name: str
+    attribute: str  # e.g. ``function_arn``: present on every IFunction, and only there
+
+
+FUNCTION = ResourceKind("function", "function_arn")
+EVENT_BUS = ResourceKind("event bus", "event_bus_name")
+QUEUE = ResourceKind("queue", "queue_url")
+TABLE = ResourceKind("table", "table_name")
+BUCKET = ResourceKind("bucket", "bucket_name")
+KINDS = (FUNCTION, EVENT_BUS, QUEUE, TABLE, BUCKET)
+
+
+def kind_of(resource: object) -> ResourceKind | None:
+    """The kind of a bound resource, by the attribute its CDK interface defines.
+
+    jsii interfaces (``IFunction``...) are not runtime-checkable in Python, so the
+    check looks for the interface's identifying attribute on the class.
+    """
+    for kind in KINDS:
+        if hasattr(type(resource), kind.attribute):
+            return kind
+    return None
+
+
+@dataclass(frozen=True)
+class Need:
+    """One permission a Task state needs on one bound resource."""
+
+    state: str
+    binding: str
+    kind: ResourceKind
+    action: str  # an IAM action, e.g. ``lambda:InvokeFunction``
+
+
+@dataclass(frozen=True)
+class _Integration:
+    kind: ResourceKind
+    parameter: str  # the Parameters field that names the resource
+    action: str
+    patterns: frozenset[str]
+
+
+_CALL = frozenset({"", ".waitForTaskToken"})
+_REQUEST = frozenset({""})
+INTEGRATIONS: dict[tuple[str, str], _Integration] = {
+    ("lambda", "invoke"): _Integration(FUNCTION, "FunctionName", "lambda:InvokeFunction", _CALL),
+    ("events", "putEvents"): _Integration(EVENT_BUS, "EventBusName", "events:PutEvents", _CALL),
+    ("sqs", "sendMessage"): _Integration(QUEUE, "QueueUrl", "sqs:SendMessage", _CALL),
+    ("dynamodb", "getItem"): _Integration(TABLE, "TableName", "dynamodb:GetItem", _REQUEST),
+    ("dynamodb", "putItem"): _Integration(TABLE, "TableName", "dynamodb:PutItem", _REQUEST),
+    ("dynamodb", "updateItem"): _Integration(TABLE, "TableName", "dynamodb:UpdateItem", _REQUEST),
+    ("dynamodb", "deleteItem"): _Integration(TABLE, "TableName", "dynamodb:DeleteItem", _REQUEST),
+}
+
+
+def substitutions(value: Any) -> set[str]:
+    """Every ``${Name}`` used anywhere in a definition."""
+    if isinstance(value, str):
+        return set(_SUBSTITUTION.findall(value))
+    if isinstance(value, dict):
+        return set().union(*(substitutions(k) | substitutions(v) for k, v in value.items()))
+    if isinstance(value, list):
+        return set().union(*(substitutions(item) for item in value))
+    return set()
+
+
+def needs(definition: dict[str, Any], flow: str) -> list[Need]:
+    """The permissions the Task states need, from every state of every branch and map.
+
+    Anything whose permissions cannot be read from the definition stops synth: a
+    JSONata state, an unsupported integration, a resource named at run time.
+    """
+    if definition.get("QueryLanguage", "JSONPath") != "JSONPath":
+        raise FlowDefinitionError(f"{flow}: flows are written in JSONPath")
+    found: list[Need] = []
+    for path, state in walk_states(definition):
+        where = f"{flow}: state {path}"
+        if state.get("QueryLanguage", "JSONPath") != "JSONPath":
+            raise FlowDefinitionError(f"{where}: flows are written in JSONPath")
+        for reads_or_writes in ("ItemReader", "ResultWriter"):
+            if reads_or_writes in state:
+                raise FlowDefinitionError(f"{where}: {reads_or_writes} (distributed map) is not supported")
+        if state.get("Type") == "Task":
+            found.extend(_task_needs(where, path, state))
+    return found
+
+
+def _task_needs(where: str, path: str, state: dict[str, Any]) -> Iterator[Need]:
+    resource = str(state.get("Resource", ""))
+    match = _INTEGRATION.match(resource)
+    integration = match and INTEGRATIONS.get((match["service"], match["action"]))
+    if not match or not integration or (match["pattern"] or "") not in integration.patterns:
+        supported = ", ".join(f"{s}:{a}" for s, a in INTEGRATIONS)
+        raise FlowDefinitionError(f"{where}: unsupported Resource {resource!r} ({supported})")
+    parameters = state.get("Parameters", {})
+    if integration.kind is EVENT_BUS:
+        entries = parameters.get("Entries")
+        if not isinstance(entries, list) or not entries:
+            raise FlowDefinitionError(f"{where}: Entries must be a literal list of entries")
+        targets = [entry.get("EventBusName") for entry in entries]
+    else:
+        targets = [parameters.get(integration.parameter)]
+    for target in targets:
+        bound = _BOUND.match(str(target or ""))
+        if not bound:
+            raise FlowDefinitionError(
+                f"{where}: {integration.parameter} must be a bound ${{Name}}, not {target!r}"
+            )
+        yield Need(path, bound[1], integration.kind, integration.action)
+
+
+def check_bindings(
+    definition: dict[str, Any], bindings: Mapping[str, object], flow: str
+) -> dict[str, ResourceKind]:
+    """Each ``${Name}`` bound, each binding used, each bound resource of a known kind."""
+    used = substitutions(definition)
+    unbound = sorted(used - bindings.keys())
+    unused = sorted(bindings.keys() - used)
+    if unbound:
+        raise FlowDefinitionError(f"{flow}: ${{Name}} with no binding: {unbound}")
+    if unused:
+        raise FlowDefinitionError(f"{flow}: bindings the definition never uses: {unused}")
+    kinds: dict[str, ResourceKind] = {}
+    for key, resource in bindings.items():
+        kind = kind_of(resource)
+        if kind is None:
+            raise FlowDefinitionError(
+                f"{flow}: ${{{key}}} must be bound to a function, event bus, queue, table "
+                f"or bucket, not a {type(resource).__name__}"
+            )
+        kinds[key] = kind
+    return kinds
+
+
+class Flow(Construct):
+    """A Step Functions state machine from ``statemachines/<name>.asl.json``.
+
+    ``bindings`` maps each ``${Name}`` of the definition to a resource of the stack:
+    a function (its ARN replaces the name), an event bus (its name), a queue (its
+    URL), a table (its name) or a bucket (its name).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        bindings: Mapping[str, object],
+        state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
+        definitions_dir: Path = STATEMACHINES,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.name = name
+        path = definitions_dir / f"{name}.asl.json"
+        text = path.read_text()
+        definition = json.loads(text)
+        kinds = check_bindings(definition, bindings, f"{name} ({path})")
+        required = needs(definition, name)
+        for need in required:
+            if kinds[need.binding] is not need.kind:
+                raise FlowDefinitionError(
+                    f"{name}: state {need.state} calls ${{{need.binding}}} as a "
+                    f"{need.kind.name}, but it is bound to a {kinds[need.binding].name}"
+                )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-{name}",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # The definition is inlined (DefinitionString), not uploaded as an S3 asset:
+        # what was checked above is exactly what deploys, `cdk diff` shows flow edits,
+        # and the local cloud reads it from the template.
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Default",
+            definition_body=sfn.DefinitionBody.from_string(text),
+            definition_substitutions={
+                key: getattr(resource, kinds[key].attribute) for key, resource in bindings.items()
+            },
+            state_machine_type=state_machine_type,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+        )
+        for need in required:
+            _GRANTS[need.kind](bindings[need.binding], self.state_machine, need.action)
+        acknowledge(
+            self.state_machine.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "Step Functions logging (logs:CreateLogDelivery, logs:DescribeLogGroups...) and "
+            "X-Ray tracing (xray:PutTraceSegments...) support no resource-level permissions.",
+        )
+
+
+def _invoke(function: Any, machine: sfn.StateMachine, action: str) -> None:
+    # Exactly the bound ARN: FunctionName is always the bare ${Name}, so the
+    # "<arn>:*" (every version and alias) that grant_invoke adds is never needed.
+    iam.Grant.add_to_principal(grantee=machine, actions=[action], resource_arns=[function.function_arn])
+
+
+def _put_events(bus: Any, machine: sfn.StateMachine, _action: str) -> None:
+    bus.grant_put_events_to(machine)  # events:PutEvents on this bus, nothing more
+
+
+def _send(queue: Any, machine: sfn.StateMachine, action: str) -> None:
+    # SendMessage alone: grant_send_messages adds GetQueueAttributes and GetQueueUrl,
+    # which a Task never calls.
+    queue.grant(machine, action)
+    if queue.encryption_master_key is not None:
+        queue.encryption_master_key.grant_encrypt_decrypt(machine)
+
+
+def _item(table: Any, machine: sfn.StateMachine, action: str) -> None:
+    table.grant(machine, action)
+    if table.encryption_key is not None:
+        if action == "dynamodb:GetItem":
+            table.encryption_key.grant_decrypt(machine)
+        else:
+            table.encryption_key.grant_encrypt_decrypt(machine)
+
+
+_GRANTS: dict[ResourceKind, Callable[[Any, sfn.StateMachine, str], None]] = {
+    FUNCTION: _invoke,
+    EVENT_BUS: _put_events,
+    QUEUE: _send,
+    TABLE: _item,
+}

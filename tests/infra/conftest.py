@@ -1,0 +1,52 @@
+"""Infra fixtures: the product app synthesized once per session, in process, offline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from app import build
+from infra.nag import REPORT_ONLY
+from infra.stack import AiFlowsStack
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """The app as `cdk synth` builds it (cdk.json context, cdk-nag), and what it wrote."""
+
+    stack: AiFlowsStack
+    template: Template
+    assembly_dir: Path
+
+    def logical_id(self, construct: cdk.IResource | cdk.CfnResource) -> str:
+        element = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
+        return self.stack.get_logical_id(element)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    # Synth is slow under jsii: once per session. REPORT_ONLY lets synth finish with
+    # nag errors: they fail the nag test, with the full list, not every test here.
+    outdir = tmp_path_factory.mktemp("aiflows.out")
+    app = build(context=REPORT_ONLY, outdir=str(outdir))
+    stack = app.node.find_child("AiFlows")
+    assert isinstance(stack, AiFlowsStack)
+    app.synth()
+    return Synthesized(stack=stack, template=Template.from_stack(stack), assembly_dir=outdir)
+
+
+@pytest.fixture
+def stack() -> cdk.Stack:
+    """A bare stack for construct tests, in an app of its own."""
+    return cdk.Stack(cdk.App(), "Test")
+
+
+@pytest.fixture
+def echo_code() -> Path:
+    return FIXTURES / "echo"

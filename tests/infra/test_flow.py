@@ -1,0 +1,331 @@
+"""Flow: bindings checked against the definition, grants derived from the Task states."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
+
+from infra.constructs.capability_function import CapabilityFunction
+from infra.constructs.flow import FUNCTION, QUEUE, TABLE, Flow, FlowDefinitionError, Need, needs
+
+
+def invoke(function: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "${" + function + "}", "Payload.$": "$"},
+        **extra,
+    }
+
+
+def definition(states: dict[str, Any], start: str | None = None) -> dict[str, Any]:
+    return {"QueryLanguage": "JSONPath", "StartAt": start or next(iter(states)), "States": states}
+
+
+FAN_OUT = definition(
+    {
+        "Both": {
+            "Type": "Parallel",
+            "Branches": [
+                definition({"Alpha": invoke("AlphaFunction", End=True)}),
+                definition({"Beta": invoke("BetaFunction", End=True)}),
+            ],
+            "Next": "Each",
+        },
+        "Each": {
+            "Type": "Map",
+            "ItemProcessor": definition(
+                {
+                    "Park": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                        "Parameters": {
+                            "QueueUrl": "${WorkQueue}",
+                            "MessageBody": {"token.$": "$$.Task.Token"},
+                        },
+                        "End": True,
+                    }
+                }
+            ),
+            "Next": "Remember",
+        },
+        "Remember": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:getItem",
+            "Parameters": {"TableName": "${StateTable}", "Key": {"pk": {"S.$": "$.pk"}}},
+            "End": True,
+        },
+    }
+)
+
+
+@pytest.fixture
+def flows(tmp_path: Path) -> Path:
+    """A statemachines/ folder of test flows."""
+    (tmp_path / "fan_out.asl.json").write_text(json.dumps(FAN_OUT))
+    return tmp_path
+
+
+def write(folder: Path, name: str, body: dict[str, Any]) -> None:
+    (folder / f"{name}.asl.json").write_text(json.dumps(body))
+
+
+def capability(stack: cdk.Stack, name: str, code: Path) -> CapabilityFunction:
+    return CapabilityFunction(stack, f"{name}Function", capability=name.lower(), code_dir=code)
+
+
+def test_the_needs_of_every_branch_and_map_are_found() -> None:
+    # Given a flow whose Tasks sit in Parallel branches, a Map processor and the top level
+    # When its needs are derived
+    found = needs(FAN_OUT, "fan_out")
+    # Then every Task is found, with the action it needs on the resource it names
+    assert found == [
+        Need("Both/Alpha", "AlphaFunction", FUNCTION, "lambda:InvokeFunction"),
+        Need("Both/Beta", "BetaFunction", FUNCTION, "lambda:InvokeFunction"),
+        Need("Each/Park", "WorkQueue", QUEUE, "sqs:SendMessage"),
+        Need("Remember", "StateTable", TABLE, "dynamodb:GetItem"),
+    ]
+
+
+def test_grants_are_derived_for_tasks_in_parallel_branches(
+    stack: cdk.Stack, flows: Path, echo_code: Path
+) -> None:
+    # Given two functions, a queue and a table, bound to the fan_out flow
+    alpha, beta = capability(stack, "Alpha", echo_code), capability(stack, "Beta", echo_code)
+    queue = sqs.Queue(stack, "Work", enforce_ssl=True)
+    table = dynamodb.TableV2(
+        stack, "State", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
+    )
+    flow = Flow(
+        stack,
+        "FanOut",
+        name="fan_out",
+        definitions_dir=flows,
+        bindings={
+            "AlphaFunction": alpha.function,
+            "BetaFunction": beta.function,
+            "WorkQueue": queue,
+            "StateTable": table,
+        },
+    )
+    # When the stack is synthesized
+    template = Template.from_stack(stack)
+    role_id = stack.get_logical_id(flow.state_machine.role.node.default_child)  # type: ignore[arg-type]
+    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}})
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+    def arn(construct: Any) -> dict[str, Any]:
+        return {"Fn::GetAtt": [stack.get_logical_id(construct.node.default_child), "Arn"]}
+
+    # Then the machine may invoke each branch's function, by exact ARN, and no other
+    invokes = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    assert [s["Resource"] for s in invokes] == [arn(alpha.function), arn(beta.function)]
+    # And send to the queue, and get items from the table: nothing more
+    assert {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": arn(queue)} in statements
+    assert {"Action": "dynamodb:GetItem", "Effect": "Allow", "Resource": arn(table)} in statements
+    actions = {
+        a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not {a for a in actions if a.startswith(("lambda:", "sqs:", "dynamodb:"))} - {
+        "lambda:InvokeFunction",
+        "sqs:SendMessage",
+        "dynamodb:GetItem",
+    }
+    # And each ${Name} is replaced by what that kind of resource is called by
+    machine = template.find_resources("AWS::StepFunctions::StateMachine")
+    (properties,) = [m["Properties"] for m in machine.values()]
+    assert properties["DefinitionSubstitutions"] == {
+        "AlphaFunction": arn(alpha.function),
+        "BetaFunction": arn(beta.function),
+        "WorkQueue": {"Ref": stack.get_logical_id(queue.node.default_child)},  # type: ignore[arg-type]
+        "StateTable": {"Ref": stack.get_logical_id(table.node.default_child)},  # type: ignore[arg-type]
+    }
+
+
+def test_a_substitution_without_binding_stops_synth(stack: cdk.Stack, flows: Path, echo_code: Path) -> None:
+    # Given the fan_out flow with BetaFunction, WorkQueue and StateTable left unbound
+    alpha = capability(stack, "Alpha", echo_code)
+    # When the flow is built, then it fails, naming what is missing
+    with pytest.raises(
+        FlowDefinitionError, match=r"no binding: \['BetaFunction', 'StateTable', 'WorkQueue'\]"
+    ):
+        Flow(
+            stack, "FanOut", name="fan_out", definitions_dir=flows, bindings={"AlphaFunction": alpha.function}
+        )
+
+
+def test_a_binding_the_definition_never_uses_stops_synth(
+    stack: cdk.Stack, tmp_path: Path, echo_code: Path
+) -> None:
+    # Given a one-step flow, and a binding it does not use
+    write(tmp_path, "one", definition({"Alpha": invoke("AlphaFunction", End=True)}))
+    alpha, beta = capability(stack, "Alpha", echo_code), capability(stack, "Beta", echo_code)
+    # When the flow is built, then it fails, naming the unused binding
+    with pytest.raises(FlowDefinitionError, match=r"never uses: \['BetaFunction'\]"):
+        Flow(
+            stack,
+            "One",
+            name="one",
+            definitions_dir=tmp_path,
+            bindings={"AlphaFunction": alpha.function, "BetaFunction": beta.function},
+        )
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (
+            {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True},
+            "unsupported Resource 'arn:aws:states:::states:startExecution.sync:2'",
+        ),
+        (
+            {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem.waitForTaskToken", "End": True},
+            "unsupported Resource",
+        ),
+        (
+            {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName.$": "$.which"},
+                "End": True,
+            },
+            "FunctionName must be a bound",
+        ),
+        (
+            {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::events:putEvents",
+                "Parameters": {"Entries": [{"Source": "x", "DetailType": "y", "Detail": {}}]},
+                "End": True,
+            },
+            "EventBusName must be a bound",
+        ),
+        (
+            {"Type": "Pass", "QueryLanguage": "JSONata", "End": True},
+            "written in JSONPath",
+        ),
+        (
+            {
+                "Type": "Map",
+                "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {}},
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+                "End": True,
+            },
+            "ItemReader",
+        ),
+    ],
+    ids=[
+        "unsupported-service",
+        "unsupported-pattern",
+        "dynamic-function",
+        "default-bus",
+        "jsonata",
+        "item-reader",
+    ],
+)
+def test_a_task_whose_permissions_cannot_be_derived_stops_synth(state: dict[str, Any], message: str) -> None:
+    # Given a flow with one state whose needs cannot be known from the definition
+    # When its needs are derived, then it fails with a clear message
+    with pytest.raises(FlowDefinitionError, match=message):
+        needs(definition({"Only": state}), "odd")
+
+
+def test_a_resource_of_the_wrong_kind_stops_synth(stack: cdk.Stack, tmp_path: Path) -> None:
+    # Given a flow that invokes ${AlphaFunction}, bound to a queue
+    write(tmp_path, "one", definition({"Alpha": invoke("AlphaFunction", End=True)}))
+    queue = sqs.Queue(stack, "Queue")
+    # When the flow is built, then it fails, naming both kinds
+    with pytest.raises(
+        FlowDefinitionError, match="calls \\$\\{AlphaFunction\\} as a function, but it is bound to a queue"
+    ):
+        Flow(stack, "One", name="one", definitions_dir=tmp_path, bindings={"AlphaFunction": queue})
+
+
+def test_an_unknown_kind_of_binding_stops_synth(stack: cdk.Stack, tmp_path: Path) -> None:
+    # Given a flow whose substitution is bound to a role (not a bindable kind)
+    write(tmp_path, "one", definition({"Alpha": invoke("AlphaFunction", End=True)}))
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
+    # When the flow is built, then it fails
+    with pytest.raises(
+        FlowDefinitionError, match="must be bound to a function, event bus, queue, table or bucket"
+    ):
+        Flow(stack, "One", name="one", definitions_dir=tmp_path, bindings={"AlphaFunction": role})
+
+
+def test_buses_and_buckets_bind_by_name_and_put_events_is_granted(stack: cdk.Stack, tmp_path: Path) -> None:
+    # Given a flow that puts an event on ${Bus}, naming ${Archive} in the event
+    write(
+        tmp_path,
+        "notify",
+        definition(
+            {
+                "Tell": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::events:putEvents",
+                    "Parameters": {
+                        "Entries": [
+                            {
+                                "EventBusName": "${Bus}",
+                                "Source": "aiflows.test",
+                                "DetailType": "done",
+                                "Detail": {"bucket": "${Archive}"},
+                            }
+                        ]
+                    },
+                    "End": True,
+                }
+            }
+        ),
+    )
+    bus = events.EventBus(stack, "Bus")
+    bucket = s3.Bucket(stack, "Archive")
+    # When the flow is built and synthesized
+    flow = Flow(
+        stack, "Notify", name="notify", definitions_dir=tmp_path, bindings={"Bus": bus, "Archive": bucket}
+    )
+    template = Template.from_stack(stack)
+    # Then the bus and the bucket replace their names by their names
+    (properties,) = [
+        m["Properties"] for m in template.find_resources("AWS::StepFunctions::StateMachine").values()
+    ]
+    assert properties["DefinitionSubstitutions"] == {
+        "Bus": {"Ref": stack.get_logical_id(bus.node.default_child)},  # type: ignore[arg-type]
+        "Archive": {"Ref": stack.get_logical_id(bucket.node.default_child)},  # type: ignore[arg-type]
+    }
+    # And the machine may put events on that bus; the bucket, only named, grants nothing
+    role_id = stack.get_logical_id(flow.state_machine.role.node.default_child)  # type: ignore[arg-type]
+    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}})
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    bus_arn = {"Fn::GetAtt": [stack.get_logical_id(bus.node.default_child), "Arn"]}  # type: ignore[arg-type]
+    assert {"Action": "events:PutEvents", "Effect": "Allow", "Resource": bus_arn} in statements
+    assert not any("s3:" in str(s["Action"]) for s in statements)
+
+
+def test_the_flow_exposes_its_name_and_machine(stack: cdk.Stack, tmp_path: Path, echo_code: Path) -> None:
+    # Given a flow built from one.asl.json
+    write(tmp_path, "one", definition({"Alpha": invoke("AlphaFunction", End=True)}))
+    alpha = capability(stack, "Alpha", echo_code)
+    flow = Flow(
+        stack, "One", name="one", definitions_dir=tmp_path, bindings={"AlphaFunction": alpha.function}
+    )
+    # Then it is known by its flow name, and its state machine is the construct's default child
+    assert flow.name == "one"
+    assert flow.node.default_child is flow.state_machine
+
+
+def test_a_jsonata_flow_stops_synth() -> None:
+    # Given a flow written in JSONata at the top level
+    jsonata = {**definition({"Done": {"Type": "Succeed"}}), "QueryLanguage": "JSONata"}
+    # Then its needs cannot be derived: JSONata is not evaluated by the local cloud
+    with pytest.raises(FlowDefinitionError, match="written in JSONPath"):
+        needs(jsonata, "modern")

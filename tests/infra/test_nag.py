@@ -1,0 +1,127 @@
+"""cdk-nag at synth: the app leaves no finding unacknowledged, and the check can fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_sqs as sqs
+
+from infra.nag import REPORT_ONLY, acknowledge, apply_nag, findings
+from tests.infra.conftest import Synthesized
+
+# Each acknowledgement, by resource: the list a reviewer reads when one is added.
+ACKNOWLEDGED = {
+    "ClassifyFunction/Role/DefaultPolicy": {"AwsSolutions-IAM5[Resource::*]"},
+    "ClassifyFunction/Default": {
+        "AwsSolutions-L1",
+        "Serverless-LambdaLatestVersion",
+        "Serverless-LambdaDLQ",
+    },
+    "DocumentIntake/Default/Role/DefaultPolicy": {"AwsSolutions-IAM5[Resource::*]"},
+    "Work/DeadLetterQueue": {"Serverless-SQSRedrivePolicy"},
+    "EventBus/TargetDeadLetterQueue": {"AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"},
+}
+
+
+def synth_with_nag(app: cdk.App) -> Path:
+    apply_nag(app)
+    return Path(app.synth().directory)
+
+
+def test_the_app_leaves_no_nag_finding_unacknowledged(synthesized: Synthesized) -> None:
+    # Given the app synthesized with the AwsSolutions and Serverless packs
+    # When the validation report of its cloud assembly is read
+    found = findings(synthesized.assembly_dir)
+    # Then it holds no error and no warning
+    assert found == [], "\n".join(str(f) for f in found)
+
+
+def test_both_rule_packs_ran(synthesized: Synthesized) -> None:
+    # Given the app's template, with acknowledgements written to resource metadata
+    template = synthesized.template.to_json()
+    rules = {
+        rule["id"]
+        for resource in template["Resources"].values()
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    }
+    # Then findings of both packs were met (and acknowledged): both packs ran
+    assert any(r.startswith("AwsSolutions-") for r in rules)
+    assert any(r.startswith("Serverless-") for r in rules)
+
+
+def test_each_acknowledgement_is_where_expected_with_a_reason(synthesized: Synthesized) -> None:
+    # Given the acknowledgements the template carries as metadata
+    stack = synthesized.stack
+    by_path: dict[str, set[str]] = {}
+    for logical_id, resource in synthesized.template.to_json()["Resources"].items():
+        rules = resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+        if not rules:
+            continue
+        path = _path_of(stack, logical_id).removeprefix(f"{stack.stack_name}/").removesuffix("/Resource")
+        by_path[path] = {rule["id"] for rule in rules}
+        # Then each one says why, specifically
+        for rule in rules:
+            assert len(rule["reason"]) >= 40, rule
+    # And they are exactly the reviewed ones, on exactly these resources
+    assert by_path == ACKNOWLEDGED
+
+
+def test_a_non_compliant_resource_is_reported(tmp_path: Path) -> None:
+    # Given an app with a queue that neither enforces TLS nor has a dead-letter queue
+    app = cdk.App(outdir=str(tmp_path), context=REPORT_ONLY)
+    stack = cdk.Stack(app, "Careless")
+    sqs.Queue(stack, "Plain")
+    # When it is synthesized with the nag packs
+    found = findings(synth_with_nag(app))
+    # Then the report names the findings, on that queue
+    reported = {(f.rule, f.severity, path) for f in found for path in f.paths}
+    assert ("AwsSolutions-SQS4", "error", "Careless/Plain/Resource") in reported
+    assert ("Serverless-SQSRedrivePolicy", "error", "Careless/Plain/Resource") in reported
+
+
+def test_an_acknowledgement_silences_only_its_own_finding(tmp_path: Path) -> None:
+    # Given the same queue, with only its TLS finding acknowledged
+    app = cdk.App(outdir=str(tmp_path), context=REPORT_ONLY)
+    queue = sqs.Queue(cdk.Stack(app, "Careless"), "Plain")
+    acknowledge(queue, "AwsSolutions-SQS4", "A test of acknowledgements: this queue never deploys.")
+    # When it is synthesized with the nag packs
+    rules = {f.rule for f in findings(synth_with_nag(app))}
+    # Then that finding is gone, and the others remain
+    assert "AwsSolutions-SQS4" not in rules
+    assert {"AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"} <= rules
+
+
+def test_synth_fails_on_an_unacknowledged_error(tmp_path: Path) -> None:
+    # Given the careless queue, and synth's default behaviour (no REPORT_ONLY)
+    app = cdk.App(outdir=str(tmp_path))
+    sqs.Queue(cdk.Stack(app, "Careless"), "Plain")
+    # When it is synthesized with the nag packs, then synth stops and names the rule
+    with pytest.raises(Exception, match="AwsSolutions-SQS4"):
+        synth_with_nag(app)
+    # And the report is in the assembly all the same
+    assert json.loads((tmp_path / "validation-report.json").read_text())["pluginReports"]
+
+
+@pytest.mark.parametrize(
+    ("finding", "reason"),
+    [
+        ("IAM5", "a reason that is long enough to say something useful here"),
+        ("AwsSolutions-IAM5", "too short"),
+    ],
+)
+def test_an_acknowledgement_names_a_finding_and_a_reason(finding: str, reason: str) -> None:
+    # Given a construct
+    queue = sqs.Queue(cdk.Stack(cdk.App(), "S"), "Q")
+    # Then an acknowledgement without a rule id, or without a real reason, is refused
+    with pytest.raises(ValueError, match=finding):
+        acknowledge(queue, finding, reason)
+
+
+def _path_of(stack: cdk.Stack, logical_id: str) -> str:
+    for child in stack.node.find_all():
+        if isinstance(child, cdk.CfnElement) and stack.get_logical_id(child) == logical_id:
+            return child.node.path
+    raise LookupError(logical_id)
