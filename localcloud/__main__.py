@@ -36,7 +36,7 @@ def put_event_file(cloud: LocalCloud, deployment: Deployment, event_file: Path) 
 def _function_logs(cloud: LocalCloud, since_ms: int) -> list[str]:
     logs = cloud.client("logs")
     lines = []
-    for group in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]:
+    for group in logs.describe_log_groups()["logGroups"]:
         for event in logs.filter_log_events(logGroupName=group["logGroupName"], startTime=since_ms)["events"]:
             lines.append(f"{group['logGroupName']}  {event['message']}")
     return lines
