@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from localcloud import timescale
+from localcloud import stepfunctions, timescale
 from localcloud.assembly import (
     BOOTSTRAP_VERSION,
     BOOTSTRAP_VERSION_PARAMETER,
@@ -66,6 +66,8 @@ class Deployment:
     resources: dict[str, str]  # logical id -> physical id
     resource_types: dict[str, str]
     state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
+    versions: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -247,51 +249,21 @@ class LocalCloud:
                 r["LogicalResourceId"]: r["ResourceType"] for r in resources if "LogicalResourceId" in r
             },
         )
-        deployment.state_machines = self._register_state_machines(stack)
+        registered = self._register_state_machines(stack)
+        deployment.state_machines = registered.machines
+        deployment.versions = registered.versions
+        deployment.aliases = registered.aliases
         deployment.seconds = time.perf_counter() - started
         self.deployments[stack.stack_name] = deployment
         return deployment
 
-    def _register_state_machines(self, stack: StackArtifact) -> dict[str, str]:
-        """Create each state machine where moto executes it, with its substitutions resolved.
-
-        moto's CloudFormation creates state machines in its non-executing backend and
-        ignores ``DefinitionSubstitutions``.
-        """
+    def _register_state_machines(self, stack: StackArtifact) -> stepfunctions.Registered:
         from moto.cloudformation.models import cloudformation_backends
-        from moto.cloudformation.parsing import clean_json
-        from moto.stepfunctions.models import stepfunctions_backends
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         cfn_stack = cloudformation_backends[self.account][self.region].get_stack(stack.stack_name)
-        plain = stepfunctions_backends[self.account][self.region]
         executing = stepfunctions_parser_backends[self.account][self.region]
-        registered: dict[str, str] = {}
-        for logical_id, resource in stack.template.get("Resources", {}).items():
-            if resource["Type"] != "AWS::StepFunctions::StateMachine":
-                continue
-            properties = clean_json(copy.deepcopy(resource["Properties"]), cfn_stack.resource_map)
-            definition = properties.get("DefinitionString")
-            if definition is None:
-                definition = json.dumps(properties["Definition"])
-            for name, value in (properties.get("DefinitionSubstitutions") or {}).items():
-                definition = definition.replace("${" + name + "}", str(value))
-            machine = cfn_stack.resource_map[logical_id]
-            for candidate in list(executing.state_machines):
-                if candidate.arn == machine.arn:
-                    executing.delete_state_machine(candidate.arn)
-            created = executing.create_state_machine(
-                name=machine.name,
-                definition=definition,
-                roleArn=properties.get("RoleArn", ""),
-                loggingConfiguration=_lower_keys(properties.get("LoggingConfiguration")),
-                tracingConfiguration=_lower_keys(properties.get("TracingConfiguration")),
-                sm_type=properties.get("StateMachineType", "STANDARD"),
-            )
-            if plain is not executing and machine.arn != created.arn:
-                raise LocalCloudError(f"{logical_id}: registered under {created.arn}, not {machine.arn}")
-            registered[logical_id] = created.arn
-        return registered
+        return stepfunctions.register(stack.template, cfn_stack, executing)
 
     # --- hooks used by the patches ---------------------------------------
     def _lambda_backend(self) -> Any:
@@ -461,15 +433,6 @@ class LocalCloud:
             time.sleep(0.005)
 
 
-def _lower_keys(value: Any) -> Any:
-    """CloudFormation spells state machine settings in PascalCase, the API in camelCase."""
-    if isinstance(value, dict):
-        return {k[:1].lower() + k[1:]: _lower_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_lower_keys(v) for v in value]
-    return value
-
-
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     """Apply a target's Input, InputPath or InputTransformer, as EventBridge does."""
     from jsonpath_ng import parse as jsonpath
@@ -523,6 +486,7 @@ def _install_patches() -> None:
         from moto.events.models import EventBus, Rule
 
         timescale.install()
+        stepfunctions.install()
         # CloudFormation's Ref of an event bus is its name, of a layer version its ARN;
         # moto hands over the model objects.
         EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]

@@ -207,13 +207,21 @@ class Finding(Contract):
     detail: str = Field(description="never the matched text itself: no PII leaves the guard")
 
 
+class SummaryDigest(Contract):
+    """A summary as the flow carries it, from the summarize step or the long-running worker."""
+
+    summary: str
+    words: int = Field(ge=0)
+    truncated: bool
+
+
 class GuardInput(StepInput):
     stage: Literal["input", "output"]
     document: Document
     input_risk: Severity | None = None
     classification: ClassifyOutput | None = None
     extraction: ExtractOutput | None = None
-    summary: SummarizeOutput | None = None
+    summary: SummaryDigest | None = None
 
 
 class GuardOutput(Contract):
@@ -241,6 +249,38 @@ class WorkResult(Contract):
     cost_usd: float = Field(ge=0)
 
 
+# --- human review --------------------------------------------------------------
+class ReviewRequest(StepInput):
+    """What ``request_review`` receives through ``lambda:invoke.waitForTaskToken``."""
+
+    task_token: str = Field(min_length=1)
+    document_id: str
+    tenant: str
+    step: str = "Review"
+    escalation: bool = False
+    classification: ClassifyOutput
+    extraction: ExtractOutput | None = None
+    summary: SummaryDigest | None = None
+    passages: list[Passage] = Field(default_factory=list)
+    assessment: GuardOutput
+    proposed_action: dict[str, Any]
+
+
+class ReviewTicket(Contract):
+    review_id: str
+    status: Literal["PENDING"]
+
+
+class ReviewDecision(Contract):
+    """What the reviewer's answer carries back into the flow (SendTaskSuccess output)."""
+
+    review_id: str
+    decision: Literal["approve", "reject", "revise"]
+    reviewer: str
+    reason: str = ""
+    edits: dict[str, Any] = Field(default_factory=dict)
+
+
 STEP_CONTRACTS: dict[str, tuple[type[Contract], type[Contract]]] = {
     "classify": (ClassifyInput, ClassifyOutput),
     "extract": (ExtractInput, ExtractOutput),
@@ -249,6 +289,7 @@ STEP_CONTRACTS: dict[str, tuple[type[Contract], type[Contract]]] = {
     "act": (ActInput, ActOutput),
     "validate": (ValidateInput, ValidateOutput),
     "guard": (GuardInput, GuardOutput),
+    "request_review": (ReviewRequest, ReviewTicket),
 }
 
 M = TypeVar("M", bound=BaseModel)

@@ -1,0 +1,59 @@
+"""request_review: store a review for a person, announce it, and leave the flow waiting.
+
+Called through ``lambda:invoke.waitForTaskToken``: the flow waits until the review
+API answers the token (or the Review state's TimeoutSeconds escalates it). The token
+is stored with the review and never returned or published.
+"""
+
+import json
+from functools import cache
+from typing import Any
+
+from aiflows_runtime.contracts import ReviewRequest, ReviewTicket, parse_input
+from aiflows_runtime.observability import capability_handler, logger
+from aiflows_runtime.reviews import PENDING, ReviewStore
+from aiflows_runtime.settings import settings
+
+CAPABILITY = "request_review"
+
+
+@cache
+def clients() -> tuple[Any, Any]:
+    import boto3
+
+    return boto3.client("dynamodb"), boto3.client("events")
+
+
+@capability_handler(CAPABILITY)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = parse_input(event, ReviewRequest)
+    config = settings()
+    dynamodb, events = clients()
+    details = request.model_dump(mode="json", exclude={"task_token"})
+    review_id = ReviewStore(config.state_table_name, client=dynamodb).create(request.task_token, details)
+    if not config.event_bus_name:
+        raise RuntimeError("request_review needs EVENT_BUS_NAME to announce the review")
+    events.put_events(
+        Entries=[
+            {
+                "EventBusName": config.event_bus_name,
+                "Source": "aiflows.reviews",
+                "DetailType": "review.requested",
+                "Detail": json.dumps(
+                    {
+                        "review_id": review_id,
+                        "correlation_id": request.correlation_id,
+                        "flow": request.flow,
+                        "step": request.step,
+                        "document_id": request.document_id,
+                        "tenant": request.tenant,
+                        "escalation": request.escalation,
+                        "confidence": request.classification.confidence,
+                        "risk": request.assessment.risk,
+                    }
+                ),
+            }
+        ]
+    )
+    logger.info("review requested", extra={"review_id": review_id, "escalation": request.escalation})
+    return ReviewTicket(review_id=review_id, status=PENDING).model_dump()
