@@ -237,6 +237,7 @@ class FunctionPool:
         self.config = config
         self._spawn = spawn
         self._idle: list[ExecutionEnvironment] = []
+        self._all: set[ExecutionEnvironment] = set()
         self._count = 0
         self._ready = threading.Condition()
 
@@ -248,7 +249,10 @@ class FunctionPool:
                 return self._idle.pop(), False
             self._count += 1
         try:
-            return self._spawn(self.config), True
+            environment = self._spawn(self.config)
+            with self._ready:
+                self._all.add(environment)
+            return environment, True
         except BaseException:
             with self._ready:
                 self._count -= 1
@@ -261,18 +265,33 @@ class FunctionPool:
                 self._idle.append(environment)
             else:
                 self._count -= 1
+                self._all.discard(environment)
             self._ready.notify()
 
     def close(self) -> None:
         with self._ready:
             idle, self._idle = self._idle, []
             self._count -= len(idle)
+            self._all.difference_update(idle)
         for environment in idle:
             environment.kill()
+
+    def crash(self) -> int:
+        """Kill every environment of the function, busy or idle, as a crash would."""
+        with self._ready:
+            victims = list(self._all)
+        for environment in victims:
+            environment.kill()
+        return len(victims)
 
     @property
     def size(self) -> int:
         return self._count
+
+    @property
+    def busy(self) -> int:
+        with self._ready:
+            return self._count - len(self._idle)
 
 
 class LambdaService:
@@ -403,6 +422,20 @@ class LambdaService:
             )
 
         threading.Thread(target=run, daemon=True, name=f"async:{pool.config.name}").start()
+
+    def crash(self, name_or_arn: str) -> int:
+        """Chaos: kill the execution environments of a function; its calls in flight fail."""
+        fn = self._function_lookup(name_or_arn, None)
+        with self._lock:
+            pools = [p for p in self._pools.values() if p.config.arn == fn.function_arn]
+        return sum(pool.crash() for pool in pools)
+
+    def busy(self, name_or_arn: str) -> int:
+        """How many calls of a function are running now."""
+        fn = self._function_lookup(name_or_arn, None)
+        with self._lock:
+            pools = [p for p in self._pools.values() if p.config.arn == fn.function_arn]
+        return sum(p.busy for p in pools)
 
     def close(self) -> None:
         for pool in self._pools.values():

@@ -1,4 +1,4 @@
-"""validate: hold the submitted document to its contract, and claim-check a large text."""
+"""validate: claim the run, hold the submitted document to its contract, claim-check a large text."""
 
 from functools import cache
 from typing import Any
@@ -9,21 +9,23 @@ from aiflows_runtime.claimcheck import store_text
 from aiflows_runtime.contracts import ObjectRef, ValidateInput, ValidateOutput, parse_input
 from aiflows_runtime.observability import capability_handler
 from aiflows_runtime.policies import guard_policy
+from aiflows_runtime.runs import claim_run
 from aiflows_runtime.settings import settings
 
 CAPABILITY = "validate"
 
 
 @cache
-def s3() -> Any:
+def client(service: str) -> Any:
     import boto3
 
-    return boto3.client("s3")
+    return boto3.client(service)
 
 
 @capability_handler(CAPABILITY)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = parse_input(event, ValidateInput)
+    claim_run(client("dynamodb"), settings().state_table_name, request.correlation_id, request.execution)
     document = request.document
     decision = logic.route(document, guard_policy())
     if decision.claim_check and document.text_ref is None:
@@ -31,7 +33,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if not bucket:
             raise RuntimeError("validate needs CLAIM_BUCKET to claim-check a large document")
         key = logic.claim_key(request.correlation_id, document.document_id)
-        ref = ObjectRef.model_validate(store_text(s3(), bucket, key, document.body))
+        ref = ObjectRef.model_validate(store_text(client("s3"), bucket, key, document.body))
         document = document.model_copy(update={"text": None, "text_ref": ref})
     elif decision.claim_check:
         document = document.model_copy(update={"text": None})

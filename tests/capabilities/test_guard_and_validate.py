@@ -32,7 +32,9 @@ def document(text: str, **extra: Any) -> dict[str, Any]:
 def test_a_small_document_stays_inline(context: Context) -> None:
     handler = load_handler("validate")
     result = ValidateOutput.model_validate(
-        handler.lambda_handler({"correlation_id": "v-1", "document": document("Invoice 1")}, context)
+        handler.lambda_handler(
+            {"correlation_id": "v-1", "execution": "ex-1", "document": document("Invoice 1")}, context
+        )
     )
     assert result.document.text == "Invoice 1"
     assert (result.size_bytes, result.long_running, result.tenant) == (9, False, "acme")
@@ -45,7 +47,9 @@ def test_a_large_document_travels_by_reference(
     text = "Invoice line. " * (guard_policy().inline_text_limit_bytes // 10)
     handler = load_handler("validate")
     # When it is validated
-    result = handler.lambda_handler({"correlation_id": "v-2", "document": document(text)}, context)
+    result = handler.lambda_handler(
+        {"correlation_id": "v-2", "execution": "ex-2", "document": document(text)}, context
+    )
     # Then the output carries a reference to S3, not the text
     assert "text" not in result["document"]
     ref = result["document"]["text_ref"]
@@ -74,10 +78,25 @@ def test_a_reference_that_cannot_be_read_is_invalid_input(claim_bucket: str, con
         )
 
 
+def test_a_second_execution_of_the_same_event_is_a_duplicate(context: Context) -> None:
+    # Given an event whose run one execution has claimed
+    handler = load_handler("validate")
+    event = {"correlation_id": "v-5", "execution": "ex-5", "document": document("Invoice 5")}
+    handler.lambda_handler(event, context)
+    # When the same execution retries the step, it keeps its claim
+    handler.lambda_handler(event, context)
+    # Then another execution of the same event is refused by name
+    with pytest.raises(Exception, match="already run by another execution") as raised:
+        handler.lambda_handler({**event, "execution": "ex-6"}, context)
+    assert type(raised.value).__name__ == "DuplicateRun"
+
+
 def test_a_breach_of_the_contract_names_the_fields(context: Context) -> None:
     handler = load_handler("validate")
     with pytest.raises(InvalidInput) as raised:
-        handler.lambda_handler({"correlation_id": "v-4", "document": {"document_id": "a b"}}, context)
+        handler.lambda_handler(
+            {"correlation_id": "v-4", "execution": "ex-4", "document": {"document_id": "a b"}}, context
+        )
     for field in ("document.document_id", "document.tenant"):
         assert field in str(raised.value)
 

@@ -243,3 +243,24 @@ def test_start_sync_execution_answers_an_express_flow(cloud: LocalCloud, harness
     # And a Standard flow is refused, as on AWS
     with pytest.raises(sfn.exceptions.ClientError, match="StateMachineTypeNotSupported"):
         sfn.start_sync_execution(stateMachineArn=harness.outputs["WaitFlowArn"], input="{}")
+
+
+def test_a_crashed_environment_fails_its_call_and_is_replaced(cloud: LocalCloud, harness: Deployment) -> None:
+    # Given a call in flight
+    lam = cloud.client("lambda")
+    name = harness.outputs["BetaName"]
+    assert cloud.lambdas is not None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        call = pool.submit(lambda: lam.invoke(FunctionName=name, Payload=b'{"sleep": 5}'))
+        deadline = time.monotonic() + 10
+        while cloud.lambdas.busy(name) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # When its execution environment dies
+        assert cloud.lambdas.crash(name) >= 1
+        answer = call.result(timeout=10)
+    # Then the call fails as Lambda reports a runtime that exited
+    assert answer["FunctionError"] == "Unhandled"
+    assert json.loads(answer["Payload"].read())["errorType"] == "Runtime.ExitError"
+    # And the next call starts a fresh environment
+    fresh = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert fresh["calls"] == 1

@@ -188,6 +188,7 @@ class ActOutput(Contract):
 # --- validate -----------------------------------------------------------------
 class ValidateInput(StepInput):
     document: Document
+    execution: str = Field(min_length=1, description="the execution that claims the run")
 
 
 class ValidateOutput(Contract):

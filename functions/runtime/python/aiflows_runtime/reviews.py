@@ -77,7 +77,9 @@ class ReviewStore:
         return review_id
 
     def get(self, review_id: str) -> Review:
-        item = self._ddb.get_item(TableName=self._table, Key=self._key(review_id), ConsistentRead=True).get("Item")
+        item = self._ddb.get_item(TableName=self._table, Key=self._key(review_id), ConsistentRead=True).get(
+            "Item"
+        )
         if not item:
             raise ReviewNotFound(review_id)
         return _review(item)
@@ -98,7 +100,10 @@ class ReviewStore:
             answer = self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(decision.review_id),
-                UpdateExpression="SET #status = :decided, decision = :decision, decided_at = :now REMOVE gsi1pk",
+                # leaving the sparse index of pending reviews: REMOVE its key
+                UpdateExpression=(
+                    "SET #status = :decided, decision = :decision, decided_at = :now REMOVE gsi1pk"
+                ),
                 ConditionExpression="#status = :pending",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
