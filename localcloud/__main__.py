@@ -19,6 +19,7 @@ from typing import Any
 
 from localcloud.cloud import Deployment, LocalCloud
 from localcloud.report import render_execution
+from localcloud.runtime import use_shared_runtime
 
 
 def put_event_file(cloud: LocalCloud, deployment: Deployment, event_file: Path) -> str:
@@ -42,6 +43,37 @@ def _function_logs(cloud: LocalCloud, since_ms: int) -> list[str]:
     return lines
 
 
+def _approve_reviews(cloud: LocalCloud, deployment: Deployment, correlation_id: str, reviewer: str) -> None:
+    """Answer the run's reviews as a reviewer would, through the review API's own code."""
+    use_shared_runtime()
+    from aiflows_runtime.contracts import ReviewDecision
+    from aiflows_runtime.reviews import ReviewStore, answer_flow
+
+    table = deployment.outputs.get("StateTableName")
+    if not table:
+        return
+    store = ReviewStore(table, client=cloud.client("dynamodb"))
+    for review in store.pending():
+        if review.details.get("correlation_id") != correlation_id:
+            continue
+        details = review.details
+        print(f"\nReview {review.review_id} is waiting for a person ({details['step']}):")
+        classification = details["classification"]
+        print(f"  document      {details['document_id']} (tenant {details['tenant']})")
+        print(f"  label         {classification['label']} at confidence {classification['confidence']:.2f}")
+        print(f"  evidence      {', '.join(classification['evidence']) or '(none)'}")
+        for finding in details["assessment"]["findings"]:
+            print(f"  finding       {finding['kind']} ({finding['severity']}): {finding['detail']}")
+        if details.get("summary"):
+            print(f"  summary       {details['summary']['summary'][:100]}")
+        print(f"  proposed      {json.dumps(details['proposed_action'])}")
+        decision = ReviewDecision(
+            review_id=review.review_id, decision="approve", reviewer=reviewer, reason="evidence checked"
+        )
+        answer_flow(cloud.client("stepfunctions"), store.decide(decision), decision)
+        print(f"  -> approved by {reviewer}; the flow goes on\n")
+
+
 def demo(args: argparse.Namespace) -> int:
     with LocalCloud(time_scale=args.time_scale) as cloud:
         deployment = cloud.deploy(args.assembly)
@@ -49,30 +81,46 @@ def demo(args: argparse.Namespace) -> int:
         print(f"  {len(deployment.resources)} resources, {len(deployment.state_machines)} state machine(s)")
         for key, value in sorted(deployment.outputs.items()):
             print(f"  {key:<32} {value}")
-        print()
         sfn = cloud.client("stepfunctions")
-        before = {
-            e["executionArn"]
-            for arn in deployment.state_machines.values()
-            for e in sfn.list_executions(stateMachineArn=arn)["executions"]
-        }
-        since_ms = int(time.time() * 1000)
-        event_id = put_event_file(cloud, deployment, args.event)
-        print(f"Put {args.event} on the bus (event id {event_id})")
-        execution = cloud.wait_for_new_execution(deployment, before, timeout=args.timeout)
-        history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
-        print(render_execution(execution, history))
-        print()
-        print("Function logs (the local CloudWatch Logs):")
-        for line in _function_logs(cloud, since_ms):
-            print(f"  {line[:160]}")
+        status = 0
+        for event_file in args.event:
+            print()
+            known = {
+                e["executionArn"]
+                for arn in deployment.state_machines.values()
+                for e in sfn.list_executions(stateMachineArn=arn)["executions"]
+            }
+            since_ms = int(time.time() * 1000)
+            event_id = put_event_file(cloud, deployment, event_file)
+            print(f"Put {event_file} on the bus (event id {event_id})")
+            deadline = time.monotonic() + args.timeout
+            execution = None
+            while time.monotonic() < deadline:
+                execution = cloud.wait_for_new_execution(deployment, known, timeout=args.timeout, wait=False)
+                if execution["status"] != "RUNNING":
+                    break
+                if args.approve_as:
+                    _approve_reviews(cloud, deployment, event_id, args.approve_as)
+                time.sleep(0.05)
+            assert execution is not None
+            history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)[
+                "events"
+            ]
+            print(render_execution(execution, history))
+            print()
+            print("Function logs (the local CloudWatch Logs):")
+            for line in _function_logs(cloud, since_ms)[: args.log_lines]:
+                print(f"  {line[:160]}")
+            if execution["status"] != "SUCCEEDED" and not args.allow_failure:
+                status = 1
         print()
         print("Where to look next:")
         print("  make serve                   keep the local cloud up and explore it with the AWS CLI")
         print("  docs/local-cloud.md          what the local cloud runs, and how it differs from AWS")
-        print("  statemachines/*.asl.json     the flow you just ran; functions/ holds its handlers")
+        print("  docs/flows.md                the flows, step by step, and what each costs to run")
+        print("  statemachines/*.asl.json     the flows you just ran; functions/ holds their handlers")
         print("  npx cdk deploy               the same app, on AWS")
-        return 0 if execution["status"] == "SUCCEEDED" or args.allow_failure else 1
+        return status
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -107,11 +155,24 @@ def main(argv: list[str] | None = None) -> int:
             help="run Retry intervals, Wait states and timeouts this many times as fast (0.01: 100x)",
         )
     demo_parser = commands.choices["demo"]
-    demo_parser.add_argument("--event", type=Path, default=Path("events/document_submitted.json"))
+    demo_parser.add_argument(
+        "--event",
+        type=Path,
+        action="append",
+        help="a PutEvents entry to put on the bus (repeatable; default: a clear invoice, a doubtful one)",
+    )
+    demo_parser.add_argument(
+        "--approve-as",
+        default="reviewer@example.com",
+        help="approve the run's reviews as this reviewer ('' to leave them)",
+    )
+    demo_parser.add_argument("--log-lines", type=int, default=12)
     demo_parser.add_argument("--timeout", type=float, default=120.0)
     demo_parser.add_argument("--allow-failure", action="store_true", help="exit 0 when the flow fails")
     commands.choices["serve"].add_argument("--port", type=int, default=4599)
     args = parser.parse_args(argv)
+    if args.command == "demo" and not args.event:
+        args.event = [Path("events/document_submitted.json"), Path("events/document_submitted_review.json")]
     return int(args.handler(args))
 
 

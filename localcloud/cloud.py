@@ -402,15 +402,20 @@ class LocalCloud:
             time.sleep(0.005)
 
     def wait_for_new_execution(
-        self, deployment: Deployment, known: set[str], timeout: float = 60.0
+        self, deployment: Deployment, known: set[str], timeout: float = 60.0, wait: bool = True
     ) -> dict[str, Any]:
-        """Wait for an execution of any of the deployment's flows that is not in ``known``."""
+        """An execution of any of the deployment's flows that is not in ``known``.
+
+        With ``wait`` (the default) it is returned once finished; without, as soon as it exists.
+        """
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for machine in deployment.state_machines.values():
                 for listed in sfn.list_executions(stateMachineArn=machine)["executions"]:
                     if listed["executionArn"] not in known:
+                        if not wait:
+                            return sfn.describe_execution(executionArn=listed["executionArn"])
                         remaining = max(0.1, deadline - time.monotonic())
                         return self.wait_for_execution(listed["executionArn"], timeout=remaining)
             time.sleep(0.005)

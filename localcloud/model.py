@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 import threading
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from localcloud.runtime import use_shared_runtime
 
 LABEL_KEYWORDS: dict[str, tuple[str, ...]] = {
     "invoice": ("invoice", "amount due", "payment", "total", "vat", "bill to"),
@@ -182,9 +182,7 @@ class LocalModel:
 # --- the heuristics -----------------------------------------------------------
 def _prompts() -> Any:
     """The handlers' own prompt templates, read from the shared runtime's source folder."""
-    runtime = str(Path(__file__).resolve().parents[1] / "functions" / "runtime" / "python")
-    if runtime not in sys.path:
-        sys.path.append(runtime)
+    use_shared_runtime()
     from aiflows_runtime import prompts
 
     return prompts

@@ -30,6 +30,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     config = settings()
     dynamodb, events = clients()
     details = request.model_dump(mode="json", exclude={"task_token"})
+    if details["document"].get("text_ref"):
+        details["document"].pop("text", None)  # a large text stays in S3: the console reads it there
     review_id = ReviewStore(config.state_table_name, client=dynamodb).create(request.task_token, details)
     if not config.event_bus_name:
         raise RuntimeError("request_review needs EVENT_BUS_NAME to announce the review")

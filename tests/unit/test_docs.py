@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aiflows_runtime.contracts import DOCUMENT_SUBMITTED, EVENT_SOURCE, Document
+from aiflows_runtime.contracts import BUS_EVENTS, DOCUMENT_SUBMITTED, EVENT_SOURCE, Document
 from aiflows_runtime.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,11 +43,31 @@ def test_every_repository_path_the_docs_link_exists(doc: Path) -> None:
         assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
 
 
-def test_the_event_doc_lists_exactly_the_contract_fields() -> None:
+def _event_sections() -> dict[str, str]:
+    """Each event's section of docs/events.md, its heading included."""
     text = (ROOT / "docs" / "events.md").read_text()
-    documented = set(re.findall(r"`detail\.(\w+)`", text))
-    assert documented == set(Document.model_fields)
+    headings = list(re.finditer(r"^#{2,3} `([a-z.]+)`", text, flags=re.MULTILINE))
+    ends = [h.start() for h in headings[1:]] + [len(text)]
+    return {h.group(1): text[h.start() : end] for h, end in zip(headings, ends, strict=True)}
+
+
+@pytest.mark.parametrize("detail_type", sorted(BUS_EVENTS))
+def test_the_event_doc_lists_exactly_the_contract_fields(detail_type: str) -> None:
+    section = _event_sections()[detail_type]
+    source, contract = BUS_EVENTS[detail_type]
+    assert set(re.findall(r"`detail\.(\w+)`", section)) == set(contract.model_fields)
+    assert f"`{source}`" in section or source == EVENT_SOURCE
+
+
+def test_the_event_doc_names_the_submitted_source_and_type() -> None:
+    text = (ROOT / "docs" / "events.md").read_text()
     assert f"`{EVENT_SOURCE}`" in text and f"`{DOCUMENT_SUBMITTED}`" in text
+
+
+def test_the_pricing_table_in_the_docs_is_the_one_the_definitions_give() -> None:
+    from infra.pricing import render
+
+    assert render() in (ROOT / "docs" / "flows.md").read_text()
 
 
 def test_the_sample_events_are_what_the_docs_say() -> None:

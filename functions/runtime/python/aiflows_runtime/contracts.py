@@ -257,6 +257,7 @@ class ReviewRequest(StepInput):
     task_token: str = Field(min_length=1)
     document_id: str
     tenant: str
+    document: Document = Field(description="shown beside the evidence; a large text stays a reference")
     step: str = "Review"
     escalation: bool = False
     classification: ClassifyOutput
@@ -280,6 +281,58 @@ class ReviewDecision(Contract):
     reviewer: str
     reason: str = ""
     edits: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- events the flows put on the bus ------------------------------------------------
+class DocumentProcessed(Contract):
+    correlation_id: str
+    flow: str
+    document_id: str
+    tenant: str
+    label: str
+    confidence: float
+    decision: Literal["auto", "approve", "revise"]
+    record: str
+
+
+class DocumentRejected(Contract):
+    correlation_id: str
+    flow: str
+    document_id: str
+    tenant: str
+    review_id: str
+    reviewer: str
+    reason: str
+
+
+class DocumentFailed(Contract):
+    correlation_id: str
+    flow: str
+    step: str
+    error: str
+    cause: str | None
+
+
+class ReviewRequested(Contract):
+    review_id: str
+    correlation_id: str
+    flow: str
+    step: str
+    document_id: str
+    tenant: str
+    escalation: bool
+    confidence: float
+    risk: Severity
+
+
+# detail-type -> (source, contract of the detail); docs/events.md documents each one.
+BUS_EVENTS: dict[str, tuple[str, type[Contract]]] = {
+    DOCUMENT_SUBMITTED: (EVENT_SOURCE, Document),
+    "document.processed": ("aiflows.flows", DocumentProcessed),
+    "document.rejected": ("aiflows.flows", DocumentRejected),
+    "document.failed": ("aiflows.flows", DocumentFailed),
+    "review.requested": ("aiflows.reviews", ReviewRequested),
+}
 
 
 STEP_CONTRACTS: dict[str, tuple[type[Contract], type[Contract]]] = {

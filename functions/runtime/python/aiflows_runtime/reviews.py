@@ -16,7 +16,7 @@ from typing import Any
 
 from aiflows_runtime.contracts import ReviewDecision
 
-PENDING, DECIDED = "PENDING", "DECIDED"
+PENDING, DECIDED, EXPIRED = "PENDING", "DECIDED", "EXPIRED"
 PENDING_INDEX = "gsi1"  # the state table's sparse index: gsi1pk / gsi1sk, all attributes
 REVIEW_TTL_SECONDS = 7 * 24 * 3600  # the longest a flow waits (review, then escalation), with margin
 _ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: ids are read aloud and typed
@@ -122,6 +122,32 @@ class ReviewStore:
             raise
         return str(answer["Attributes"]["task_token"]["S"])
 
+    def reopen(self, decision: ReviewDecision) -> None:
+        """Undo a decision whose answer could not reach the flow, so that it can be given again."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=self._key(decision.review_id),
+            UpdateExpression="SET #status = :pending, gsi1pk = :index REMOVE decision, decided_at",
+            ConditionExpression="#status = :decided AND decision = :decision",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":pending": {"S": PENDING},
+                ":decided": {"S": DECIDED},
+                ":decision": {"S": decision.model_dump_json()},
+                ":index": {"S": f"reviews#{PENDING}"},
+            },
+        )
+
+    def expire(self, review_id: str) -> None:
+        """The flow stopped waiting (it timed out or was stopped): the review can no longer be decided."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=self._key(review_id),
+            UpdateExpression="SET #status = :expired REMOVE gsi1pk",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":expired": {"S": EXPIRED}},
+        )
+
 
 def _review(item: dict[str, Any]) -> Review:
     decision = item.get("decision", {}).get("S")
@@ -134,6 +160,16 @@ def _review(item: dict[str, Any]) -> Review:
     )
 
 
+class FlowNoLongerWaits(Exception):
+    """The task token was answered, timed out or stopped: the decision cannot reach the flow."""
+
+
 def answer_flow(sfn: Any, task_token: str, decision: ReviewDecision) -> None:
     """Answer the waiting flow: the decision is the Review state's result."""
-    sfn.send_task_success(taskToken=task_token, output=decision.model_dump_json())
+    try:
+        sfn.send_task_success(taskToken=task_token, output=decision.model_dump_json())
+    except Exception as exc:
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
+        if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            raise FlowNoLongerWaits(code) from exc
+        raise

@@ -1,0 +1,120 @@
+// The review console: lists pending reviews, shows one beside its document, and sends the decision.
+// Authentication: the API expects "Authorization: Bearer <token>" (a Cognito ID token on AWS, the
+// documented development token in the local cloud). The token is kept in this tab only.
+"use strict";
+
+const api = (path, options = {}) => {
+  const headers = { "Content-Type": "application/json", Authorization: `Bearer ${token()}` };
+  return fetch(path, { ...options, headers }).then(async (response) => {
+    const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+    if (!response.ok) throw Object.assign(new Error(body.message || response.statusText), { status: response.status });
+    return body;
+  });
+};
+
+function token() {
+  let value = sessionStorage.getItem("aiflows.token") || new URLSearchParams(location.search).get("token");
+  if (!value) value = prompt("Sign-in token (local cloud: dev)") || "";
+  sessionStorage.setItem("aiflows.token", value);
+  return value;
+}
+
+const $ = (id) => document.getElementById(id);
+const text = (tag, content, className) => {
+  const node = document.createElement(tag);
+  node.textContent = content;
+  if (className) node.className = className;
+  return node;
+};
+let current = null;
+
+async function loadQueue() {
+  const { reviews } = await api("reviews");
+  const list = $("reviews");
+  list.replaceChildren();
+  $("empty").hidden = reviews.length > 0;
+  for (const review of reviews) {
+    const item = document.createElement("li");
+    item.dataset.reviewId = review.review_id;
+    item.append(text("strong", `${review.document_id}`), document.createElement("br"));
+    item.append(text("span", `${review.label} · ${Math.round(review.confidence * 100)}% · `));
+    item.append(text("span", `risk ${review.risk}`, `risk-${review.risk}`));
+    if (review.escalation) item.append(text("span", " · escalated"));
+    item.addEventListener("click", () => show(review.review_id));
+    list.append(item);
+  }
+}
+
+function highlight(container, body, spans) {
+  container.replaceChildren();
+  let last = 0;
+  for (const span of [...spans].sort((a, b) => a.start - b.start)) {
+    if (span.start < last) continue;
+    container.append(document.createTextNode(body.slice(last, span.start)), text("mark", body.slice(span.start, span.end)));
+    last = span.end;
+  }
+  container.append(document.createTextNode(body.slice(last)));
+}
+
+async function show(reviewId) {
+  const review = await api(`reviews/${reviewId}`);
+  current = review;
+  for (const li of $("reviews").children) li.classList.toggle("selected", li.dataset.reviewId === reviewId);
+  const details = review.details;
+  const fields = details.extraction?.fields || {};
+  $("review").hidden = false;
+  $("doc-title").textContent = details.document.title || details.document_id;
+  $("doc-meta").textContent = `${details.document_id} · tenant ${details.tenant} · step ${details.step} · review ${reviewId}`;
+  highlight($("doc-text"), details.document.text || "(the text is in S3: " + JSON.stringify(details.document.text_ref) + ")",
+    Object.values(fields).map((f) => f.evidence));
+  $("label").textContent = details.classification.label;
+  $("confidence").value = details.classification.confidence;
+  $("confidence-text").textContent = `${Math.round(details.classification.confidence * 100)}% confident`;
+  $("label-evidence").replaceChildren(...details.classification.evidence.map((e) => text("li", e)));
+  $("findings").replaceChildren(...(details.assessment.findings.length
+    ? details.assessment.findings.map((f) => text("li", `${f.kind} (${f.severity}): ${f.detail}`))
+    : [text("li", "none")]));
+  const rows = Object.entries(fields).map(([name, field]) => {
+    const row = document.createElement("tr");
+    const input = document.createElement("input");
+    input.value = field.value;
+    input.dataset.field = name;
+    input.dataset.original = field.value;
+    input.setAttribute("aria-label", `value of ${name}`);
+    const cell = document.createElement("td");
+    cell.append(input);
+    row.append(text("td", name), cell, text("td", field.evidence.text));
+    return row;
+  });
+  $("fields").tBodies[0].replaceChildren(...rows);
+  $("summary").textContent = details.summary?.summary || "";
+  $("passages").replaceChildren(...(details.passages || []).map((p) => text("li", `${p.text} (${p.doc_id}, ${p.score})`)));
+  $("proposed").textContent = JSON.stringify(details.proposed_action, null, 2);
+  $("reason").value = "";
+  $("outcome").textContent = review.status === "PENDING" ? "" : `Already ${review.status.toLowerCase()}.`;
+}
+
+async function decide(decision) {
+  if (!current) return;
+  const edits = {};
+  for (const input of document.querySelectorAll("#fields input")) {
+    if (input.value !== input.dataset.original) edits[input.dataset.field] = input.value;
+  }
+  const body = { decision, reason: $("reason").value };
+  if (decision === "revise") body.edits = edits;
+  try {
+    const result = await api(`reviews/${current.review_id}/decision`, { method: "POST", body: JSON.stringify(body) });
+    $("outcome").textContent = `Decision recorded: ${result.decision}. The flow goes on.`;
+    await loadQueue();
+  } catch (error) {
+    $("outcome").textContent = error.status === 409 ? "Someone decided this review already: nothing changed."
+      : error.status === 422 ? `Not sent: ${error.message}` : `Not sent: ${error.message}`;
+  }
+}
+
+$("approve").addEventListener("click", () => decide("approve"));
+$("reject").addEventListener("click", () => decide("reject"));
+$("revise").addEventListener("click", () => decide("revise"));
+$("refresh").addEventListener("click", () => loadQueue());
+$("who").textContent = "signed in";
+loadQueue().catch((error) => { $("outcome").textContent = error.message; });

@@ -1,0 +1,235 @@
+"""The review API handler: who may decide, what a decision may say, and that it counts once."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from aiflows_runtime.reviews import ReviewStore
+from localcloud import LocalCloud
+from tests.capabilities.conftest import Context, load_handler
+
+pytestmark = pytest.mark.usefixtures("function_env")
+REVIEWER = {"email": "ada@example.com", "sub": "u-1"}
+
+DETAILS = {
+    "correlation_id": "run-r",
+    "flow": "document_intake",
+    "step": "Review",
+    "document_id": "inv-9",
+    "tenant": "acme",
+    "escalation": False,
+    "document": {"document_id": "inv-9", "tenant": "acme", "text": "Invoice 9. Total: 90.00 EUR."},
+    "classification": {
+        "label": "invoice",
+        "confidence": 0.6,
+        "evidence": ["invoice"],
+        "model": {"model_id": "m", "prompt_id": "classify/v1", "cost_usd": 0.0, "cache_hit": False},
+    },
+    "extraction": {
+        "fields": {"total": {"value": "90.00", "evidence": {"start": 18, "end": 27, "text": "90.00 EUR"}}},
+        "missing": [],
+        "unsupported": [],
+        "model": {"model_id": "m", "prompt_id": "extract/v1", "cost_usd": 0.0, "cache_hit": False},
+    },
+    "assessment": {
+        "stage": "output",
+        "risk": "medium",
+        "findings": [],
+        "auto_act": False,
+        "policy_version": "v",
+    },
+    "proposed_action": {"action": "write_record"},
+}
+
+
+def request(
+    method: str, path: str, body: Any = None, claims: dict[str, Any] | None = REVIEWER
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, as the Cognito-authorized API sends it."""
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "requestId": "req-1",
+            "stage": "prod",
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "resourcePath": path,
+            "authorizer": {"claims": claims} if claims is not None else None,
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+def call(context: Context, *args: Any, **kwargs: Any) -> tuple[int, Any]:
+    answer = load_handler("review_api").lambda_handler(request(*args, **kwargs), context)
+    body = answer["body"]
+    content_type = answer["multiValueHeaders"]["Content-Type"][0]
+    if content_type == "application/json":
+        body = json.loads(body)
+    return answer["statusCode"], body
+
+
+def wait_for_a_person(cloud: LocalCloud, state_table: str, timeout_seconds: int = 600) -> tuple[str, str]:
+    """A flow waiting on a task token, and the review that holds the token: (review id, execution)."""
+    sqs, sfn = cloud.client("sqs"), cloud.client("stepfunctions")
+    url = sqs.create_queue(QueueName=f"tokens-{time.monotonic_ns()}")["QueueUrl"]
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                "TimeoutSeconds": timeout_seconds,
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=f"wait-{time.monotonic_ns()}",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/x",
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name="w")["executionArn"]
+    messages: list[dict[str, Any]] = []
+    while not messages:
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    token = json.loads(messages[0]["Body"])["token"]
+    review_id = ReviewStore(state_table, client=cloud.client("dynamodb")).create(token, DETAILS)
+    return review_id, execution
+
+
+@pytest.fixture
+def waiting(cloud: LocalCloud, state_table: str) -> tuple[str, str]:
+    return wait_for_a_person(cloud, state_table)
+
+
+def test_an_unauthenticated_request_gets_401(context: Context, waiting: tuple[str, str]) -> None:
+    for method, path in (("GET", "/reviews"), ("GET", f"/reviews/{waiting[0]}")):
+        status, _ = call(context, method, path, claims=None)
+        assert status == 401
+    status, _ = call(context, "POST", f"/reviews/{waiting[0]}/decision", {"decision": "approve"}, claims={})
+    assert status == 401
+
+
+def test_pending_reviews_are_listed_without_their_token(context: Context, waiting: tuple[str, str]) -> None:
+    status, body = call(context, "GET", "/reviews")
+    assert status == 200
+    [row] = body["reviews"]
+    assert (row["review_id"], row["confidence"], row["risk"]) == (waiting[0], 0.6, "medium")
+    status, shown = call(context, "GET", f"/reviews/{waiting[0]}")
+    assert status == 200 and shown["details"]["extraction"]["fields"]["total"]["value"] == "90.00"
+    assert "token" not in json.dumps(body) + json.dumps(shown).replace("task_token", "")
+    assert "task_token" not in json.dumps(shown)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"decision": "maybe"}, "decision"),
+        ({"decision": "reject"}, "a rejection needs a reason"),
+        ({"decision": "revise", "reason": "typo"}, "a revision needs at least one edited field"),
+        ({"decision": "approve", "edits": {"total": "1"}}, "only a revision carries edits"),
+        ({"decision": "approve", "reviewer": "mallory"}, "reviewer"),
+    ],
+)
+def test_an_invalid_decision_is_refused_and_changes_nothing(
+    cloud: LocalCloud, context: Context, waiting: tuple[str, str], body: dict[str, Any], problem: str
+) -> None:
+    status, answer = call(context, "POST", f"/reviews/{waiting[0]}/decision", body)
+    assert status == 422
+    assert problem in json.dumps(answer)
+    status, shown = call(context, "GET", f"/reviews/{waiting[0]}")
+    assert shown["status"] == "PENDING"
+
+
+@pytest.mark.parametrize(
+    ("body", "output"),
+    [
+        ({"decision": "approve"}, {"decision": "approve", "reason": "", "edits": {}}),
+        (
+            {"decision": "reject", "reason": "wrong tenant"},
+            {"decision": "reject", "reason": "wrong tenant", "edits": {}},
+        ),
+        (
+            {"decision": "revise", "reason": "typo", "edits": {"total": "99.00"}},
+            {"decision": "revise", "reason": "typo", "edits": {"total": "99.00"}},
+        ),
+    ],
+)
+def test_each_decision_answers_the_flow_once(
+    cloud: LocalCloud,
+    context: Context,
+    waiting: tuple[str, str],
+    body: dict[str, Any],
+    output: dict[str, Any],
+) -> None:
+    review_id, execution = waiting
+    # When the reviewer decides
+    status, answer = call(context, "POST", f"/reviews/{review_id}/decision", body)
+    assert status == 200 and answer["status"] == "DECIDED"
+    # Then the flow got the decision, with who made it
+    done = cloud.wait_for_execution(execution, timeout=10)
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == {"review_id": review_id, "reviewer": "ada@example.com", **output}
+    # And a second decision gets 409 and changes nothing
+    status, _ = call(
+        context, "POST", f"/reviews/{review_id}/decision", {"decision": "reject", "reason": "late"}
+    )
+    assert status == 409
+    assert call(context, "GET", f"/reviews/{review_id}")[1]["decision"]["decision"] == body["decision"]
+
+
+def test_every_decision_is_kept_as_feedback_and_exported(context: Context, waiting: tuple[str, str]) -> None:
+    review_id, _ = waiting
+    call(
+        context,
+        "POST",
+        f"/reviews/{review_id}/decision",
+        {"decision": "revise", "reason": "typo", "edits": {"total": "99.00"}},
+    )
+    status, body = call(context, "GET", "/feedback.jsonl")
+    assert status == 200
+    [line] = [json.loads(raw) for raw in body.splitlines()]
+    assert line["id"] == review_id
+    assert line["human"]["reviewer"] == "ada@example.com"
+    assert line["human"]["corrections"] == {"total": {"before": "90.00", "after": "99.00"}}
+    assert line["model_output"] == {"label": "invoice", "confidence": 0.6, "fields": {"total": "90.00"}}
+    assert line["decided_at"] > 0
+
+
+def test_a_decision_for_a_flow_that_stopped_waiting_is_410(
+    cloud: LocalCloud, context: Context, state_table: str
+) -> None:
+    # Given a review whose flow gave up waiting (its TimeoutSeconds passed)
+    review_id, execution = wait_for_a_person(cloud, state_table, timeout_seconds=1)
+    assert cloud.wait_for_execution(execution, timeout=20)["status"] == "FAILED"
+    status, _ = call(context, "POST", f"/reviews/{review_id}/decision", {"decision": "approve"})
+    assert status == 410
+    assert call(context, "GET", f"/reviews/{review_id}")[1]["status"] == "EXPIRED"
+
+
+def test_an_unknown_review_is_404(context: Context) -> None:
+    assert call(context, "GET", "/reviews/rv-nothere")[0] == 404
+    assert call(context, "POST", "/reviews/rv-nothere/decision", {"decision": "approve"})[0] == 404
+
+
+def test_the_console_is_served_behind_the_api(context: Context) -> None:
+    status, page = call(context, "GET", "/", claims=None)
+    assert status == 200 and "<title>aiflows · reviews</title>" in page
+    status, script = call(context, "GET", "/console/console.js", claims=None)
+    assert status == 200 and "loadQueue" in script
