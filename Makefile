@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 SOURCES := app.py cdk.json $(shell find infra functions statemachines -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup synth demo serve test test-fast lint format bench clean
+.PHONY: setup synth demo serve console test lint format bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -49,3 +49,6 @@ bench: synth  ## printed figures: deploy time, flow latency and throughput, the 
 
 clean:
 	rm -rf cdk.out .pytest_cache test-artifacts
+
+console: synth  ## the review console and API on 127.0.0.1:8642, with a run waiting for review
+	$(PY) -m localcloud console --seed events/document_submitted_review.json

@@ -2,10 +2,13 @@
 
     python -m localcloud demo   [--assembly cdk.out] [--event events/document_submitted.json]
     python -m localcloud serve  [--assembly cdk.out] [--port 4599]
+    python -m localcloud console [--assembly cdk.out] [--port 8642] [--seed events/….json]
 
-``demo`` deploys the assembly, puts one event on the bus, waits for the flow it
-starts and prints the run. ``serve`` deploys and keeps the local cloud running so
-that the AWS CLI, or any SDK, can use it through ``--endpoint-url``.
+``demo`` deploys the assembly, puts events on the bus, approves the reviews they
+ask for as a reviewer would, and prints each run. ``serve`` deploys and keeps the
+local cloud running so that the AWS CLI, or any SDK, can use it through
+``--endpoint-url``. ``console`` does the same and serves the review console and
+API on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -141,10 +144,42 @@ def serve(args: argparse.Namespace) -> int:
             return 0
 
 
+def console(args: argparse.Namespace) -> int:
+    """Deploy, serve the review console on 127.0.0.1, and put events that need a person."""
+    from localcloud.console import DEV_TOKEN, ConsoleServer
+
+    with LocalCloud(time_scale=args.time_scale, port=args.cloud_port) as cloud:
+        deployment = cloud.deploy(args.assembly)
+        function = deployment.outputs.get("ReviewApiFunctionName")
+        if not function:
+            raise SystemExit("the deployed app has no review API (output ReviewApiFunctionName)")
+        assert cloud.lambdas is not None
+        lambdas = cloud.lambdas
+        server = ConsoleServer(
+            invoke=lambda name, event: lambdas.invoke(name, None, event), function=function, port=args.port
+        )
+        url = server.start()
+        for event_file in args.seed or []:
+            put_event_file(cloud, deployment, event_file)
+        print(f"The review console: {url}?token={DEV_TOKEN}")
+        print(f"The review API:     {url}reviews  (Authorization: Bearer {DEV_TOKEN})")
+        print(f"The local cloud:    {cloud.endpoint}")
+        print(f"The CLI:            .venv/bin/python -m aiflows --api {url} --token {DEV_TOKEN} reviews list")
+        print("Press Ctrl-C to stop.")
+        sys.stdout.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, handler in (("demo", demo), ("serve", serve)):
+    for name, handler in (("demo", demo), ("serve", serve), ("console", console)):
         command = commands.add_parser(name)
         command.set_defaults(handler=handler)
         command.add_argument("--assembly", type=Path, default=Path("cdk.out"))
@@ -170,6 +205,15 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--timeout", type=float, default=120.0)
     demo_parser.add_argument("--allow-failure", action="store_true", help="exit 0 when the flow fails")
     commands.choices["serve"].add_argument("--port", type=int, default=4599)
+    console_parser = commands.choices["console"]
+    console_parser.add_argument("--port", type=int, default=8642, help="the console's port")
+    console_parser.add_argument("--cloud-port", type=int, default=4599, help="the local cloud's port")
+    console_parser.add_argument(
+        "--seed",
+        type=Path,
+        action="append",
+        help="a PutEvents entry to put on the bus once deployed (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.command == "demo" and not args.event:
         args.event = [Path("events/document_submitted.json"), Path("events/document_submitted_review.json")]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("localcloud", "infra")
+PACKAGES = ("localcloud", "infra", "aiflows")
 RUNTIME = ROOT / "functions" / "runtime" / "python"
 
 

@@ -1,0 +1,1 @@
+"""aiflows' command line: `python -m aiflows --help`."""

@@ -1,0 +1,3 @@
+from aiflows.cli import main
+
+raise SystemExit(main())
