@@ -6,11 +6,16 @@ PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-SOURCES := app.py cdk.json $(shell find infra functions statemachines -type f -not -path '*/__pycache__/*' 2>/dev/null)
+SOURCES := app.py cdk.json $(shell find infra functions statemachines corpus -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup synth demo serve console test lint format bench clean
+.PHONY: setup browser synth demo serve console test lint format bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
+
+# The browser tests drive Debian's Chromium (no test tool downloads its own browser).
+CHROMIUM := /usr/bin/chromium
+browser:
+	test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +38,7 @@ demo: synth  ## a flow end to end in the local cloud
 serve: synth  ## keep the local cloud running, with the app deployed
 	$(PY) -m localcloud serve
 
-test: setup lint  ## the whole suite
+test: setup browser lint  ## the whole suite
 	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed

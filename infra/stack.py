@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs.capability_function import CapabilityFunction
+from infra.constructs.claim_bucket import ClaimBucket
+from infra.constructs.corpus import Corpus
 from infra.constructs.event_bus import EventBus
 from infra.constructs.flow import Flow
+from infra.constructs.review_api import ReviewApi
 from infra.constructs.state_table import StateTable
-from infra.constructs.work_queue import WorkQueue
+from infra.constructs.work_queue import WORKER_TIMEOUT, WorkQueue
+
+
+@dataclass(frozen=True)
+class Capability:
+    """What one capability's function reaches besides the state table (which all of them use)."""
+
+    capability: str  # its folder under functions/
+    claims: Literal["read", "read_write"] | None = None  # the claim bucket
+    model_route: str | None = None  # its route in routing.toml: the models it may call
+    publishes: bool = False  # puts events on the bus
+    reads_corpus: bool = False
+    works_the_queue: bool = False  # fed by the work queue; answers the flow's task tokens
+
+
+# Construct id -> capability. Who reads claims: every step whose input holds a
+# document parses it with parse_input, which fetches a text_ref from the bucket.
+CAPABILITIES: dict[str, Capability] = {
+    "ValidateFunction": Capability("validate", claims="read_write"),
+    "GuardFunction": Capability("guard", claims="read"),
+    "ClassifyFunction": Capability("classify", claims="read", model_route="classify"),
+    "ExtractFunction": Capability("extract", claims="read", model_route="extract"),
+    "SummarizeFunction": Capability("summarize", claims="read", model_route="summarize"),
+    "RetrieveFunction": Capability("retrieve", reads_corpus=True),
+    "ActFunction": Capability("act", publishes=True),
+    "WorkerFunction": Capability("worker", claims="read", model_route="summarize", works_the_queue=True),
+    "RequestReviewFunction": Capability("request_review", claims="read", publishes=True),
+}
 
 
 class AiFlowsStack(Stack):
@@ -22,35 +54,92 @@ class AiFlowsStack(Stack):
         self.state_table = StateTable(self, "StateTable")
         self.work_queue = WorkQueue(self, "Work")
         self.event_bus = EventBus(self, "EventBus")
+        self.claim_bucket = ClaimBucket(self, "ClaimBucket")
+        self.corpus = Corpus(self, "Corpus")
 
-        self.classify = CapabilityFunction(
-            self,
-            "ClassifyFunction",
-            capability="classify",
-            environment={"STATE_TABLE_NAME": self.state_table.table.table_name},
-        )
-        self.state_table.table.grant_read_write_data(self.classify.function)
+        self.functions = {
+            construct_id: self._capability(construct_id, spec) for construct_id, spec in CAPABILITIES.items()
+        }
+        for construct_id, spec in CAPABILITIES.items():
+            if spec.works_the_queue:
+                self.work_queue.add_worker(self.functions[construct_id].function)
+
+        def function(construct_id: str) -> Any:
+            return self.functions[construct_id].function
 
         self.document_intake = Flow(
             self,
             "DocumentIntake",
             name="document_intake",
-            bindings={"ClassifyFunction": self.classify.function},
+            bindings={
+                **{f: function(f) for f, spec in CAPABILITIES.items() if not spec.works_the_queue},
+                "EventBus": self.event_bus.event_bus,
+                "WorkQueue": self.work_queue.queue,
+            },
+        )
+        self.classify_extract = Flow(
+            self,
+            "ClassifyExtract",
+            name="classify_extract",
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            bindings={f: function(f) for f in ("ClassifyFunction", "ExtractFunction")},
+        )
+        self.review_api = ReviewApi(
+            self, "ReviewApi", state_table=self.state_table, claim_bucket=self.claim_bucket
         )
         self.event_bus.start_flow(
             "DocumentSubmitted",
             source=["aiflows.documents"],
             detail_type=["document.submitted"],
-            state_machine=self.document_intake.state_machine,
-            description="A submitted document starts the document_intake flow.",
+            flow=self.document_intake,
+            description="A submitted document starts the document_intake flow (its live alias).",
         )
 
-        for output_id, value in {
+        outputs = {
             "EventBusName": self.event_bus.event_bus.event_bus_name,
             "DocumentIntakeStateMachineArn": self.document_intake.state_machine.state_machine_arn,
+            "DocumentIntakeVersionArn": self.document_intake.version_arn,
+            "DocumentIntakeAliasArn": self.document_intake.alias_arn,
+            "ClassifyExtractStateMachineArn": self.classify_extract.state_machine.state_machine_arn,
+            "ClassifyExtractAliasArn": self.classify_extract.alias_arn,
+            "ReviewApiUrl": self.review_api.url,
+            "ReviewApiFunctionName": self.review_api.handler.function.function_name,
+            "ReviewerUserPoolId": self.review_api.user_pool.user_pool_id,
+            "ReviewConsoleClientId": self.review_api.client.user_pool_client_id,
             "StateTableName": self.state_table.table.table_name,
             "WorkQueueUrl": self.work_queue.queue.queue_url,
             "WorkDeadLetterQueueUrl": self.work_queue.dead_letter_queue.queue_url,
-            "ClassifyFunctionName": self.classify.function.function_name,
-        }.items():
+            "ClaimBucketName": self.claim_bucket.bucket.bucket_name,
+            **{f"{f}Name": function(f).function_name for f in CAPABILITIES},
+        }
+        for output_id, value in outputs.items():
             CfnOutput(self, output_id, value=value)
+
+    def _capability(self, construct_id: str, spec: Capability) -> CapabilityFunction:
+        environment = {"STATE_TABLE_NAME": self.state_table.table.table_name}
+        if spec.claims:
+            environment["CLAIM_BUCKET"] = self.claim_bucket.bucket.bucket_name
+        if spec.publishes:
+            environment["EVENT_BUS_NAME"] = self.event_bus.event_bus.event_bus_name
+        if spec.reads_corpus:
+            environment.update(self.corpus.environment)
+        capability = CapabilityFunction(
+            self,
+            construct_id,
+            capability=spec.capability,
+            environment=environment,
+            model_route=spec.model_route,
+            timeout=WORKER_TIMEOUT if spec.works_the_queue else None,
+            answers_task_tokens=spec.works_the_queue,
+            invoked_by="queue" if spec.works_the_queue else "flow",
+        )
+        self.state_table.grant_read_write_data(capability.function)
+        if spec.claims == "read_write":
+            self.claim_bucket.grant_read_write(capability)
+        elif spec.claims == "read":
+            self.claim_bucket.grant_read(capability)
+        if spec.publishes:
+            self.event_bus.event_bus.grant_put_events_to(capability.function)
+        if spec.reads_corpus:
+            self.corpus.grant_read(capability.function)
+        return capability

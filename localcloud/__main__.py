@@ -82,6 +82,8 @@ def demo(args: argparse.Namespace) -> int:
         deployment = cloud.deploy(args.assembly)
         print(f"Deployed {deployment.stack_name} into the local cloud in {deployment.seconds * 1000:,.0f} ms")
         print(f"  {len(deployment.resources)} resources, {len(deployment.state_machines)} state machine(s)")
+        if deployment.not_modeled:
+            print(f"  not modeled locally (AWS enforces these): {', '.join(deployment.not_modeled)}")
         for key, value in sorted(deployment.outputs.items()):
             print(f"  {key:<32} {value}")
         sfn = cloud.client("stepfunctions")

@@ -15,11 +15,13 @@ import copy
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +70,7 @@ class Deployment:
     state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     versions: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    not_modeled: list[str] = field(default_factory=list)  # resource types moto skipped
     seconds: float = 0.0
 
 
@@ -111,6 +114,8 @@ class LocalCloud:
         default_user_config["lambda"] = {"use_docker": False}
         _reset_moto()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # Each resource type moto does not model is logged per resource; the deployment lists them once.
+        logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
         # The interpreter logs every state failure it handles (a Catch, a Retry) as an
         # ERROR with its internals; the execution history is where a failure is read.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
@@ -224,10 +229,16 @@ class LocalCloud:
             if s["StackStatus"] != "DELETE_COMPLETE"
         }
         call = cfn.update_stack if stack.stack_name in existing else cfn.create_stack
-        call(
-            StackName=stack.stack_name,
-            TemplateBody=json.dumps(stack.template),
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        with warnings.catch_warnings(record=True) as skipped:
+            warnings.simplefilter("always")
+            call(
+                StackName=stack.stack_name,
+                TemplateBody=json.dumps(stack.template),
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            )
+        # moto skips the resource types it does not model (policies, authorizers...): say which
+        not_modeled = sorted(
+            {m.group(1) for w in skipped if (m := re.search(r"parse (\S+) but", str(w.message)))}
         )
         description = cfn.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
         if not description["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in description["StackStatus"]:
@@ -248,11 +259,18 @@ class LocalCloud:
             resource_types={
                 r["LogicalResourceId"]: r["ResourceType"] for r in resources if "LogicalResourceId" in r
             },
+            not_modeled=not_modeled,
         )
         registered = self._register_state_machines(stack)
         deployment.state_machines = registered.machines
         deployment.versions = registered.versions
         deployment.aliases = registered.aliases
+        # moto drops outputs that refer to versions and aliases, which it does not model
+        for key, output in stack.template.get("Outputs", {}).items():
+            target = stepfunctions.referenced(output.get("Value"))
+            arn = registered.versions.get(target or "") or registered.aliases.get(target or "")
+            if arn:
+                deployment.outputs[key] = arn
         deployment.seconds = time.perf_counter() - started
         self.deployments[stack.stack_name] = deployment
         return deployment

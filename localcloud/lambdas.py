@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 WORKER = Path(__file__).with_name("_worker.py")
+_GONE: dict[str, Any] = {"gone": True}  # what the answer reader puts when the process has exited
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit on the init phase
 DEFAULT_CONCURRENCY = 10
 ASYNC_RETRY_DELAYS_SECONDS = (60.0, 120.0)  # Lambda's asynchronous retries
@@ -130,9 +131,9 @@ class ExecutionEnvironment:
         threading.Thread(target=self._read_logs, daemon=True).start()
         self._send({"paths": list(config.paths), "handler": config.handler})
         ready = self._receive(INIT_TIMEOUT_SECONDS)
-        if ready is None or not ready.get("ready"):
+        if ready is None or ready is _GONE or not ready.get("ready"):
             self.kill()
-            error = (ready or {}).get("error") or {
+            error = ((ready if ready is not _GONE else None) or {}).get("error") or {
                 "errorType": "Runtime.InitError",
                 "errorMessage": f"the execution environment of {config.name} did not start",
             }
@@ -159,7 +160,7 @@ class ExecutionEnvironment:
         assert self._process.stdout is not None
         for line in self._process.stdout:
             self._answers.put(json.loads(line))
-        self._answers.put(None)  # the process has gone
+        self._answers.put(_GONE)  # the process has gone
 
     def _read_logs(self) -> None:
         assert self._process.stderr is not None
@@ -181,27 +182,35 @@ class ExecutionEnvironment:
         """Run the handler once; raise :class:`InvocationError` when it fails."""
         config = self.config
         self.log(f"START RequestId: {request_id} Version: $LATEST")
-        self._send(
-            {
-                "event": event,
-                "context": {
-                    "function_name": config.name,
-                    "function_version": "$LATEST",
-                    "invoked_function_arn": config.arn,
-                    "memory_limit_in_mb": config.memory_mb,
-                    "aws_request_id": request_id,
-                    "log_group_name": config.log_group,
-                    "log_stream_name": self.log_stream,
-                    "timeout_seconds": config.timeout_seconds,
-                    "trace_header": trace_header,
-                },
-            }
-        )
-        answer = self._receive(config.timeout_seconds)
-        if answer is None:
-            alive = self._process.poll() is None
+        try:
+            self._send(
+                {
+                    "event": event,
+                    "context": {
+                        "function_name": config.name,
+                        "function_version": "$LATEST",
+                        "invoked_function_arn": config.arn,
+                        "memory_limit_in_mb": config.memory_mb,
+                        "aws_request_id": request_id,
+                        "log_group_name": config.log_group,
+                        "log_stream_name": self.log_stream,
+                        "timeout_seconds": config.timeout_seconds,
+                        "trace_header": trace_header,
+                    },
+                }
+            )
+        except OSError:  # the process died between two invocations
             self.kill()
-            if alive:
+            raise InvocationError(
+                {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited",
+                }
+            ) from None
+        answer = self._receive(config.timeout_seconds)
+        if answer is None or answer is _GONE:
+            self.kill()
+            if answer is None:  # no answer within the function's timeout
                 raise InvocationError(
                     {
                         "errorType": "Sandbox.Timedout",
@@ -237,21 +246,27 @@ class FunctionPool:
         self.config = config
         self._spawn = spawn
         self._idle: list[ExecutionEnvironment] = []
-        self._all: set[ExecutionEnvironment] = set()
+        self._running: set[ExecutionEnvironment] = set()
         self._count = 0
         self._ready = threading.Condition()
 
     def acquire(self) -> tuple[ExecutionEnvironment, bool]:
         with self._ready:
-            while not self._idle and self._count >= self.config.concurrency:
-                self._ready.wait()
-            if self._idle:
-                return self._idle.pop(), False
+            while True:
+                while not self._idle and self._count >= self.config.concurrency:
+                    self._ready.wait()
+                if not self._idle:
+                    break
+                environment = self._idle.pop()
+                if environment.alive:
+                    self._running.add(environment)
+                    return environment, False
+                self._count -= 1  # it died while idle (a crash): Lambda starts a new one
             self._count += 1
         try:
             environment = self._spawn(self.config)
             with self._ready:
-                self._all.add(environment)
+                self._running.add(environment)
             return environment, True
         except BaseException:
             with self._ready:
@@ -261,25 +276,24 @@ class FunctionPool:
 
     def release(self, environment: ExecutionEnvironment) -> None:
         with self._ready:
+            self._running.discard(environment)
             if environment.alive:
                 self._idle.append(environment)
             else:
                 self._count -= 1
-                self._all.discard(environment)
             self._ready.notify()
 
     def close(self) -> None:
         with self._ready:
             idle, self._idle = self._idle, []
             self._count -= len(idle)
-            self._all.difference_update(idle)
         for environment in idle:
             environment.kill()
 
     def crash(self) -> int:
         """Kill every environment of the function, busy or idle, as a crash would."""
         with self._ready:
-            victims = list(self._all)
+            victims = [*self._running, *self._idle]
         for environment in victims:
             environment.kill()
         return len(victims)
@@ -290,8 +304,9 @@ class FunctionPool:
 
     @property
     def busy(self) -> int:
+        """Environments running an invocation now (not those still starting)."""
         with self._ready:
-            return self._count - len(self._idle)
+            return len(self._running)
 
 
 class LambdaService:

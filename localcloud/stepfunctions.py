@@ -43,7 +43,7 @@ def _lower_keys(value: Any) -> Any:
     return value
 
 
-def _referenced(value: Any) -> str | None:
+def referenced(value: Any) -> str | None:
     """The logical id a ``Ref`` or ``Fn::GetAtt`` points to."""
     if isinstance(value, dict):
         if "Ref" in value:
@@ -90,7 +90,7 @@ def register(template: dict[str, Any], cfn_stack: Any, executing: Any) -> Regist
         if resource["Type"] != VERSION:
             continue
         properties = resource["Properties"]
-        source = _referenced(properties["StateMachineArn"])
+        source = referenced(properties["StateMachineArn"])
         machine = executing.describe_state_machine(done.machines[source]) if source else None
         if machine is None:
             continue
@@ -105,7 +105,7 @@ def register(template: dict[str, Any], cfn_stack: Any, executing: Any) -> Regist
         properties = resource["Properties"]
         routing = []
         for route in properties.get("RoutingConfiguration", []):
-            target = _referenced(route["StateMachineVersionArn"])
+            target = referenced(route["StateMachineVersionArn"])
             if target not in done.versions:
                 raise ValueError(
                     f"{logical_id}: routes to {route['StateMachineVersionArn']}, not a version here"
@@ -122,12 +122,63 @@ def register(template: dict[str, Any], cfn_stack: Any, executing: Any) -> Regist
     return done
 
 
+def _error_names() -> None:
+    """Two error names moto's interpreter gets wrong, as Step Functions names them.
+
+    - A heartbeat that times out is ``States.HeartbeatTimeout`` (moto says
+      ``States.Timeout``, so a Retry on the heartbeat never matches).
+    - A Parallel branch or a Map iteration that fails with a ``States.*`` error
+      passes that error on (moto builds a custom error name from it, which refuses
+      the ``States.`` prefix, and the whole execution fails with States.Runtime).
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskTimedOutEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name import custom_error_name
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+    from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeoutError
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    states_names = {t.to_name(): t for t in StatesErrorNameType}
+
+    def error_name(error_name: str | None = None) -> Any:
+        if error_name in states_names:
+            return StatesErrorName(typ=states_names[error_name])
+        return custom_error_name.CustomErrorName(error_name=error_name)
+
+    branches_decl.CustomErrorName = error_name  # type: ignore[attr-defined]
+    iteration_worker.CustomErrorName = error_name  # type: ignore[attr-defined]
+
+    from_error = StateTask._from_error
+
+    def task_from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, HeartbeatTimeoutError):
+            heartbeat = StatesErrorNameType.StatesHeartbeatTimeout
+            return FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=heartbeat),
+                event_type=HistoryEventType.TaskTimedOut,
+                event_details=EventDetails(
+                    taskTimedOutEventDetails=TaskTimedOutEventDetails(error=heartbeat.to_name())
+                ),
+            )
+        return from_error(self, env, ex)
+
+    StateTask._from_error = task_from_error  # type: ignore[method-assign]
+
+
 def install() -> None:
-    """Let the executing backend start executions on a version or an alias ARN."""
+    """Let the executing backend start executions on a version or an alias ARN; name errors right."""
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     if getattr(StepFunctionsParserBackend, "_localcloud_qualified", False):
         return
+    _error_names()
     original = StepFunctionsParserBackend.start_execution
 
     def start_execution(

@@ -13,7 +13,7 @@ CAPABILITY = "classify"
 
 @idempotent_step(CAPABILITY)
 def classify(request: ClassifyInput) -> dict[str, Any]:
-    variables = logic.prompt_variables(request.document, request.labels)
+    variables = logic.prompt_variables(request.document, request.labels, request.max_chars)
     answer = ask_model(CAPABILITY, request, request.document.tenant, variables, ClassifyAnswer)
     verdict = logic.verdict(answer.value, request.labels, request.document.body)
     return ClassifyOutput(**verdict.model_dump(), model=model_use(answer)).model_dump()

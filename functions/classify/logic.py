@@ -7,8 +7,12 @@ from aiflows_runtime.contracts import ClassifyAnswer, Document
 FALLBACK_LABEL = "other"
 
 
-def prompt_variables(document: Document, labels: tuple[str, ...]) -> dict[str, str]:
-    return {"labels": ", ".join(labels), "title": document.title or "(none)", "text": document.body}
+def prompt_variables(document: Document, labels: tuple[str, ...], max_chars: int) -> dict[str, str]:
+    return {
+        "labels": ", ".join(labels),
+        "title": document.title or "(none)",
+        "text": document.body[:max_chars],
+    }
 
 
 def verdict(answer: ClassifyAnswer, labels: tuple[str, ...], text: str) -> ClassifyAnswer:

@@ -13,7 +13,7 @@ CAPABILITY = "extract"
 
 @idempotent_step(CAPABILITY)
 def extract(request: ExtractInput) -> dict[str, Any]:
-    variables = logic.prompt_variables(request.document, request.fields)
+    variables = logic.prompt_variables(request.document, request.fields, request.max_chars)
     answer = ask_model(CAPABILITY, request, request.document.tenant, variables, ExtractAnswer)
     fields, missing, unsupported = logic.ground(answer.value, request.fields, request.document.body)
     return ExtractOutput(

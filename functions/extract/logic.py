@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiflows_runtime.contracts import Document, ExtractAnswer, ExtractedField, Span
 
 
-def prompt_variables(document: Document, fields: tuple[str, ...]) -> dict[str, str]:
-    return {"fields": ", ".join(fields), "text": document.body}
+def prompt_variables(document: Document, fields: tuple[str, ...], max_chars: int) -> dict[str, str]:
+    return {"fields": ", ".join(fields), "text": document.body[:max_chars]}
 
 
 def locate(evidence: str, text: str) -> Span | None:

@@ -42,6 +42,7 @@ def sfn() -> Any:
 
 
 def summarize_chunks(item: WorkItem) -> WorkResult:
+    sfn().send_task_heartbeat(taskToken=item.task_token)  # picked up: the flow knows work has started
     text = item.document.body
     parts = logic.chunks(text)
     budget = logic.words_per_chunk(item.max_words, len(parts))

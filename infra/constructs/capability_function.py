@@ -7,10 +7,12 @@ change of default is one edit here.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 # The layer asset root: its python/ folder lands on /opt/python, where Lambda looks.
 SHARED_RUNTIME = FUNCTIONS / "runtime"
+# The model routing policy the gateway reads at run time: the Bedrock grants follow it.
+ROUTING_POLICY = SHARED_RUNTIME / "python" / "aiflows_runtime" / "policies" / "routing.toml"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -45,6 +49,41 @@ SERVICE_ENVIRONMENT = {
 }
 
 _ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".pytest_cache"]
+
+Invoker = Literal["flow", "queue", "api"]
+_DLQ_REASONS: dict[Invoker, str] = {
+    "flow": "Capabilities are invoked synchronously by Step Functions Task states, whose "
+    "Retry and Catch handle failures; an async-invocation DLQ would never be used.",
+    "queue": "This function is invoked by an SQS event source mapping, never asynchronously: a "
+    "failed message returns to its queue, whose redrive policy moves it to the queue's DLQ.",
+    "api": "This function is invoked synchronously by API Gateway's Lambda proxy integration: "
+    "the caller receives the error; an async-invocation DLQ would never be used.",
+}
+
+
+def routed_models(route: str, policy: Path = ROUTING_POLICY) -> tuple[str, ...]:
+    """The models a capability's route may call, primary first, then each fallback.
+
+    Read at synth from the same file the model gateway reads at run time, so the
+    function may call exactly the models its route names: a model added to a route
+    is granted by the next deploy, a model removed is no longer callable.
+    """
+    routes = tomllib.loads(policy.read_text()).get("capabilities", {})
+    if route not in routes:
+        raise ValueError(f"{policy.name} has no route {route!r} (routes: {sorted(routes)})")
+    models = [routes[route]["primary"], *routes[route].get("fallbacks", [])]
+    return tuple(dict.fromkeys(models))
+
+
+def foundation_model_arn(scope: Construct, model_id: str) -> str:
+    """``arn:<partition>:bedrock:<region>::foundation-model/<model id>``, in the stack's region."""
+    return Stack.of(scope).format_arn(
+        service="bedrock",
+        account="",
+        resource="foundation-model",
+        resource_name=model_id,
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
 
 
 def shared_runtime_layer(scope: Construct) -> lambda_.ILayerVersion:
@@ -82,6 +121,14 @@ class CapabilityFunction(Construct):
     The function has its own role, granted only what it needs (its log group and
     X-Ray), instead of the managed AWSLambdaBasicExecutionRole, which would let it
     write to any log group of the account.
+
+    ``model_route`` names the routing policy's route the function asks models
+    through (``routing.toml``): its role may ``bedrock:InvokeModel`` (which also
+    authorizes Converse) on exactly the foundation models of that route.
+    ``answers_task_tokens`` lets it answer the task tokens of the flows that wait on
+    it (``states:SendTask*``). ``invoked_by`` says who invokes it, a flow's Task
+    states or a queue's event source mapping, for the acknowledgement that it needs
+    no asynchronous-invocation DLQ.
     """
 
     def __init__(
@@ -94,9 +141,13 @@ class CapabilityFunction(Construct):
         memory_size: int = 512,
         timeout: Duration | None = None,
         code_dir: Path | None = None,
+        model_route: str | None = None,
+        answers_task_tokens: bool = False,
+        invoked_by: Invoker = "flow",
     ) -> None:
         super().__init__(scope, construct_id)
         self.capability = capability
+        self.model_route = model_route
         extra = dict(environment or {})
         defaults = {**SERVICE_ENVIRONMENT, "CAPABILITY": capability}
         clashes = sorted(defaults.keys() & extra.keys())
@@ -136,9 +187,43 @@ class CapabilityFunction(Construct):
             layers=[powertools_layer(self), shared_runtime_layer(self)],
             description=f"aiflows capability: {capability}",
         )
-        self._acknowledge_findings()
+        self.models: tuple[str, ...] = routed_models(model_route) if model_route else ()
+        if self.models:
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["bedrock:InvokeModel"],
+                    resources=[foundation_model_arn(self, model) for model in self.models],
+                )
+            )
+        if answers_task_tokens:
+            self._allow_task_token_answers()
+        self._acknowledge_findings(invoked_by)
 
-    def _acknowledge_findings(self) -> None:
+    def _allow_task_token_answers(self) -> None:
+        """SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat, in a policy of their own.
+
+        A policy of its own, so that its acknowledgement (these actions take a task
+        token, not a resource) sits on exactly these statements.
+        """
+        policy = iam.Policy(
+            self,
+            "TaskTokenPolicy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                    resources=["*"],
+                )
+            ],
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "states:SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat name no resource (the "
+            "task token identifies the execution): '*' is the only resource they accept.",
+        )
+
+    def _acknowledge_findings(self, invoked_by: Invoker) -> None:
         """Each on the exact resource the finding is about, with why it stands."""
         acknowledge(
             self.role.node.find_child("DefaultPolicy"),
@@ -154,8 +239,5 @@ class CapabilityFunction(Construct):
                 "runtime layer are built for python3.12 on arm64; move them together.",
             )
         acknowledge(
-            self.function.node.find_child("Resource"),
-            "Serverless-LambdaDLQ",
-            "Capabilities are invoked synchronously by Step Functions Task states, whose "
-            "Retry and Catch handle failures; an async-invocation DLQ would never be used.",
+            self.function.node.find_child("Resource"), "Serverless-LambdaDLQ", _DLQ_REASONS[invoked_by]
         )

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.flow import Flow
 from infra.nag import acknowledge
 
 BUS_NAME = "aiflows"
@@ -49,11 +50,24 @@ class EventBus(Construct):
         *,
         source: Sequence[str],
         detail_type: Sequence[str],
-        state_machine: sfn.IStateMachine,
+        flow: Flow,
         description: str | None = None,
     ) -> events.Rule:
-        """Start ``state_machine`` with the whole event as its input, for each match."""
-        return events.Rule(
+        """Start ``flow``'s ``live`` alias with the whole event as its input, for each match.
+
+        The target is the alias, not the state machine: pointing the alias back at an
+        earlier version rolls back what new events start. The rule's role may start
+        the flow through that alias only (:meth:`Flow.grant_start_live`); the target
+        also grants ``states:StartExecution`` on the alias ARN itself.
+        """
+        role = iam.Role(
+            self,
+            f"{rule_id}Role",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description=f"EventBridge starts {flow.name} (alias {flow.alias.name}) for rule {rule_id}",
+        )
+        flow.grant_start_live(role)
+        rule = events.Rule(
             self,
             rule_id,
             event_bus=self.event_bus,
@@ -61,10 +75,13 @@ class EventBus(Construct):
             event_pattern=events.EventPattern(source=list(source), detail_type=list(detail_type)),
             targets=[
                 targets.SfnStateMachine(
-                    state_machine,
+                    flow.live,
+                    role=role,
                     dead_letter_queue=self.target_dead_letter_queue,
                     max_event_age=MAX_EVENT_AGE,
                     retry_attempts=RETRY_ATTEMPTS,
                 )
             ],
         )
+        rule.node.add_dependency(flow.alias)  # the target names the alias by its ARN only
+        return rule

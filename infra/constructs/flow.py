@@ -2,8 +2,14 @@
 
 A file-based definition gets no automatic permissions from CDK. ``Flow`` reads the
 definition, checks that every ``${Name}`` in it has a binding and every binding is
-used, and derives the state machine's grants from its Task states, and from nothing
-else: a Task that calls a resource is the only reason to be allowed to call it.
+used, checks every Task against its function's contracts (``infra.contract_check``),
+and derives the state machine's grants from its Task states, and from nothing else:
+a Task that calls a resource is the only reason to be allowed to call it.
+
+Each deploy that changes the definition publishes a new version, and the ``live``
+alias routes every execution to it. Callers start the alias, so a bad deploy is
+rolled back by pointing ``live`` at the previous version (the replaced version is
+retained, not deleted), without redeploying anything.
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.contract_check import walk_states
+from infra.contract_check import check_definition, walk_states
 from infra.nag import acknowledge
 
 STATEMACHINES = Path(__file__).resolve().parents[2] / "statemachines"
 
 _SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
 _BOUND = re.compile(r"^\$\{(\w+)\}$")
+LIVE_ALIAS = "live"
 _INTEGRATION = re.compile(r"^arn:aws:states:::(?P<service>[a-z]+):(?P<action>[A-Za-z]+)(?P<pattern>\.\w+)?$")
 
 
@@ -174,11 +181,16 @@ def check_bindings(
 
 
 class Flow(Construct):
-    """A Step Functions state machine from ``statemachines/<name>.asl.json``.
+    """A Step Functions state machine from ``statemachines/<name>.asl.json``, versioned.
 
     ``bindings`` maps each ``${Name}`` of the definition to a resource of the stack:
     a function (its ARN replaces the name), an event bus (its name), a queue (its
     URL), a table (its name) or a bucket (its name).
+
+    ``version_arn`` is the version this deploy published, ``alias_arn`` the ``live``
+    alias, and ``live`` the alias as an ``IStateMachine`` (for targets that start it;
+    make them depend on ``alias``); :meth:`grant_start_live` lets a principal start
+    executions through the alias only.
     """
 
     def __init__(
@@ -197,6 +209,11 @@ class Flow(Construct):
         text = path.read_text()
         definition = json.loads(text)
         kinds = check_bindings(definition, bindings, f"{name} ({path})")
+        broken = check_definition(definition, name)
+        if broken:
+            raise FlowDefinitionError(
+                f"{name} ({path}) breaks its functions' contracts:\n" + "\n".join(f"  - {p}" for p in broken)
+            )
         required = needs(definition, name)
         for need in required:
             if kinds[need.binding] is not need.kind:
@@ -237,6 +254,61 @@ class Flow(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "Step Functions logging (logs:CreateLogDelivery, logs:DescribeLogGroups...) and "
             "X-Ray tracing (xray:PutTraceSegments...) support no resource-level permissions.",
+        )
+        self._publish()
+
+    def _publish(self) -> None:
+        """A version per definition change, and the ``live`` alias routing all of it there.
+
+        The version's StateMachineRevisionId is the machine's revision: a deploy that
+        changes the definition (or any setting of the machine) changes it, and
+        CloudFormation replaces the version resource, which publishes a new version.
+        UpdateReplacePolicy Retain keeps the replaced version published, so the alias
+        can be pointed back at it (``aws stepfunctions update-state-machine-alias``).
+        DeletionPolicy Retain goes with it (cfn-lint W3011) and keeps nothing: deleting
+        the state machine with the stack deletes all its versions.
+        """
+        machine = self.state_machine.node.default_child
+        assert isinstance(machine, sfn.CfnStateMachine)
+        self.version = sfn.CfnStateMachineVersion(
+            self,
+            "Version",
+            state_machine_arn=self.state_machine.state_machine_arn,
+            state_machine_revision_id=machine.attr_state_machine_revision_id,
+            description=f"{self.name}, published by the stack's deploy",
+        )
+        self.version.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.alias = sfn.CfnStateMachineAlias(
+            self,
+            "Alias",
+            name=LIVE_ALIAS,
+            description=f"{self.name}: what callers start; point it back at a version to roll back",
+            routing_configuration=[
+                sfn.CfnStateMachineAlias.RoutingConfigurationVersionProperty(
+                    state_machine_version_arn=self.version.ref, weight=100
+                )
+            ],
+        )
+        # Ref is a version's ARN. The alias ARN is spelled out, <machine ARN>:live (what
+        # its Ref returns), because the local cloud (moto's CloudFormation) does not
+        # model versions or aliases: a Ref to one resolves to nothing there, and a
+        # GetAtt fails the stack. Whatever uses the ARN must depend on self.alias.
+        self.version_arn: str = self.version.ref
+        self.alias_arn: str = f"{self.state_machine.state_machine_arn}:{LIVE_ALIAS}"
+        self.live = sfn.StateMachine.from_state_machine_arn(self, "Live", self.alias_arn)
+
+    def grant_start_live(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``states:StartExecution`` through the ``live`` alias, and no other way.
+
+        Step Functions authorizes a start on an alias against the unqualified state
+        machine ARN, with the alias name in ``states:StateMachineQualifier``: a grant
+        on the alias ARN alone does not let anyone start it.
+        """
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["states:StartExecution"],
+            resource_arns=[self.state_machine.state_machine_arn],
+            conditions={"StringEquals": {"states:StateMachineQualifier": LIVE_ALIAS}},
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -10,6 +11,8 @@ from infra.nag import acknowledge
 
 WORKER_TIMEOUT = Duration.seconds(60)
 MAX_RECEIVE_COUNT = 3
+WORKER_BATCH_SIZE = 5
+WORKER_MAX_CONCURRENCY = 5  # at most this many worker environments poll the queue at once
 
 
 class WorkQueue(Construct):
@@ -45,3 +48,33 @@ class WorkQueue(Construct):
             "This queue is the work queue's dead-letter queue: messages rest here for "
             "inspection and redrive; a dead-letter queue of its own would add nothing.",
         )
+
+    def add_worker(self, worker: lambda_.Function) -> lambda_.EventSourceMapping:
+        """Feed the queue to ``worker`` in batches, reporting each failed message on its own.
+
+        With ReportBatchItemFailures, only the messages the worker names come back
+        (the others are deleted); after MAX_RECEIVE_COUNT receives a message moves to
+        the DLQ. The worker may take WORKER_TIMEOUT at most: the visibility timeout
+        is sized from it.
+        """
+        if worker.timeout is None or worker.timeout.to_seconds() > WORKER_TIMEOUT.to_seconds():
+            raise ValueError(
+                f"the worker's timeout must be at most {WORKER_TIMEOUT.to_seconds()} s: the queue's "
+                "visibility timeout is six times that"
+            )
+        # What SqsEventSource does, written out: the mapping is needed to acknowledge on it.
+        mapping = worker.add_event_source_mapping(
+            "WorkQueue",
+            event_source_arn=self.queue.queue_arn,
+            batch_size=WORKER_BATCH_SIZE,
+            report_batch_item_failures=True,
+            max_concurrency=WORKER_MAX_CONCURRENCY,
+        )
+        self.queue.grant_consume_messages(worker)
+        acknowledge(
+            mapping.node.default_child,  # type: ignore[arg-type]
+            "Serverless-LambdaEventSourceMappingDestination",
+            "An SQS event source mapping takes no on-failure destination (Lambda supports them "
+            "for streams and Kafka): a failed message goes to the queue's own dead-letter queue.",
+        )
+        return mapping

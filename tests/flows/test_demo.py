@@ -9,11 +9,17 @@ import pytest
 from localcloud.__main__ import main as localcloud_cli
 
 
-def test_the_demo_command_prints_the_run(app_assembly: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_demo_runs_a_flow_and_approves_its_review(
+    app_assembly: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = localcloud_cli(["demo", "--assembly", str(app_assembly), "--time-scale", "0.01"])
     printed = capsys.readouterr().out
-    assert code == 0
-    assert "SUCCEEDED" in printed
-    assert "Classify" in printed and "Classified" in printed
-    assert '"label": "invoice"' in printed
+    assert code == 0, printed
+    # Both runs succeeded: the clear invoice alone, the doubtful one after a reviewer's approval
+    assert printed.count(": SUCCEEDED in") == 2
+    assert "is waiting for a person (Review)" in printed
+    assert "-> approved by reviewer@example.com" in printed
+    for state in ("Validate", "GuardInput", "Classify", "Analyze", "Review", "Act", "PublishProcessed"):
+        assert state in printed
+    assert '"decision": "approve"' in printed
     assert "Where to look next" in printed

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aiflows_runtime.contracts import BUS_EVENTS, EVENT_SOURCE, ReviewDecision
+from aiflows_runtime.reviews import AlreadyDecided, ReviewStore, answer_flow
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
+INVOICE = json.loads((EVENTS / "document_submitted.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -27,57 +31,303 @@ def app(cloud: LocalCloud, app_assembly: Path) -> Deployment:
     return cloud.deploy(app_assembly)
 
 
-def run(cloud: LocalCloud, app: Deployment, event_file: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+@pytest.fixture(scope="module")
+def bus_events(cloud: LocalCloud, app: Deployment) -> list[dict[str, Any]]:
+    """Every event the flows put on the bus, as a subscriber receives them (a rule to a queue).
+
+    The list fills as tests call :func:`drained`.
+    """
+    sqs, events = cloud.client("sqs"), cloud.client("events")
+    url = sqs.create_queue(QueueName="bus-capture")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sources = sorted({source for source, _ in BUS_EVENTS.values()} - {EVENT_SOURCE})  # what the flows put
+    bus = app.outputs["EventBusName"]
+    events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": sources}))
+    events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    return []
+
+
+def drained(cloud: LocalCloud, seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    sqs = cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName="bus-capture")["QueueUrl"]
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return seen
+        for message in batch:
+            seen.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def submit(cloud: LocalCloud, app: Deployment, detail: dict[str, Any], tmp_path: Path) -> str:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({**INVOICE, "Detail": detail}))
+    return put_event_file(cloud, app, event)
+
+
+def execution_of(cloud: LocalCloud, app: Deployment, event_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The execution started for an event (its input's id), once it has started."""
     sfn = cloud.client("stepfunctions")
     machine = app.outputs["DocumentIntakeStateMachineArn"]
-    known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
-    put_event_file(cloud, app, event_file)
-    execution = cloud.wait_for_new_execution(app, known, timeout=60)
-    history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
-    return execution, history
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for listed in sfn.list_executions(stateMachineArn=machine)["executions"]:
+            described = sfn.describe_execution(executionArn=listed["executionArn"])
+            if json.loads(described["input"])["id"] == event_id:
+                return described
+        time.sleep(0.02)
+    raise AssertionError(f"no execution for event {event_id}")
 
 
-def test_a_submitted_document_is_classified_by_the_real_handler(cloud: LocalCloud, app: Deployment) -> None:
-    # Given the app deployed into the local cloud
-    # When a document.submitted event is put on the bus
-    execution, history = run(cloud, app, EVENTS / "document_submitted.json")
-    # Then the flow succeeded with the classify handler's own verdict
-    assert execution["status"] == "SUCCEEDED", execution.get("cause")
-    output = json.loads(execution["output"])
-    assert output["document_id"] == "inv-2026-0042"
-    assert output["classification"]["label"] == "invoice"
-    assert {"invoice", "amount due", "vat"} <= set(output["classification"]["evidence"])
-    assert output["correlation_id"] == json.loads(execution["input"])["id"]
-    entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
-    assert entered == ["Classify", "Classified"]
+def finished(cloud: LocalCloud, execution: dict[str, Any], timeout: float = 90) -> dict[str, Any]:
+    return cloud.wait_for_execution(execution["executionArn"], timeout=timeout)
 
 
-def test_an_invalid_document_fails_in_a_named_state_with_a_clear_error(
-    cloud: LocalCloud, app: Deployment
+def entered(cloud: LocalCloud, execution: dict[str, Any]) -> list[str]:
+    history = cloud.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in history["events"] if e["type"].endswith("StateEntered")
+    ]
+
+
+def pending_review(cloud: LocalCloud, app: Deployment, correlation_id: str, timeout: float = 60) -> str:
+    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for review in store.pending():
+            if review.details["correlation_id"] == correlation_id:
+                return review.review_id
+        time.sleep(0.05)
+    raise AssertionError(f"no review requested for {correlation_id}")
+
+
+def decide(cloud: LocalCloud, app: Deployment, decision: ReviewDecision) -> None:
+    """What the review API does: decide once, then answer the flow's task token."""
+    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    answer_flow(cloud.client("stepfunctions"), store.decide(decision), decision)
+
+
+def record(cloud: LocalCloud, app: Deployment, label: str, document_id: str) -> dict[str, Any] | None:
+    item = (
+        cloud.client("dynamodb")
+        .get_item(
+            TableName=app.outputs["StateTableName"],
+            Key={"pk": {"S": f"record#{label}#{document_id}"}, "sk": {"S": "record"}},
+        )
+        .get("Item")
+    )
+    return json.loads(item["data"]["S"]) if item else None
+
+
+def of_type(events: list[dict[str, Any]], detail_type: str, correlation_id: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in events
+        if e["detail-type"] == detail_type and e["detail"].get("correlation_id") == correlation_id
+    ]
+
+
+MIXED = (
+    "Invoice for the services under the agreement between the parties. "
+    "The term of the agreement and its termination follow the governing law. Payment due in 30 days."
+)
+
+
+def test_a_confident_run_acts_without_review_and_announces_it(
+    cloud: LocalCloud, app: Deployment, bus_events: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    # When an event breaks the document.submitted contract
-    execution, history = run(cloud, app, EVENTS / "document_submitted_invalid.json")
-    # Then the flow fails in InvalidDocument, and the cause names each failing field
-    assert execution["status"] == "FAILED"
-    assert execution["error"] == "InvalidDocument"
-    cause = json.loads(execution["cause"])
+    # When a clear invoice is submitted
+    event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "auto-1"}, tmp_path)
+    execution = finished(cloud, execution_of(cloud, app, event_id))
+    # Then it ran every step, without a review, and wrote its record
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    states = entered(cloud, execution)
+    assert "Review" not in states
+    for step in (
+        "Validate",
+        "GuardInput",
+        "Classify",
+        "Analyze",
+        "Extract",
+        "Summarize",
+        "Retrieve",
+        "GuardOutput",
+        "Act",
+        "PublishProcessed",
+    ):
+        assert step in states
+    output = json.loads(execution["output"])
+    assert (output["decision"], output["classification"]["label"]) == ("auto", "invoice")
+    saved = record(cloud, app, "invoice", "auto-1")
+    assert saved is not None and saved["decision"] == "auto"
+    assert saved["fields"]["total"]["value"] == "1,250.00"
+    # And a document.processed event went out
+    [processed] = of_type(drained(cloud, bus_events), "document.processed", event_id)
+    assert processed["detail"]["record"] == "record#invoice#auto-1"
+
+
+def test_a_doubtful_run_waits_for_a_person_who_approves(
+    cloud: LocalCloud, app: Deployment, bus_events: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    # Given a document whose label the models are not sure of
+    event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "review-1", "text": MIXED}, tmp_path)
+    execution = execution_of(cloud, app, event_id)
+    # When the flow asks for a review, and a reviewer approves it
+    review_id = pending_review(cloud, app, event_id)
+    [requested] = of_type(drained(cloud, bus_events), "review.requested", event_id)
+    assert requested["detail"]["review_id"] == review_id
+    assert "task_token" not in json.dumps(requested)
+    decide(cloud, app, ReviewDecision(review_id=review_id, decision="approve", reviewer="ada@example.com"))
+    # Then the flow acts and finishes
+    done = finished(cloud, execution)
+    assert done["status"] == "SUCCEEDED", done.get("cause")
+    assert json.loads(done["output"])["decision"] == "approve"
+    assert entered(cloud, done).index("Review") < entered(cloud, done).index("Act")
+    # And a second decision changes nothing
+    with pytest.raises(AlreadyDecided):
+        decide(cloud, app, ReviewDecision(review_id=review_id, decision="reject", reviewer="eve@example.com"))
+
+
+def test_a_rejected_run_ends_in_rejected_with_the_reason(
+    cloud: LocalCloud, app: Deployment, bus_events: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "review-2", "text": MIXED}, tmp_path)
+    execution = execution_of(cloud, app, event_id)
+    review_id = pending_review(cloud, app, event_id)
+    decide(
+        cloud,
+        app,
+        ReviewDecision(
+            review_id=review_id,
+            decision="reject",
+            reviewer="ada@example.com",
+            reason="Not ours: wrong tenant",
+        ),
+    )
+    done = finished(cloud, execution)
+    assert (done["status"], done["error"], done["cause"]) == ("FAILED", "Rejected", "Not ours: wrong tenant")
+    assert (
+        record(cloud, app, "invoice", "review-2") is None
+        and record(cloud, app, "contract", "review-2") is None
+    )
+    [rejected] = of_type(drained(cloud, bus_events), "document.rejected", event_id)
+    assert rejected["detail"]["reason"] == "Not ours: wrong tenant"
+
+
+def test_a_revision_carries_the_reviewers_edits_into_the_action(
+    cloud: LocalCloud, app: Deployment, tmp_path: Path
+) -> None:
+    event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "review-3", "text": MIXED}, tmp_path)
+    execution = execution_of(cloud, app, event_id)
+    review_id = pending_review(cloud, app, event_id)
+    edits = {"total": "1,300.00"}
+    decide(
+        cloud,
+        app,
+        ReviewDecision(review_id=review_id, decision="revise", reviewer="ada@example.com", edits=edits),
+    )
+    done = finished(cloud, execution)
+    assert done["status"] == "SUCCEEDED", done.get("cause")
+    label = json.loads(done["output"])["classification"]["label"]
+    saved = record(cloud, app, label, "review-3")
+    assert saved is not None and (saved["decision"], saved["edits"]) == ("revise", edits)
+
+
+def test_an_invalid_event_fails_in_a_named_state_and_is_announced(
+    cloud: LocalCloud, app: Deployment, bus_events: list[dict[str, Any]]
+) -> None:
+    event_id = put_event_file(cloud, app, EVENTS / "document_submitted_invalid.json")
+    done = finished(cloud, execution_of(cloud, app, event_id))
+    assert (done["status"], done["error"]) == ("FAILED", "InvalidDocument")
+    cause = json.loads(done["cause"])
     assert cause["errorType"] == "InvalidInput"
     for field in ("document.document_id", "document.tenant", "document.text"):
         assert field in cause["errorMessage"]
-    # And InvalidInput was not retried: it cannot get better
-    assert sum(e["type"] == "TaskFailed" for e in history) == 1
-    entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
-    assert entered == ["Classify", "InvalidDocument"]
+    [failed] = of_type(drained(cloud, bus_events), "document.failed", event_id)
+    assert (failed["detail"]["step"], failed["detail"]["error"]) == ("Validate", "InvalidInput")
 
 
-def test_the_functions_log_to_their_log_groups_as_json(cloud: LocalCloud, app: Deployment) -> None:
-    run(cloud, app, EVENTS / "document_submitted.json")
-    function = app.outputs["ClassifyFunctionName"]
-    events = cloud.client("logs").filter_log_events(logGroupName=_log_group(cloud, function))["events"]
-    records = [json.loads(e["message"]) for e in events if e["message"].startswith("{")]
-    assert any(r.get("capability") == "classify" and r.get("correlation_id") for r in records)
+def test_the_same_event_delivered_twice_gives_one_run_and_one_action(
+    cloud: LocalCloud, app: Deployment, tmp_path: Path
+) -> None:
+    # Given a run of an event
+    event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "twice-1"}, tmp_path)
+    first = finished(cloud, execution_of(cloud, app, event_id))
+    assert first["status"] == "SUCCEEDED"
+    # When EventBridge delivers the same event again (at-least-once delivery)
+    sfn = cloud.client("stepfunctions")
+    again = sfn.start_execution(
+        stateMachineArn=app.outputs["DocumentIntakeAliasArn"], name="redelivery-twice-1", input=first["input"]
+    )
+    second = cloud.wait_for_execution(again["executionArn"])
+    # Then the second execution stops at once, and there is one record
+    assert second["status"] == "SUCCEEDED"
+    assert entered(cloud, second) == ["Start", "Validate", "Duplicate"]
+    assert record(cloud, app, "invoice", "twice-1") is not None
 
 
-def _log_group(cloud: LocalCloud, function: str) -> str:
-    config = cloud.client("lambda").get_function_configuration(FunctionName=function)
-    return config.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{function}"
+def test_the_express_flow_answers_synchronously(cloud: LocalCloud, app: Deployment) -> None:
+    # When a client asks classify_extract for a quick answer
+    answer = cloud.client("stepfunctions").start_sync_execution(
+        stateMachineArn=app.outputs["ClassifyExtractStateMachineArn"],
+        input=json.dumps(
+            {"correlation_id": "sync-1", "document": {**INVOICE["Detail"], "document_id": "sync-1"}}
+        ),
+    )
+    # Then the label and the fields come back in the response itself
+    assert answer["status"] == "SUCCEEDED", answer.get("cause")
+    output = json.loads(answer["output"])
+    assert output["classification"]["label"] == "invoice"
+    assert output["extraction"]["fields"]["currency"]["value"] == "EUR"
+    assert answer["billingDetails"]["billedDurationInMilliseconds"] >= 100
+
+
+def test_a_deploy_is_rolled_back_by_pointing_the_alias_back(
+    cloud: LocalCloud, app: Deployment, tmp_path: Path
+) -> None:
+    # Given the live alias on the deployed version, and a new version that breaks every run
+    sfn = cloud.client("stepfunctions")
+    machine = app.outputs["DocumentIntakeStateMachineArn"]
+    alias = app.outputs["DocumentIntakeAliasArn"]
+    good = app.outputs["DocumentIntakeVersionArn"]
+    assert (
+        sfn.describe_state_machine_alias(stateMachineAliasArn=alias)["routingConfiguration"][0][
+            "stateMachineVersionArn"
+        ]
+        == good
+    )
+    broken = {
+        "StartAt": "Broken",
+        "States": {"Broken": {"Type": "Fail", "Error": "BadDeploy", "Cause": "oops"}},
+    }
+    bad = sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(broken), publish=True)[
+        "stateMachineVersionArn"
+    ]
+    sfn.update_state_machine_alias(
+        stateMachineAliasArn=alias, routingConfiguration=[{"stateMachineVersionArn": bad, "weight": 100}]
+    )
+    event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "rollback-1"}, tmp_path)
+    assert finished(cloud, execution_of(cloud, app, event_id))["error"] == "BadDeploy"
+    # When the alias is pointed back at the previous version
+    sfn.update_state_machine_alias(
+        stateMachineAliasArn=alias, routingConfiguration=[{"stateMachineVersionArn": good, "weight": 100}]
+    )
+    # Then new events run the previous definition again
+    event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "rollback-2"}, tmp_path)
+    assert finished(cloud, execution_of(cloud, app, event_id))["status"] == "SUCCEEDED"
+
+
+def test_every_event_on_the_bus_has_the_documented_shape(
+    cloud: LocalCloud, app: Deployment, bus_events: list[dict[str, Any]]
+) -> None:
+    seen = drained(cloud, bus_events)
+    assert {e["detail-type"] for e in seen} >= {
+        "document.processed",
+        "document.failed",
+        "document.rejected",
+        "review.requested",
+    }
+    for event in seen:
+        source, contract = BUS_EVENTS[event["detail-type"]]
+        assert event["source"] == source
+        contract.model_validate(event["detail"])

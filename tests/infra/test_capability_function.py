@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.constructs.capability_function import CapabilityFunction
+from infra.constructs.capability_function import CapabilityFunction, foundation_model_arn, routed_models
 
 
 def test_functions_share_one_runtime_layer_and_one_powertools_reference(
@@ -68,3 +69,84 @@ def test_the_defaults_cannot_be_overridden_by_environment(stack: cdk.Stack, echo
         CapabilityFunction(
             stack, "OddFunction", capability="odd", code_dir=echo_code, environment={"CAPABILITY": "other"}
         )
+
+
+ROUTES = """
+[capabilities.draft]
+primary = "amazon.nova-micro-v1:0"
+fallbacks = ["amazon.nova-lite-v1:0", "amazon.nova-micro-v1:0"]
+
+[capabilities.solo]
+primary = "anthropic.claude-3-5-haiku-20241022-v1:0"
+"""
+
+
+def test_routed_models_are_the_primary_then_each_fallback_once(tmp_path: Path) -> None:
+    # Given a routing policy
+    policy = tmp_path / "routing.toml"
+    policy.write_text(ROUTES)
+    # Then a route's models are its primary and fallbacks, in order, each once
+    assert routed_models("draft", policy) == ("amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0")
+    assert routed_models("solo", policy) == ("anthropic.claude-3-5-haiku-20241022-v1:0",)
+    # And a route the policy does not have is refused at synth
+    with pytest.raises(ValueError, match="no route 'nope'"):
+        routed_models("nope", policy)
+
+
+def test_every_route_of_the_real_policy_reads(tmp_path: Path) -> None:
+    # The policy the gateway reads: each capability that asks a model has a route of two models or more
+    for route in ("classify", "extract", "summarize"):
+        assert len(routed_models(route)) >= 2, route
+
+
+def test_a_model_route_grants_invoke_model_on_exactly_its_models(stack: cdk.Stack, echo_code: Path) -> None:
+    # Given a capability that asks models through the classify route, and one that asks none
+    asks = CapabilityFunction(
+        stack, "AsksFunction", capability="asks", code_dir=echo_code, model_route="classify"
+    )
+    CapabilityFunction(stack, "QuietFunction", capability="quiet", code_dir=echo_code)
+    # When the stack is synthesized
+    template = Template.from_stack(stack).to_json()
+    statements = {
+        policy["Properties"]["Roles"][0]["Ref"]: policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in template["Resources"].values()
+        if policy["Type"] == "AWS::IAM::Policy"
+    }
+    asks_role = stack.get_logical_id(asks.role.node.default_child)  # type: ignore[arg-type]
+    # Then only the asking function may call Bedrock, on the route's foundation models, in this region
+    bedrock = {
+        role: [s for s in found if "bedrock" in json.dumps(s["Action"])] for role, found in statements.items()
+    }
+    assert [role for role, found in bedrock.items() if found] == [asks_role]
+    (statement,) = bedrock[asks_role]
+    assert statement["Action"] == "bedrock:InvokeModel"
+    assert stack.resolve(statement["Resource"]) == [
+        stack.resolve(foundation_model_arn(stack, model)) for model in routed_models("classify")
+    ]
+    assert asks.models == routed_models("classify")
+
+
+def test_a_function_that_answers_task_tokens_gets_them_in_a_policy_of_its_own(
+    stack: cdk.Stack, echo_code: Path
+) -> None:
+    # Given a function that answers task tokens
+    worker = CapabilityFunction(
+        stack, "WorkerFunction", capability="worker", code_dir=echo_code, answers_task_tokens=True
+    )
+    # Then its SendTask* permissions sit in a separate policy, on its role, with its own acknowledgement
+    policy = worker.node.find_child("TaskTokenPolicy")
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    found = resources[stack.get_logical_id(policy.node.default_child)]["Properties"]  # type: ignore[arg-type]
+    assert found["Roles"] == [{"Ref": stack.get_logical_id(worker.role.node.default_child)}]  # type: ignore[arg-type]
+    (statement,) = found["PolicyDocument"]["Statement"]
+    assert set(statement["Action"]) == {
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+    }
+    assert statement["Resource"] == "*"
+    # And no other policy of the function grants states actions
+    others = [
+        r for r in resources.values() if r["Type"] == "AWS::IAM::Policy" and r["Properties"] is not found
+    ]
+    assert "states:" not in json.dumps(others)

@@ -1,4 +1,5 @@
-"""Flow: bindings checked against the definition, grants derived from the Task states."""
+"""Flow: bindings and contracts checked against the definition, grants derived from the Task states,
+a version per deploy and the live alias."""
 
 from __future__ import annotations
 
@@ -13,17 +14,21 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
 from infra.constructs.capability_function import CapabilityFunction
 from infra.constructs.flow import FUNCTION, QUEUE, TABLE, Flow, FlowDefinitionError, Need, needs
+
+# A Task whose Payload is what classify and extract take (ClassifyInput, ExtractInput).
+DOCUMENT_PAYLOAD = {"correlation_id.$": "$.id", "flow": "test", "document.$": "$.detail"}
 
 
 def invoke(function: str, **extra: Any) -> dict[str, Any]:
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
-        "Parameters": {"FunctionName": "${" + function + "}", "Payload.$": "$"},
+        "Parameters": {"FunctionName": "${" + function + "}", "Payload": dict(DOCUMENT_PAYLOAD)},
         **extra,
     }
 
@@ -37,8 +42,8 @@ FAN_OUT = definition(
         "Both": {
             "Type": "Parallel",
             "Branches": [
-                definition({"Alpha": invoke("AlphaFunction", End=True)}),
-                definition({"Beta": invoke("BetaFunction", End=True)}),
+                definition({"Classify": invoke("ClassifyFunction", End=True)}),
+                definition({"Extract": invoke("ExtractFunction", End=True)}),
             ],
             "Next": "Each",
         },
@@ -84,14 +89,18 @@ def capability(stack: cdk.Stack, name: str, code: Path) -> CapabilityFunction:
     return CapabilityFunction(stack, f"{name}Function", capability=name.lower(), code_dir=code)
 
 
+def one_step(folder: Path, name: str = "one") -> None:
+    write(folder, name, definition({"Classify": invoke("ClassifyFunction", End=True)}))
+
+
 def test_the_needs_of_every_branch_and_map_are_found() -> None:
     # Given a flow whose Tasks sit in Parallel branches, a Map processor and the top level
     # When its needs are derived
     found = needs(FAN_OUT, "fan_out")
     # Then every Task is found, with the action it needs on the resource it names
     assert found == [
-        Need("Both/Alpha", "AlphaFunction", FUNCTION, "lambda:InvokeFunction"),
-        Need("Both/Beta", "BetaFunction", FUNCTION, "lambda:InvokeFunction"),
+        Need("Both/Classify", "ClassifyFunction", FUNCTION, "lambda:InvokeFunction"),
+        Need("Both/Extract", "ExtractFunction", FUNCTION, "lambda:InvokeFunction"),
         Need("Each/Park", "WorkQueue", QUEUE, "sqs:SendMessage"),
         Need("Remember", "StateTable", TABLE, "dynamodb:GetItem"),
     ]
@@ -101,7 +110,7 @@ def test_grants_are_derived_for_tasks_in_parallel_branches(
     stack: cdk.Stack, flows: Path, echo_code: Path
 ) -> None:
     # Given two functions, a queue and a table, bound to the fan_out flow
-    alpha, beta = capability(stack, "Alpha", echo_code), capability(stack, "Beta", echo_code)
+    alpha, beta = capability(stack, "Classify", echo_code), capability(stack, "Extract", echo_code)
     queue = sqs.Queue(stack, "Work", enforce_ssl=True)
     table = dynamodb.TableV2(
         stack, "State", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
@@ -112,8 +121,8 @@ def test_grants_are_derived_for_tasks_in_parallel_branches(
         name="fan_out",
         definitions_dir=flows,
         bindings={
-            "AlphaFunction": alpha.function,
-            "BetaFunction": beta.function,
+            "ClassifyFunction": alpha.function,
+            "ExtractFunction": beta.function,
             "WorkQueue": queue,
             "StateTable": table,
         },
@@ -129,7 +138,12 @@ def test_grants_are_derived_for_tasks_in_parallel_branches(
 
     # Then the machine may invoke each branch's function, by exact ARN, and no other
     invokes = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
-    assert [s["Resource"] for s in invokes] == [arn(alpha.function), arn(beta.function)]
+    assert [
+        r for s in invokes for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    ] == [
+        arn(alpha.function),
+        arn(beta.function),
+    ]
     # And send to the queue, and get items from the table: nothing more
     assert {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": arn(queue)} in statements
     assert {"Action": "dynamodb:GetItem", "Effect": "Allow", "Resource": arn(table)} in statements
@@ -145,22 +159,26 @@ def test_grants_are_derived_for_tasks_in_parallel_branches(
     machine = template.find_resources("AWS::StepFunctions::StateMachine")
     (properties,) = [m["Properties"] for m in machine.values()]
     assert properties["DefinitionSubstitutions"] == {
-        "AlphaFunction": arn(alpha.function),
-        "BetaFunction": arn(beta.function),
+        "ClassifyFunction": arn(alpha.function),
+        "ExtractFunction": arn(beta.function),
         "WorkQueue": {"Ref": stack.get_logical_id(queue.node.default_child)},  # type: ignore[arg-type]
         "StateTable": {"Ref": stack.get_logical_id(table.node.default_child)},  # type: ignore[arg-type]
     }
 
 
 def test_a_substitution_without_binding_stops_synth(stack: cdk.Stack, flows: Path, echo_code: Path) -> None:
-    # Given the fan_out flow with BetaFunction, WorkQueue and StateTable left unbound
-    alpha = capability(stack, "Alpha", echo_code)
+    # Given the fan_out flow with ExtractFunction, WorkQueue and StateTable left unbound
+    alpha = capability(stack, "Classify", echo_code)
     # When the flow is built, then it fails, naming what is missing
     with pytest.raises(
-        FlowDefinitionError, match=r"no binding: \['BetaFunction', 'StateTable', 'WorkQueue'\]"
+        FlowDefinitionError, match=r"no binding: \['ExtractFunction', 'StateTable', 'WorkQueue'\]"
     ):
         Flow(
-            stack, "FanOut", name="fan_out", definitions_dir=flows, bindings={"AlphaFunction": alpha.function}
+            stack,
+            "FanOut",
+            name="fan_out",
+            definitions_dir=flows,
+            bindings={"ClassifyFunction": alpha.function},
         )
 
 
@@ -168,16 +186,16 @@ def test_a_binding_the_definition_never_uses_stops_synth(
     stack: cdk.Stack, tmp_path: Path, echo_code: Path
 ) -> None:
     # Given a one-step flow, and a binding it does not use
-    write(tmp_path, "one", definition({"Alpha": invoke("AlphaFunction", End=True)}))
-    alpha, beta = capability(stack, "Alpha", echo_code), capability(stack, "Beta", echo_code)
+    one_step(tmp_path)
+    alpha, beta = capability(stack, "Classify", echo_code), capability(stack, "Extract", echo_code)
     # When the flow is built, then it fails, naming the unused binding
-    with pytest.raises(FlowDefinitionError, match=r"never uses: \['BetaFunction'\]"):
+    with pytest.raises(FlowDefinitionError, match=r"never uses: \['ExtractFunction'\]"):
         Flow(
             stack,
             "One",
             name="one",
             definitions_dir=tmp_path,
-            bindings={"AlphaFunction": alpha.function, "BetaFunction": beta.function},
+            bindings={"ClassifyFunction": alpha.function, "ExtractFunction": beta.function},
         )
 
 
@@ -241,25 +259,25 @@ def test_a_task_whose_permissions_cannot_be_derived_stops_synth(state: dict[str,
 
 
 def test_a_resource_of_the_wrong_kind_stops_synth(stack: cdk.Stack, tmp_path: Path) -> None:
-    # Given a flow that invokes ${AlphaFunction}, bound to a queue
-    write(tmp_path, "one", definition({"Alpha": invoke("AlphaFunction", End=True)}))
+    # Given a flow that invokes ${ClassifyFunction}, bound to a queue
+    one_step(tmp_path)
     queue = sqs.Queue(stack, "Queue")
     # When the flow is built, then it fails, naming both kinds
     with pytest.raises(
-        FlowDefinitionError, match="calls \\$\\{AlphaFunction\\} as a function, but it is bound to a queue"
+        FlowDefinitionError, match="calls \\$\\{ClassifyFunction\\} as a function, but it is bound to a queue"
     ):
-        Flow(stack, "One", name="one", definitions_dir=tmp_path, bindings={"AlphaFunction": queue})
+        Flow(stack, "One", name="one", definitions_dir=tmp_path, bindings={"ClassifyFunction": queue})
 
 
 def test_an_unknown_kind_of_binding_stops_synth(stack: cdk.Stack, tmp_path: Path) -> None:
     # Given a flow whose substitution is bound to a role (not a bindable kind)
-    write(tmp_path, "one", definition({"Alpha": invoke("AlphaFunction", End=True)}))
+    one_step(tmp_path)
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
     # When the flow is built, then it fails
     with pytest.raises(
         FlowDefinitionError, match="must be bound to a function, event bus, queue, table or bucket"
     ):
-        Flow(stack, "One", name="one", definitions_dir=tmp_path, bindings={"AlphaFunction": role})
+        Flow(stack, "One", name="one", definitions_dir=tmp_path, bindings={"ClassifyFunction": role})
 
 
 def test_buses_and_buckets_bind_by_name_and_put_events_is_granted(stack: cdk.Stack, tmp_path: Path) -> None:
@@ -313,10 +331,10 @@ def test_buses_and_buckets_bind_by_name_and_put_events_is_granted(stack: cdk.Sta
 
 def test_the_flow_exposes_its_name_and_machine(stack: cdk.Stack, tmp_path: Path, echo_code: Path) -> None:
     # Given a flow built from one.asl.json
-    write(tmp_path, "one", definition({"Alpha": invoke("AlphaFunction", End=True)}))
-    alpha = capability(stack, "Alpha", echo_code)
+    one_step(tmp_path)
+    alpha = capability(stack, "Classify", echo_code)
     flow = Flow(
-        stack, "One", name="one", definitions_dir=tmp_path, bindings={"AlphaFunction": alpha.function}
+        stack, "One", name="one", definitions_dir=tmp_path, bindings={"ClassifyFunction": alpha.function}
     )
     # Then it is known by its flow name, and its state machine is the construct's default child
     assert flow.name == "one"
@@ -329,3 +347,105 @@ def test_a_jsonata_flow_stops_synth() -> None:
     # Then its needs cannot be derived: JSONata is not evaluated by the local cloud
     with pytest.raises(FlowDefinitionError, match="written in JSONPath"):
         needs(jsonata, "modern")
+
+
+def test_a_flow_that_breaks_its_functions_contracts_stops_synth_listing_every_problem(
+    stack: cdk.Stack, tmp_path: Path, echo_code: Path
+) -> None:
+    # Given a mis-wired flow: classify misses a field it needs and passes one it does not take,
+    # the flow reads a field classify does not return, and extract is handed a whole state
+    classify = invoke("ClassifyFunction", Next="Extract", ResultSelector={"label.$": "$.Payload.lable"})
+    del classify["Parameters"]["Payload"]["correlation_id.$"]
+    classify["Parameters"]["Payload"]["doc.$"] = "$.detail"
+    extract = invoke("ExtractFunction", End=True)
+    extract["Parameters"] = {"FunctionName": "${ExtractFunction}", "Payload.$": "$"}
+    write(tmp_path, "miswired", definition({"Classify": classify, "Extract": extract}))
+    bindings = {
+        "ClassifyFunction": capability(stack, "Classify", echo_code).function,
+        "ExtractFunction": capability(stack, "Extract", echo_code).function,
+    }
+    # When the flow is built, then it fails, and the message lists each problem
+    with pytest.raises(FlowDefinitionError) as raised:
+        Flow(stack, "Miswired", name="miswired", definitions_dir=tmp_path, bindings=bindings)
+    message = str(raised.value)
+    assert "miswired" in message and "contracts" in message
+    for problem in (
+        "miswired: Classify: Payload misses 'correlation_id', required by ClassifyInput",
+        "miswired: Classify: Payload passes 'doc', which ClassifyInput does not take",
+        "miswired: Classify: reads $.Payload.lable, which ClassifyOutput does not promise",
+        "miswired: Extract: passes a whole state (Payload.$); name the fields it passes",
+    ):
+        assert f"  - {problem}" in message.splitlines()
+    # And the flow stopped before making its state machine
+    assert stack.node.find_child("Miswired").node.try_find_child("Default") is None
+
+
+def test_a_function_without_a_contract_cannot_be_called(
+    stack: cdk.Stack, tmp_path: Path, echo_code: Path
+) -> None:
+    # Given a flow that calls a function whose capability has no contract
+    write(tmp_path, "odd", definition({"Echo": invoke("EchoFunction", End=True)}))
+    echo = capability(stack, "Echo", echo_code)
+    # When the flow is built, then it fails: every Task's function must have a contract
+    with pytest.raises(FlowDefinitionError, match="no contract for capability 'echo'"):
+        Flow(stack, "Odd", name="odd", definitions_dir=tmp_path, bindings={"EchoFunction": echo.function})
+
+
+def test_each_flow_publishes_a_version_and_a_live_alias_that_callers_start(
+    stack: cdk.Stack, tmp_path: Path, echo_code: Path
+) -> None:
+    # Given an Express flow, and a role that should start it
+    one_step(tmp_path)
+    flow = Flow(
+        stack,
+        "One",
+        name="one",
+        definitions_dir=tmp_path,
+        state_machine_type=sfn.StateMachineType.EXPRESS,
+        bindings={"ClassifyFunction": capability(stack, "Classify", echo_code).function},
+    )
+    caller = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
+    flow.grant_start_live(caller)
+    # When the stack is synthesized
+    template = Template.from_stack(stack)
+    machine_id = stack.get_logical_id(flow.state_machine.node.default_child)  # type: ignore[arg-type]
+    version_id = stack.get_logical_id(flow.version)
+    # Then the machine is Express, and a version follows its revision, kept when replaced
+    template.has_resource_properties("AWS::StepFunctions::StateMachine", {"StateMachineType": "EXPRESS"})
+    template.has_resource(
+        "AWS::StepFunctions::StateMachineVersion",
+        {
+            "Properties": {
+                "StateMachineArn": {"Ref": machine_id},
+                "StateMachineRevisionId": {"Fn::GetAtt": [machine_id, "StateMachineRevisionId"]},
+            },
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
+    # And the live alias routes all of it to that version
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachineAlias",
+        {
+            "Name": "live",
+            "RoutingConfiguration": [{"StateMachineVersionArn": {"Ref": version_id}, "Weight": 100}],
+        },
+    )
+    assert stack.resolve(flow.alias_arn) == {"Fn::Join": ["", [{"Ref": machine_id}, ":live"]]}
+    assert stack.resolve(flow.live.state_machine_arn) == stack.resolve(flow.alias_arn)
+    # And the caller may start the machine through the alias only
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": stack.get_logical_id(caller.node.default_child)}],  # type: ignore[arg-type]
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "states:StartExecution",
+                        "Condition": {"StringEquals": {"states:StateMachineQualifier": "live"}},
+                        "Effect": "Allow",
+                        "Resource": {"Ref": machine_id},
+                    }
+                ]
+            },
+        },
+    )

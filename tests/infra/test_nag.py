@@ -13,14 +13,44 @@ from infra.nag import REPORT_ONLY, acknowledge, apply_nag, findings
 from tests.infra.conftest import Synthesized
 
 # Each acknowledgement, by resource: the list a reviewer reads when one is added.
+LAMBDA_FINDINGS = {"AwsSolutions-L1", "Serverless-LambdaLatestVersion", "Serverless-LambdaDLQ"}
+TRACING = "AwsSolutions-IAM5[Resource::*]"  # xray:PutTraceSegments, PutTelemetryRecords take no resource
+CLAIMS = "AwsSolutions-IAM5[Resource::<ClaimBucketD406E5C3.Arn>/*]"  # a key per run
 ACKNOWLEDGED = {
-    "ClassifyFunction/Role/DefaultPolicy": {"AwsSolutions-IAM5[Resource::*]"},
-    "ClassifyFunction/Default": {
-        "AwsSolutions-L1",
-        "Serverless-LambdaLatestVersion",
-        "Serverless-LambdaDLQ",
-    },
+    "ValidateFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
+    "ValidateFunction/Default": LAMBDA_FINDINGS,
+    "GuardFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
+    "GuardFunction/Default": LAMBDA_FINDINGS,
+    "ClassifyFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
+    "ClassifyFunction/Default": LAMBDA_FINDINGS,
+    "ExtractFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
+    "ExtractFunction/Default": LAMBDA_FINDINGS,
+    "SummarizeFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
+    "SummarizeFunction/Default": LAMBDA_FINDINGS,
+    "RetrieveFunction/Role/DefaultPolicy": {TRACING},
+    "RetrieveFunction/Default": LAMBDA_FINDINGS,
+    "ActFunction/Role/DefaultPolicy": {TRACING},
+    "ActFunction/Default": LAMBDA_FINDINGS,
+    "WorkerFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
+    "WorkerFunction/Default": LAMBDA_FINDINGS,
+    "WorkerFunction/TaskTokenPolicy": {"AwsSolutions-IAM5[Resource::*]"},
+    "WorkerFunction/Default/WorkQueue": {"Serverless-LambdaEventSourceMappingDestination"},
+    "RequestReviewFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
+    "RequestReviewFunction/Default": LAMBDA_FINDINGS,
     "DocumentIntake/Default/Role/DefaultPolicy": {"AwsSolutions-IAM5[Resource::*]"},
+    "ClassifyExtract/Default/Role/DefaultPolicy": {"AwsSolutions-IAM5[Resource::*]"},
+    "ClaimBucket/Default": {"AwsSolutions-S1"},
+    "ReviewApi/Function/Role/DefaultPolicy": {TRACING, CLAIMS},
+    "ReviewApi/Function/Default": LAMBDA_FINDINGS,
+    "ReviewApi/Function/TaskTokenPolicy": {"AwsSolutions-IAM5[Resource::*]"},
+    "ReviewApi/Api": {"AwsSolutions-APIG2"},
+    "ReviewApi/Api/CloudWatchRole": {
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]"
+    },
+    "ReviewApi/Api/DeploymentStage.prod": {"AwsSolutions-APIG3"},
+    # the console's page and assets are public; every API route needs a Cognito token
+    "ReviewApi/Api/Default/GET": {"AwsSolutions-APIG4", "AwsSolutions-COG4"},
+    "ReviewApi/Api/Default/console/{name}/GET": {"AwsSolutions-APIG4", "AwsSolutions-COG4"},
     "Work/DeadLetterQueue": {"Serverless-SQSRedrivePolicy"},
     "EventBus/TargetDeadLetterQueue": {"AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"},
 }
@@ -62,11 +92,25 @@ def test_each_acknowledgement_is_where_expected_with_a_reason(synthesized: Synth
             continue
         path = _path_of(stack, logical_id).removeprefix(f"{stack.stack_name}/").removesuffix("/Resource")
         by_path[path] = {rule["id"] for rule in rules}
-        # Then each one says why, specifically
+        # Then each one says why, specifically, and once
+        assert len(rules) == len(by_path[path]), rules
         for rule in rules:
             assert len(rule["reason"]) >= 40, rule
     # And they are exactly the reviewed ones, on exactly these resources
     assert by_path == ACKNOWLEDGED
+
+
+def test_the_queue_worker_acknowledges_its_dlq_finding_for_its_own_reason(synthesized: Synthesized) -> None:
+    # Given the reasons given for Serverless-LambdaDLQ
+    reasons = {}
+    for name in ("WorkerFunction", "ClassifyFunction"):
+        function = synthesized.stack.functions[name].function
+        metadata = synthesized.template.to_json()["Resources"][synthesized.logical_id(function)]["Metadata"]
+        (rule,) = [r for r in metadata["cdk_nag"]["rules_to_suppress"] if r["id"] == "Serverless-LambdaDLQ"]
+        reasons[name] = rule["reason"]
+    # Then the worker's names its event source mapping, a flow's function its Task states
+    assert "SQS event source mapping" in reasons["WorkerFunction"]
+    assert "Step Functions Task states" in reasons["ClassifyFunction"]
 
 
 def test_a_non_compliant_resource_is_reported(tmp_path: Path) -> None:

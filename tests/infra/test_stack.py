@@ -3,16 +3,62 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk.assertions import Match
 
+from aiflows_runtime.settings import RuntimeSettings
 from infra.constructs.capability_function import POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION
 from tests.infra.conftest import Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
+ROUTING = ROOT / "functions" / "runtime" / "python" / "aiflows_runtime" / "policies" / "routing.toml"
+
+FUNCTIONS = (
+    "ValidateFunction",
+    "GuardFunction",
+    "ClassifyFunction",
+    "ExtractFunction",
+    "SummarizeFunction",
+    "RetrieveFunction",
+    "ActFunction",
+    "WorkerFunction",
+    "RequestReviewFunction",
+)
+CAPABILITY = {
+    "ValidateFunction": "validate",
+    "GuardFunction": "guard",
+    "ClassifyFunction": "classify",
+    "ExtractFunction": "extract",
+    "SummarizeFunction": "summarize",
+    "RetrieveFunction": "retrieve",
+    "ActFunction": "act",
+    "WorkerFunction": "worker",
+    "RequestReviewFunction": "request_review",
+}
+# What each function reaches besides the state table: the reviewed design, written out.
+CLAIMS = {
+    "ValidateFunction": ["s3:GetObject", "s3:PutObject"],
+    "GuardFunction": "s3:GetObject",
+    "ClassifyFunction": "s3:GetObject",
+    "ExtractFunction": "s3:GetObject",
+    "SummarizeFunction": "s3:GetObject",
+    "WorkerFunction": "s3:GetObject",
+    # parse_input resolves the document's text_ref before the review is stored
+    "RequestReviewFunction": "s3:GetObject",
+}
+MODEL_ROUTE = {
+    "ClassifyFunction": "classify",
+    "ExtractFunction": "extract",
+    "SummarizeFunction": "summarize",
+    "WorkerFunction": "summarize",
+}
+PUBLISHERS = ("ActFunction", "RequestReviewFunction")
+INTAKE_FUNCTIONS = tuple(f for f in FUNCTIONS if f != "WorkerFunction")
 
 
 def resource(synthesized: Synthesized, logical_id: str) -> dict[str, Any]:
@@ -31,6 +77,47 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def statements_with(statements: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    return [s for s in statements if any(a.startswith(prefix) for a in as_list(s["Action"]))]
+
+
+def arn_of(synthesized: Synthesized, construct: Any) -> dict[str, Any]:
+    return {"Fn::GetAtt": [synthesized.logical_id(construct), "Arn"]}
+
+
+def ref(synthesized: Synthesized, construct: Any) -> dict[str, Any]:
+    return {"Ref": synthesized.logical_id(construct)}
+
+
+def function_statements(synthesized: Synthesized, name: str) -> list[dict[str, Any]]:
+    return policies_of(synthesized, synthesized.logical_id(synthesized.stack.functions[name].role))
+
+
+def function_properties(synthesized: Synthesized, name: str) -> dict[str, Any]:
+    return resource(synthesized, synthesized.logical_id(synthesized.stack.functions[name].function))[
+        "Properties"
+    ]
+
+
+def model_arn(model_id: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":bedrock:",
+                {"Ref": "AWS::Region"},
+                f"::foundation-model/{model_id}",
+            ],
+        ]
+    }
+
+
+def alias_arn_of(synthesized: Synthesized, flow: Any) -> dict[str, Any]:
+    return {"Fn::Join": ["", [ref(synthesized, flow.state_machine), ":live"]]}
+
+
 def test_the_stack_is_environment_agnostic(synthesized: Synthesized) -> None:
     # Given the app as `cdk synth` builds it
     # Then no account or region was looked up: both stay deploy-time tokens
@@ -38,12 +125,23 @@ def test_the_stack_is_environment_agnostic(synthesized: Synthesized) -> None:
     assert cdk.Token.is_unresolved(synthesized.stack.region)
 
 
+def test_there_is_one_function_per_capability(synthesized: Synthesized) -> None:
+    # Given the stack's functions
+    functions = synthesized.template.find_resources("AWS::Lambda::Function")
+    # Then there is one per capability (and the review API's), each built by CapabilityFunction
+    assert len(functions) == len(FUNCTIONS) + 1
+    assert set(synthesized.stack.functions) == set(FUNCTIONS)
+    for name, capability in CAPABILITY.items():
+        properties = function_properties(synthesized, name)
+        assert properties["Environment"]["Variables"]["CAPABILITY"] == capability
+        assert (ROOT / "functions" / capability / "handler.py").is_file()
+
+
 def test_the_classify_function_has_the_capability_defaults(synthesized: Synthesized) -> None:
     # Given the classify capability
-    function_id = synthesized.logical_id(synthesized.stack.classify.function)
-    log_group_id = synthesized.logical_id(synthesized.stack.classify.log_group)
+    classify = synthesized.stack.functions["ClassifyFunction"]
     # Then it runs python3.12 on arm64, traced, logging JSON into its own log group
-    properties = resource(synthesized, function_id)["Properties"]
+    properties = function_properties(synthesized, "ClassifyFunction")
     assert properties["Runtime"] == "python3.12"
     assert properties["Architectures"] == ["arm64"]
     assert properties["Handler"] == "handler.lambda_handler"
@@ -54,29 +152,48 @@ def test_the_classify_function_has_the_capability_defaults(synthesized: Synthesi
         "LogFormat": "JSON",
         "ApplicationLogLevel": "INFO",
         "SystemLogLevel": "WARN",
-        "LogGroup": {"Ref": log_group_id},
+        "LogGroup": ref(synthesized, classify.log_group),
     }
     assert "FunctionName" not in properties
-    # And its environment names the service, the capability and the state table
-    table_id = synthesized.logical_id(synthesized.stack.state_table.table)
-    assert properties["Environment"]["Variables"] == {
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_function_is_told_exactly_what_it_reaches(synthesized: Synthesized, name: str) -> None:
+    # Given one function's environment
+    stack = synthesized.stack
+    variables = function_properties(synthesized, name)["Environment"]["Variables"]
+    # Then it names the service and the capability, and the state table
+    expected: dict[str, Any] = {
         "POWERTOOLS_SERVICE_NAME": "aiflows",
         "POWERTOOLS_METRICS_NAMESPACE": "AiFlows",
         "POWERTOOLS_LOG_LEVEL": "INFO",
-        "CAPABILITY": "classify",
-        "STATE_TABLE_NAME": {"Ref": table_id},
+        "CAPABILITY": CAPABILITY[name],
+        "STATE_TABLE_NAME": ref(synthesized, stack.state_table.table),
     }
+    # And the claim bucket, the bus and the corpus only where it uses them
+    if name in CLAIMS:
+        expected["CLAIM_BUCKET"] = ref(synthesized, stack.claim_bucket.bucket)
+    if name in PUBLISHERS:
+        expected["EVENT_BUS_NAME"] = ref(synthesized, stack.event_bus.event_bus)
+    if name == "RetrieveFunction":
+        expected["CORPUS_BUCKET"] = {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
+        expected["CORPUS_KEY"] = stack.resolve(stack.corpus.asset.s3_object_key)
+    assert variables == expected
+    # And every variable it is given is one the runtime reads (settings.py), or a Powertools one
+    read = {field.alias for field in RuntimeSettings.model_fields.values()}
+    assert set(variables) - {"CAPABILITY"} - {v for v in variables if v.startswith("POWERTOOLS_")} <= read
 
 
 def test_function_logs_are_kept_a_month_and_removed_with_the_stack(synthesized: Synthesized) -> None:
-    # Given the classify function's log group
-    log_group = resource(synthesized, synthesized.logical_id(synthesized.stack.classify.log_group))
-    # Then it keeps 30 days of logs and goes away with the stack
-    assert log_group["Properties"]["RetentionInDays"] == 30
-    assert log_group["DeletionPolicy"] == "Delete"
+    for name in FUNCTIONS:
+        # Given a function's log group
+        log_group = resource(synthesized, synthesized.logical_id(synthesized.stack.functions[name].log_group))
+        # Then it keeps 30 days of logs and goes away with the stack
+        assert log_group["Properties"]["RetentionInDays"] == 30, name
+        assert log_group["DeletionPolicy"] == "Delete", name
 
 
-def test_the_function_has_the_powertools_and_shared_runtime_layers(synthesized: Synthesized) -> None:
+def test_every_function_has_the_powertools_and_shared_runtime_layers(synthesized: Synthesized) -> None:
     # Given the stack's layers
     layers = synthesized.template.find_resources("AWS::Lambda::LayerVersion")
     # Then the shared runtime is one layer, for python3.12 on arm64
@@ -84,111 +201,336 @@ def test_the_function_has_the_powertools_and_shared_runtime_layers(synthesized: 
     (layer_id, layer), *_ = layers.items()
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    # And the function carries it and the public Powertools layer of the stack's region
-    function_id = synthesized.logical_id(synthesized.stack.classify.function)
-    powertools, shared = resource(synthesized, function_id)["Properties"]["Layers"]
-    assert shared == {"Ref": layer_id}
-    assert powertools == {
-        "Fn::Join": [
-            "",
-            [
-                "arn:aws:lambda:",
-                {"Ref": "AWS::Region"},
-                f":017000801446:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
-            ],
-        ]
-    }
+    # And every function carries it and the public Powertools layer of the stack's region
+    for name in FUNCTIONS:
+        powertools, shared = function_properties(synthesized, name)["Layers"]
+        assert shared == {"Ref": layer_id}
+        assert powertools == {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:aws:lambda:",
+                    {"Ref": "AWS::Region"},
+                    f":017000801446:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
+                ],
+            ]
+        }
 
 
-def test_the_function_role_writes_only_its_own_log_group(synthesized: Synthesized) -> None:
-    # Given the classify function's role
-    classify = synthesized.stack.classify
-    role_id = synthesized.logical_id(classify.role)
-    role = resource(synthesized, role_id)["Properties"]
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_function_role_writes_only_its_own_log_group(synthesized: Synthesized, name: str) -> None:
+    # Given a function's role
+    function = synthesized.stack.functions[name]
+    role = resource(synthesized, synthesized.logical_id(function.role))["Properties"]
     # Then it has no managed policy (AWSLambdaBasicExecutionRole writes to any group)
     assert "ManagedPolicyArns" not in role
     # And its log statements name only its own log group
-    log_group_arn = {"Fn::GetAtt": [synthesized.logical_id(classify.log_group), "Arn"]}
-    log_statements = [
-        s
-        for s in policies_of(synthesized, role_id)
-        if any(a.startswith("logs:") for a in as_list(s["Action"]))
-    ]
-    assert log_statements == [
+    assert statements_with(function_statements(synthesized, name), "logs:") == [
         {
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Effect": "Allow",
-            "Resource": log_group_arn,
+            "Resource": arn_of(synthesized, function.log_group),
         }
     ]
 
 
-def test_the_function_may_read_and_write_the_state_table(synthesized: Synthesized) -> None:
-    # Given the classify function's role and the state table
-    role_id = synthesized.logical_id(synthesized.stack.classify.role)
-    table_arn = {"Fn::GetAtt": [synthesized.logical_id(synthesized.stack.state_table.table), "Arn"]}
-    # Then one statement grants reads and writes on the table
-    statements = [s for s in policies_of(synthesized, role_id) if table_arn in as_list(s["Resource"])]
-    assert len(statements) == 1
-    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"} <= set(
-        statements[0]["Action"]
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_function_reads_and_writes_the_table_and_its_index_by_exact_arn(
+    synthesized: Synthesized, name: str
+) -> None:
+    # Given a function's role and the state table
+    table_arn = arn_of(synthesized, synthesized.stack.state_table.table)
+    # Then one statement grants reads and writes on the table and on gsi1, no index wildcard
+    (statement,) = statements_with(function_statements(synthesized, name), "dynamodb:")
+    assert statement["Resource"] == [table_arn, {"Fn::Join": ["", [table_arn, "/index/gsi1"]]}]
+    assert {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+    } <= set(statement["Action"])
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_function_reaches_the_claim_bucket_only_as_designed(synthesized: Synthesized, name: str) -> None:
+    # Given a function's s3 statements
+    statements = statements_with(function_statements(synthesized, name), "s3:")
+    if name == "RetrieveFunction":
+        statements = [s for s in statements if "ClaimBucket" in json.dumps(s["Resource"])]
+    claims = {"Fn::Join": ["", [arn_of(synthesized, synthesized.stack.claim_bucket.bucket), "/*"]]}
+    # Then validate reads and writes the claims, the readers read them, the others have nothing
+    if name in CLAIMS:
+        assert statements == [{"Action": CLAIMS[name], "Effect": "Allow", "Resource": claims}]
+    else:
+        assert statements == []
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_bedrock_grants_are_exactly_the_models_of_the_route(synthesized: Synthesized, name: str) -> None:
+    # Given the routing policy the model gateway reads, and a function's bedrock statements
+    routes = tomllib.loads(ROUTING.read_text())["capabilities"]
+    statements = statements_with(function_statements(synthesized, name), "bedrock:")
+    if name not in MODEL_ROUTE:
+        # Then a function that asks no model may call none
+        assert statements == []
+        return
+    route = routes[MODEL_ROUTE[name]]
+    models = [route["primary"], *route.get("fallbacks", [])]
+    # Then it may InvokeModel (Converse included) on each routed foundation model, and nothing else
+    (statement,) = statements
+    assert statement["Action"] == "bedrock:InvokeModel"
+    assert sorted(json.dumps(r, sort_keys=True) for r in as_list(statement["Resource"])) == sorted(
+        json.dumps(model_arn(m), sort_keys=True) for m in models
     )
+    assert len(models) >= 2  # a primary and at least one fallback: the fallback is granted too
 
 
-def test_the_state_machine_is_traced_and_logs_everything(synthesized: Synthesized) -> None:
-    # Given the document_intake state machine
-    flow = synthesized.stack.document_intake
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_only_act_and_request_review_put_events_on_the_bus(synthesized: Synthesized, name: str) -> None:
+    statements = statements_with(function_statements(synthesized, name), "events:")
+    if name in PUBLISHERS:
+        assert statements == [
+            {
+                "Action": "events:PutEvents",
+                "Effect": "Allow",
+                "Resource": arn_of(synthesized, synthesized.stack.event_bus.event_bus),
+            }
+        ]
+    else:
+        assert statements == []
+
+
+def test_retrieve_reads_exactly_the_corpus_object(synthesized: Synthesized) -> None:
+    # Given the corpus asset and the retrieve function
+    asset = synthesized.stack.corpus.asset
+    key = synthesized.stack.resolve(asset.s3_object_key)
+    variables = function_properties(synthesized, "RetrieveFunction")["Environment"]["Variables"]
+    assert variables["CORPUS_KEY"] == key
+    # Then it may get that one object of the assets bucket, and list or read nothing else
+    statements = [
+        s
+        for s in statements_with(function_statements(synthesized, "RetrieveFunction"), "s3:")
+        if "ClaimBucket" not in json.dumps(s["Resource"])
+    ]
+    assert statements == [
+        {
+            "Action": "s3:GetObject",
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":s3:::",
+                        {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"},
+                        f"/{key}",
+                    ],
+                ]
+            },
+        }
+    ]
+
+
+def test_the_corpus_asset_is_the_corpus_folder_zipped(synthesized: Synthesized) -> None:
+    # Given the assembly's asset manifest
+    assets = json.loads((synthesized.assembly_dir / "AiFlows.assets.json").read_text())["files"]
+    (corpus,) = [a for a in assets.values() if a["displayName"] == "Corpus/Default"]
+    # Then the corpus is a zip of the corpus/ folder, with its documents
+    assert corpus["source"]["packaging"] == "zip"
+    staged = synthesized.assembly_dir / corpus["source"]["path"]
+    assert sorted(p.name for p in staged.iterdir()) == sorted(p.name for p in (ROOT / "corpus").glob("*.md"))
+
+
+def test_the_worker_is_fed_by_the_work_queue_in_batches(synthesized: Synthesized) -> None:
+    # Given the worker and the work queue
+    worker = synthesized.stack.functions["WorkerFunction"]
+    queue = synthesized.stack.work_queue.queue
+    # Then one mapping feeds it 5 messages at a time, reporting failed items, 5 pollers at most
+    mappings = synthesized.template.find_resources("AWS::Lambda::EventSourceMapping")
+    assert [m["Properties"] for m in mappings.values()] == [
+        {
+            "BatchSize": 5,
+            "EventSourceArn": arn_of(synthesized, queue),
+            "FunctionName": ref(synthesized, worker.function),
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 5},
+        }
+    ]
+    # And it may take 60 s, a sixth of the queue's visibility timeout
+    assert function_properties(synthesized, "WorkerFunction")["Timeout"] == 60
+    assert resource(synthesized, synthesized.logical_id(queue))["Properties"]["VisibilityTimeout"] == 6 * 60
+    # And it may receive and delete the queue's messages, and send to no queue
+    (consume,) = statements_with(function_statements(synthesized, "WorkerFunction"), "sqs:")
+    assert consume["Resource"] == arn_of(synthesized, queue)
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} <= set(
+        consume["Action"]
+    )
+    assert "sqs:SendMessage" not in consume["Action"]
+
+
+def test_only_the_worker_answers_task_tokens(synthesized: Synthesized) -> None:
+    for name in FUNCTIONS:
+        # Given a function's states statements
+        statements = statements_with(function_statements(synthesized, name), "states:")
+        # Then the worker may send task success, failure and heartbeats (they take no resource)
+        if name == "WorkerFunction":
+            assert statements == [
+                {
+                    "Action": [
+                        "states:SendTaskFailure",
+                        "states:SendTaskHeartbeat",
+                        "states:SendTaskSuccess",
+                    ],
+                    "Effect": "Allow",
+                    "Resource": "*",
+                }
+            ]
+        else:
+            assert statements == [], name
+
+
+@pytest.mark.parametrize("flow_attribute", ["document_intake", "classify_extract"])
+def test_each_state_machine_is_traced_and_logs_everything(
+    synthesized: Synthesized, flow_attribute: str
+) -> None:
+    # Given a flow's state machine
+    flow = getattr(synthesized.stack, flow_attribute)
     properties = resource(synthesized, synthesized.logical_id(flow.state_machine))["Properties"]
-    # Then it is a traced STANDARD machine, logging ALL with execution data to its own group
+    # Then it is traced, logging ALL with execution data to its own group
     assert properties["TracingConfiguration"] == {"Enabled": True}
-    assert properties["StateMachineType"] == "STANDARD"
-    log_group_id = synthesized.logical_id(flow.log_group)
     assert properties["LoggingConfiguration"] == {
-        "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}],
+        "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": arn_of(synthesized, flow.log_group)}}],
         "IncludeExecutionData": True,
         "Level": "ALL",
     }
-    log_group = resource(synthesized, log_group_id)
+    log_group = resource(synthesized, synthesized.logical_id(flow.log_group))
     assert log_group["Properties"]["RetentionInDays"] == 30
     assert log_group["DeletionPolicy"] == "Delete"
 
 
-def test_the_definition_is_the_file_and_binds_the_stacks_own_classify_function(
-    synthesized: Synthesized,
-) -> None:
-    # Given the state machine and the stack's classify function
-    flow = synthesized.stack.document_intake
-    properties = resource(synthesized, synthesized.logical_id(flow.state_machine))["Properties"]
-    classify_id = synthesized.logical_id(synthesized.stack.classify.function)
+def test_document_intake_is_standard_and_classify_extract_is_express(synthesized: Synthesized) -> None:
+    stack = synthesized.stack
+
+    def machine_type(flow: Any) -> str:
+        return resource(synthesized, synthesized.logical_id(flow.state_machine))["Properties"][
+            "StateMachineType"
+        ]
+
+    # Then document_intake waits for people (Standard), classify_extract answers synchronously (Express)
+    assert machine_type(stack.document_intake) == "STANDARD"
+    assert machine_type(stack.classify_extract) == "EXPRESS"
+
+
+def test_document_intake_is_the_file_and_binds_the_stacks_own_resources(synthesized: Synthesized) -> None:
+    # Given the document_intake state machine
+    stack = synthesized.stack
+    properties = resource(synthesized, synthesized.logical_id(stack.document_intake.state_machine))[
+        "Properties"
+    ]
     # Then the deployed definition is statemachines/document_intake.asl.json, as written
     asl = json.loads((ROOT / "statemachines" / "document_intake.asl.json").read_text())
     assert json.loads(properties["DefinitionString"]) == asl
-    # And ${ClassifyFunction} resolves to that function's ARN, and to nothing else
-    assert properties["DefinitionSubstitutions"] == {"ClassifyFunction": {"Fn::GetAtt": [classify_id, "Arn"]}}
+    # And each ${<Name>Function} resolves to the stack's own function of that name (by ARN),
+    # ${EventBus} to the bus (by name) and ${WorkQueue} to the work queue (by URL)
+    assert properties["DefinitionSubstitutions"] == {
+        **{name: arn_of(synthesized, stack.functions[name].function) for name in INTAKE_FUNCTIONS},
+        "EventBus": ref(synthesized, stack.event_bus.event_bus),
+        "WorkQueue": ref(synthesized, stack.work_queue.queue),
+    }
 
 
-def test_the_state_machine_may_invoke_exactly_the_classify_function(synthesized: Synthesized) -> None:
-    # Given the state machine's role
-    role_id = synthesized.logical_id(synthesized.stack.document_intake.state_machine.role)
-    classify_id = synthesized.logical_id(synthesized.stack.classify.function)
-    # Then its only lambda permission is to invoke the classify function, by exact ARN
-    lambda_statements = [
-        s
-        for s in policies_of(synthesized, role_id)
-        if any(a.startswith("lambda:") for a in as_list(s["Action"]))
+def test_classify_extract_is_the_file_and_binds_the_stacks_own_functions(synthesized: Synthesized) -> None:
+    stack = synthesized.stack
+    properties = resource(synthesized, synthesized.logical_id(stack.classify_extract.state_machine))[
+        "Properties"
     ]
-    assert lambda_statements == [
+    asl = json.loads((ROOT / "statemachines" / "classify_extract.asl.json").read_text())
+    assert json.loads(properties["DefinitionString"]) == asl
+    assert properties["DefinitionSubstitutions"] == {
+        name: arn_of(synthesized, stack.functions[name].function)
+        for name in ("ClassifyFunction", "ExtractFunction")
+    }
+
+
+@pytest.mark.parametrize(
+    ("flow_attribute", "functions"),
+    [("document_intake", INTAKE_FUNCTIONS), ("classify_extract", ("ClassifyFunction", "ExtractFunction"))],
+)
+def test_each_state_machine_may_invoke_exactly_its_functions(
+    synthesized: Synthesized, flow_attribute: str, functions: tuple[str, ...]
+) -> None:
+    # Given a flow's role
+    stack = synthesized.stack
+    role_id = synthesized.logical_id(getattr(stack, flow_attribute).state_machine.role)
+    statements = policies_of(synthesized, role_id)
+    # Then it may invoke each function its Tasks call, by exact ARN, and no other
+    invoked = [r for s in statements_with(statements, "lambda:") for r in as_list(s["Resource"])]
+    assert all(s["Action"] == "lambda:InvokeFunction" for s in statements_with(statements, "lambda:"))
+    assert sorted(map(json.dumps, invoked)) == sorted(
+        json.dumps(arn_of(synthesized, stack.functions[name].function)) for name in functions
+    )
+
+
+def test_document_intake_may_put_events_and_send_work_and_nothing_more(synthesized: Synthesized) -> None:
+    stack = synthesized.stack
+    statements = policies_of(synthesized, synthesized.logical_id(stack.document_intake.state_machine.role))
+    assert statements_with(statements, "events:") == [
         {
-            "Action": "lambda:InvokeFunction",
+            "Action": "events:PutEvents",
             "Effect": "Allow",
-            "Resource": {"Fn::GetAtt": [classify_id, "Arn"]},
+            "Resource": arn_of(synthesized, stack.event_bus.event_bus),
         }
     ]
+    assert statements_with(statements, "sqs:") == [
+        {
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": arn_of(synthesized, stack.work_queue.queue),
+        }
+    ]
+    classify_extract = policies_of(
+        synthesized, synthesized.logical_id(stack.classify_extract.state_machine.role)
+    )
+    assert statements_with(classify_extract, "events:") == statements_with(classify_extract, "sqs:") == []
 
 
-def test_the_bus_rule_starts_document_intake_with_the_whole_event(synthesized: Synthesized) -> None:
+@pytest.mark.parametrize("flow_attribute", ["document_intake", "classify_extract"])
+def test_each_deploy_publishes_a_version_and_the_live_alias_routes_to_it(
+    synthesized: Synthesized, flow_attribute: str
+) -> None:
+    # Given a flow's version and alias
+    flow = getattr(synthesized.stack, flow_attribute)
+    machine_id = synthesized.logical_id(flow.state_machine)
+    version = resource(synthesized, synthesized.stack.get_logical_id(flow.version))
+    alias = resource(synthesized, synthesized.stack.get_logical_id(flow.alias))
+    # Then the version follows the machine's revision: a changed definition publishes a new one
+    assert version["Type"] == "AWS::StepFunctions::StateMachineVersion"
+    assert version["Properties"]["StateMachineArn"] == {"Ref": machine_id}
+    assert version["Properties"]["StateMachineRevisionId"] == {
+        "Fn::GetAtt": [machine_id, "StateMachineRevisionId"]
+    }
+    # And the version it replaces stays published, so the alias can be pointed back at it
+    assert version["UpdateReplacePolicy"] == "Retain"
+    # And the live alias sends every execution to this deploy's version
+    version_arn = {"Ref": synthesized.stack.get_logical_id(flow.version)}
+    assert alias["Type"] == "AWS::StepFunctions::StateMachineAlias"
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["RoutingConfiguration"] == [
+        {"StateMachineVersionArn": version_arn, "Weight": 100}
+    ]
+    # And the flow names them by ARN: the version's Ref, the alias's <machine ARN>:live (its Ref's
+    # value, spelled out so that the local cloud, which does not model aliases, resolves it)
+    assert synthesized.stack.resolve(flow.version_arn) == version_arn
+    assert synthesized.stack.resolve(flow.alias_arn) == alias_arn_of(synthesized, flow)
+
+
+def test_the_bus_rule_starts_the_document_intake_alias_with_the_whole_event(synthesized: Synthesized) -> None:
     # Given the aiflows bus and its DocumentSubmitted rule
-    bus = synthesized.stack.event_bus
+    stack = synthesized.stack
+    bus = stack.event_bus
     bus_id = synthesized.logical_id(bus.event_bus)
     assert resource(synthesized, bus_id)["Properties"] == {"Name": "aiflows"}
     rules = synthesized.template.find_resources("AWS::Events::Rule")
@@ -201,14 +543,37 @@ def test_the_bus_rule_starts_document_intake_with_the_whole_event(synthesized: S
         "source": ["aiflows.documents"],
         "detail-type": ["document.submitted"],
     }
-    # And its one target is the state machine, given the whole event, with a DLQ and retries
+    # And its one target is the flow's live alias (a rollback reaches new events), given the
+    # whole event, with a DLQ and retries
     (target,) = rule["Properties"]["Targets"]
-    machine_id = synthesized.logical_id(synthesized.stack.document_intake.state_machine)
-    dlq_id = synthesized.logical_id(bus.target_dead_letter_queue)
-    assert target["Arn"] == {"Ref": machine_id}
+    alias_arn = alias_arn_of(synthesized, stack.document_intake)
+    assert target["Arn"] == alias_arn
+    assert stack.get_logical_id(stack.document_intake.alias) in rule["DependsOn"]
     assert not {"Input", "InputPath", "InputTransformer"} & target.keys()
+    dlq_id = synthesized.logical_id(bus.target_dead_letter_queue)
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 8}
+    # And its role may start the flow through the alias only: Step Functions authorizes a start
+    # on an alias against the machine's ARN with the alias as qualifier (the alias ARN is kept)
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    assert resource(synthesized, role_id)["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}}
+    ]
+    machine = ref(synthesized, stack.document_intake.state_machine)
+    assert sorted(map(json.dumps, policies_of(synthesized, role_id))) == sorted(
+        map(
+            json.dumps,
+            [
+                {
+                    "Action": "states:StartExecution",
+                    "Condition": {"StringEquals": {"states:StateMachineQualifier": "live"}},
+                    "Effect": "Allow",
+                    "Resource": machine,
+                },
+                {"Action": "states:StartExecution", "Effect": "Allow", "Resource": alias_arn},
+            ],
+        )
+    )
     # And EventBridge may send to that DLQ for this rule only
     synthesized.template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
@@ -279,7 +644,7 @@ def test_every_queue_is_encrypted_and_refuses_plain_http(synthesized: Synthesize
         )
 
 
-def test_the_state_table_keys_ttl_and_recovery(synthesized: Synthesized) -> None:
+def test_the_state_table_keys_ttl_recovery_and_pending_reviews_index(synthesized: Synthesized) -> None:
     # Given the state table
     table = resource(synthesized, synthesized.logical_id(synthesized.stack.state_table.table))
     properties = table["Properties"]
@@ -288,35 +653,107 @@ def test_the_state_table_keys_ttl_and_recovery(synthesized: Synthesized) -> None
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
-    assert properties["AttributeDefinitions"] == [
-        {"AttributeName": "pk", "AttributeType": "S"},
-        {"AttributeName": "sk", "AttributeType": "S"},
-    ]
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # And pending reviews are indexed in gsi1, keyed on gsi1pk/gsi1sk strings, every attribute projected
+    assert properties["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "gsi1",
+            "KeySchema": [
+                {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
+    assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": name, "AttributeType": "S"} for name in ("gsi1pk", "gsi1sk", "pk", "sk")
+    ]
     # And it is encrypted with an AWS-managed key, and removed with the stack
     assert properties["SSESpecification"] == {"SSEEnabled": True}
     assert "KMSMasterKeyId" not in properties["SSESpecification"]
     assert table["DeletionPolicy"] == "Delete"
 
 
+def test_the_pending_reviews_index_is_the_one_the_runtime_queries() -> None:
+    # The index the review store writes and queries is the one the table has
+    from aiflows_runtime import reviews
+    from infra.constructs.state_table import PENDING_REVIEWS_INDEX
+
+    assert reviews.PENDING_INDEX == PENDING_REVIEWS_INDEX == "gsi1"
+
+
+def test_the_claim_bucket_is_private_encrypted_tls_only_and_expires_claims(synthesized: Synthesized) -> None:
+    # Given the claim bucket
+    bucket_id = synthesized.logical_id(synthesized.stack.claim_bucket.bucket)
+    bucket = resource(synthesized, bucket_id)
+    properties = bucket["Properties"]
+    # Then S3 encrypts it with its own keys, and no public access is possible
+    assert properties["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    }
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    # And claims expire after 30 days
+    assert properties["LifecycleConfiguration"] == {
+        "Rules": [{"ExpirationInDays": 30, "Id": "ExpireClaims", "Status": "Enabled"}]
+    }
+    # And its policy denies any request not made over TLS
+    synthesized.template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket_id},
+            "PolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {
+                            "Effect": "Deny",
+                            "Action": "s3:*",
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    )
+                ]
+            },
+        },
+    )
+    # And it goes with the stack, without an auto-delete custom resource (the local cloud runs none)
+    assert bucket["DeletionPolicy"] == "Delete"
+    assert "Tags" not in properties
+    template = synthesized.template.to_json()
+    assert not [r for r in template["Resources"].values() if r["Type"].startswith("Custom::")]
+
+
 def test_the_outputs_name_what_clients_and_the_local_cloud_need(synthesized: Synthesized) -> None:
     # Given the stack's outputs
     outputs = synthesized.template.to_json()["Outputs"]
     stack = synthesized.stack
+
+    def value(construct: Any) -> dict[str, Any]:
+        return {"Value": ref(synthesized, construct)}
+
     # Then each one refers to the resource it names
     assert outputs == {
-        "EventBusName": {"Value": {"Ref": synthesized.logical_id(stack.event_bus.event_bus)}},
-        "DocumentIntakeStateMachineArn": {
-            "Value": {"Ref": synthesized.logical_id(stack.document_intake.state_machine)}
-        },
-        "StateTableName": {"Value": {"Ref": synthesized.logical_id(stack.state_table.table)}},
-        "WorkQueueUrl": {"Value": {"Ref": synthesized.logical_id(stack.work_queue.queue)}},
-        "WorkDeadLetterQueueUrl": {
-            "Value": {"Ref": synthesized.logical_id(stack.work_queue.dead_letter_queue)}
-        },
-        "ClassifyFunctionName": {"Value": {"Ref": synthesized.logical_id(stack.classify.function)}},
+        "EventBusName": value(stack.event_bus.event_bus),
+        "DocumentIntakeStateMachineArn": value(stack.document_intake.state_machine),
+        "DocumentIntakeVersionArn": {"Value": {"Ref": stack.get_logical_id(stack.document_intake.version)}},
+        "DocumentIntakeAliasArn": {"Value": alias_arn_of(synthesized, stack.document_intake)},
+        "ClassifyExtractStateMachineArn": value(stack.classify_extract.state_machine),
+        "ClassifyExtractAliasArn": {"Value": alias_arn_of(synthesized, stack.classify_extract)},
+        "ReviewApiUrl": outputs["ReviewApiUrl"],
+        "ReviewApiEndpointFF143331": outputs["ReviewApiUrl"],  # the one RestApi adds by itself
+        "ReviewApiFunctionName": value(stack.review_api.handler.function),
+        "ReviewerUserPoolId": value(stack.review_api.user_pool),
+        "ReviewConsoleClientId": value(stack.review_api.client),
+        "StateTableName": value(stack.state_table.table),
+        "WorkQueueUrl": value(stack.work_queue.queue),
+        "WorkDeadLetterQueueUrl": value(stack.work_queue.dead_letter_queue),
+        "ClaimBucketName": value(stack.claim_bucket.bucket),
+        **{f"{name}Name": value(stack.functions[name].function) for name in FUNCTIONS},
     }
 
 
@@ -327,7 +764,12 @@ def test_the_assembly_holds_the_template_and_its_assets(synthesized: Synthesized
     zips = {
         a["displayName"]: a["source"]["path"] for a in assets.values() if a["source"]["packaging"] == "zip"
     }
-    assert set(zips) == {"ClassifyFunction/Default/Code", "SharedRuntimeLayer/Code"}
+    assert set(zips) == {
+        *(f"{name}/Default/Code" for name in FUNCTIONS),
+        "ReviewApi/Function/Default/Code",
+        "SharedRuntimeLayer/Code",
+        "Corpus/Default",
+    }
     # And the code assets hold sources only, no bytecode from local runs
     for folder in zips.values():
         assert not list((synthesized.assembly_dir / folder).rglob("__pycache__")), folder

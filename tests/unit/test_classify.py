@@ -10,7 +10,7 @@ DOCUMENT = Document(document_id="d-1", tenant="acme", title=None, text="Invoice 
 
 
 def test_the_prompt_gets_the_labels_the_title_and_the_text() -> None:
-    variables = logic.prompt_variables(DOCUMENT, LABELS)
+    variables = logic.prompt_variables(DOCUMENT, LABELS, 32768)
     assert variables == {
         "labels": "invoice, contract, complaint, resume, other",
         "title": "(none)",

@@ -81,9 +81,13 @@ class ModelUse(Contract):
 LABELS = ("invoice", "contract", "complaint", "resume", "other")
 
 
+MODEL_INPUT_CHARS = 32768  # what a model reads of a document: its head, where labels and fields live
+
+
 class ClassifyInput(StepInput):
     document: Document
     labels: tuple[str, ...] = LABELS
+    max_chars: int = Field(default=MODEL_INPUT_CHARS, ge=1000, le=400_000)
 
 
 class ClassifyAnswer(Contract):
@@ -106,6 +110,7 @@ DEFAULT_FIELDS = ("invoice_number", "date", "total", "currency", "customer", "em
 class ExtractInput(StepInput):
     document: Document
     fields: tuple[str, ...] = DEFAULT_FIELDS
+    max_chars: int = Field(default=MODEL_INPUT_CHARS, ge=1000, le=400_000)
 
 
 class AnsweredField(Contract):

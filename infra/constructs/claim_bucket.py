@@ -1,0 +1,74 @@
+"""The claim bucket: large texts travel through a flow as references to objects here."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.constructs.capability_function import CapabilityFunction
+from infra.nag import acknowledge
+
+EXPIRATION = Duration.days(30)
+
+
+class ClaimBucket(Construct):
+    """Claim-checked texts: TLS only, no public access, S3-managed encryption, kept 30 days.
+
+    The validate step stores a document's text here when it is over the claim-check
+    limit; every step that reads the document resolves the reference. Objects expire
+    after 30 days, longer than any run (a review waits a day at most, the flow a week).
+
+    The bucket is removed with the stack but not emptied first: emptying needs
+    ``autoDeleteObjects``, a custom-resource Lambda the local cloud cannot run. A
+    ``cdk destroy`` leaves a bucket that still holds texts (for at most 30 days).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket = s3.Bucket(
+            self,
+            "Default",
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireClaims", expiration=EXPIRATION)],
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=False,
+        )
+        acknowledge(
+            self.bucket.node.find_child("Resource"),
+            "AwsSolutions-S1",
+            "Only this stack's function roles can reach the objects (no bucket policy grants "
+            "anyone else; public access is blocked) and every run that stores or reads one is "
+            "logged and traced under its correlation id; object-level audit, where required, is "
+            "the account's CloudTrail data events, not a log bucket per stack that would need "
+            "its own S1 exception and could not be emptied on destroy.",
+        )
+
+    @property
+    def _objects_finding(self) -> str:
+        logical_id = Stack.of(self).get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        return f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]"
+
+    def grant_read(self, function: CapabilityFunction) -> None:
+        """``s3:GetObject`` on the claims: a step resolving a ``text_ref``."""
+        self._grant(function, ["s3:GetObject"])
+
+    def grant_read_write(self, function: CapabilityFunction) -> None:
+        """``s3:GetObject`` and ``s3:PutObject`` on the claims: the step that claim-checks texts."""
+        self._grant(function, ["s3:GetObject", "s3:PutObject"])
+
+    def _grant(self, function: CapabilityFunction, actions: list[str]) -> None:
+        # The two object calls the runtime makes (claimcheck.store_text, fetch_text),
+        # not Bucket.grant_read's s3:GetObject*, s3:GetBucket* and s3:List*.
+        iam.Grant.add_to_principal(
+            grantee=function.function, actions=actions, resource_arns=[self.bucket.arn_for_objects("*")]
+        )
+        acknowledge(
+            function.role.node.find_child("DefaultPolicy"),
+            self._objects_finding,
+            "Each run claim-checks its text under a key of its own (claims/<correlation id>/...), "
+            "unknown at deploy time: the grant is on the claim bucket's objects, and only there.",
+        )

@@ -1,0 +1,116 @@
+"""The review console in headless Chromium (Debian's), against the local cloud."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aiflows_runtime.reviews import ReviewStore
+from localcloud import Deployment, LocalCloud
+from localcloud.__main__ import put_event_file
+from localcloud.console import DEV_TOKEN, ConsoleServer
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+# Flags for a closed network: no background fetches, no first-run, no sandbox as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud(time_scale=0.01) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def app(cloud: LocalCloud, app_assembly: Path) -> Deployment:
+    return cloud.deploy(app_assembly)
+
+
+@pytest.fixture(scope="module")
+def console(cloud: LocalCloud, app: Deployment) -> Iterator[str]:
+    assert cloud.lambdas is not None
+    lambdas = cloud.lambdas
+    server = ConsoleServer(
+        invoke=lambda name, event: lambdas.invoke(name, None, event),
+        function=app.outputs["ReviewApiFunctionName"],
+    )
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def test_a_reviewer_approves_in_the_console_and_the_flow_completes(
+    cloud: LocalCloud, app: Deployment, console: str, browser: object
+) -> None:
+    # Given a run waiting for a person
+    event_id = put_event_file(cloud, app, ROOT / "events" / "document_submitted_review.json")
+    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    deadline = time.monotonic() + 60
+    review_id = None
+    while review_id is None and time.monotonic() < deadline:
+        review_id = next(
+            (r.review_id for r in store.pending() if r.details["correlation_id"] == event_id), None
+        )
+        time.sleep(0.05)
+    assert review_id, "the run did not ask for a review"
+
+    # When the reviewer opens the console, reads the review and clicks Approve
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page.goto(f"{console}?token={DEV_TOKEN}")
+    page.click(f"li[data-review-id='{review_id}']")
+    page.wait_for_selector("#review:not([hidden])")
+    assert page.inner_text("#label") == "contract"
+    assert "%" in page.inner_text("#confidence-text")
+    assert page.locator("#doc-text mark").count() >= 1  # evidence highlighted in the document
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
+    page.click("#approve")
+    page.wait_for_function("document.getElementById('outcome').textContent.includes('Decision recorded')")
+    page.wait_for_selector(f"li[data-review-id='{review_id}']", state="detached")  # off the queue
+
+    # Then the flow completes, with the reviewer's approval
+    sfn = cloud.client("stepfunctions")
+    machine = app.outputs["DocumentIntakeStateMachineArn"]
+    execution = next(
+        e
+        for e in sfn.list_executions(stateMachineArn=machine)["executions"]
+        if json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["id"] == event_id
+    )
+    done = cloud.wait_for_execution(execution["executionArn"], timeout=60)
+    assert done["status"] == "SUCCEEDED", done.get("cause")
+    assert json.loads(done["output"])["decision"] == "approve"
+    assert store.get(review_id).decision["reviewer"] == "dev@localhost"
+
+
+def test_the_console_api_refuses_a_request_without_the_token(console: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{console}reviews", timeout=10)
+    assert refused.value.code == 401

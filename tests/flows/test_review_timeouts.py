@@ -1,0 +1,58 @@
+"""A review nobody answers is escalated, then the run ends in a named state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aiflows_runtime.reviews import ReviewStore
+from localcloud import Deployment, LocalCloud
+
+ROOT = Path(__file__).resolve().parents[2]
+DOUBTFUL = json.loads((ROOT / "events" / "document_submitted_review.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[LocalCloud]:
+    # A day of waiting in under two seconds; timeouts of real work keep a 3 s floor.
+    with LocalCloud(time_scale=0.00002, timeout_floor=3.0) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def app(cloud: LocalCloud, app_assembly: Path) -> Deployment:
+    return cloud.deploy(app_assembly)
+
+
+def test_an_unanswered_review_is_escalated_then_times_out(cloud: LocalCloud, app: Deployment) -> None:
+    # Given a doubtful document, and no reviewer at all
+    event = {
+        "version": "0",
+        "id": "lonely-1",
+        "detail-type": "document.submitted",
+        "source": "aiflows.documents",
+        "account": cloud.account,
+        "time": "2026-11-24T00:00:00Z",
+        "region": cloud.region,
+        "resources": [],
+        "detail": DOUBTFUL["Detail"],
+    }
+    sfn = cloud.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=app.outputs["DocumentIntakeAliasArn"], name="lonely-1", input=json.dumps(event)
+    )["executionArn"]
+    # When the review, then its escalation, wait out their TimeoutSeconds
+    done = cloud.wait_for_execution(arn, timeout=60)
+    # Then the run ends in TimedOut, naming the step that waited last
+    assert (done["status"], done["error"], done["cause"]) == ("FAILED", "TimedOut", "EscalateReview")
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+    assert entered[-5:] == ["EscalateReview", "ReviewTimedOut", "PublishFailure", "FailureKind", "TimedOut"]
+    assert "Review" in entered
+    # And both requests were stored for a person, the second flagged as an escalation
+    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    mine = [r for r in store.pending() if r.details["correlation_id"] == "lonely-1"]
+    assert sorted(r.details["escalation"] for r in mine) == [False, True]
