@@ -172,6 +172,37 @@ def _error_names() -> None:
     StateTask._from_error = task_from_error  # type: ignore[method-assign]
 
 
+def _task_token_per_attempt() -> None:
+    """Each attempt of a ``.waitForTaskToken`` Task gets a task token of its own, as on AWS.
+
+    moto makes the token once per state and reuses it on every Retry attempt, so the
+    work of a retried attempt (a new message for a worker) would carry the token of
+    the attempt that failed, and any idempotency keyed on it would see old work.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        resource,
+        state_task_service_callback,
+    )
+
+    ResourceCondition = resource.ResourceCondition
+    StateTaskServiceCallback = state_task_service_callback.StateTaskServiceCallback
+
+    execute = StateTaskServiceCallback._eval_execution
+
+    def eval_execution(self: Any, env: Any) -> None:
+        context = env.states.context_object
+        retrying = context.context_object_data.get("State", {}).get("RetryCount", 0) > 0
+        if (
+            retrying
+            and self._is_integration_pattern()
+            and ResourceCondition.WaitForTaskToken in self._supported_integration_patterns
+        ):
+            env.callback_pool_manager.add(context.update_task_token())
+        execute(self, env)
+
+    StateTaskServiceCallback._eval_execution = eval_execution  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Let the executing backend start executions on a version or an alias ARN; name errors right."""
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -179,6 +210,7 @@ def install() -> None:
     if getattr(StepFunctionsParserBackend, "_localcloud_qualified", False):
         return
     _error_names()
+    _task_token_per_attempt()
     original = StepFunctionsParserBackend.start_execution
 
     def start_execution(

@@ -135,6 +135,15 @@ def test_a_worker_that_dies_stops_heartbeating_and_the_flow_retries(
     assert cloud.lambdas.crash(worker) >= 1
     # Then the heartbeat times out, the Retry sends the work again, and the run completes
     done = cloud.wait_for_execution(arn, timeout=180)
-    assert done["status"] == "SUCCEEDED", done.get("cause")
+    timeline = [
+        (
+            e["timestamp"].strftime("%X.%f")[:12],
+            e["type"],
+            next((v for k, v in e.items() if k.endswith("EventDetails")), {}),
+        )
+        for e in history(cloud, arn)
+        if "Failed" in e["type"] or "TimedOut" in e["type"] or "Task" in e["type"]
+    ]
+    assert done["status"] == "SUCCEEDED", "\n".join(str(t)[:300] for t in timeline)
     timeouts = [e for e in history(cloud, arn) if e["type"] == "TaskTimedOut"]
     assert timeouts and timeouts[0]["taskTimedOutEventDetails"]["error"] == "States.HeartbeatTimeout"
