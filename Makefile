@@ -49,8 +49,9 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: synth  ## printed figures: deploy time, flow latency and throughput, the moto floor
+bench: synth  ## printed figures: deploy time, flow latency and throughput, the moto floor, cold starts
 	$(PY) bench/run.py
+	$(PY) bench/coldstart.py
 
 clean:
 	rm -rf cdk.out .pytest_cache test-artifacts

@@ -32,7 +32,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     details = request.model_dump(mode="json", exclude={"task_token"})
     if details["document"].get("text_ref"):
         details["document"].pop("text", None)  # a large text stays in S3: the console reads it there
-    review_id = ReviewStore(config.state_table_name, client=dynamodb).create(request.task_token, details)
+    store = ReviewStore(config.state_table_name, client=dynamodb)
+    # A reminder or an escalation replaces the run's earlier request: its token no longer waits.
+    for earlier in store.pending():
+        if earlier.details.get("correlation_id") == request.correlation_id:
+            store.expire(earlier.review_id)
+    review_id = store.create(request.task_token, details)
     if not config.event_bus_name:
         raise RuntimeError("request_review needs EVENT_BUS_NAME to announce the review")
     events.put_events(
@@ -49,6 +54,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                         "step": request.step,
                         "document_id": request.document_id,
                         "tenant": request.tenant,
+                        "reminder": request.reminder,
                         "escalation": request.escalation,
                         "confidence": request.classification.confidence,
                         "risk": request.assessment.risk,
@@ -57,5 +63,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             }
         ]
     )
-    logger.info("review requested", extra={"review_id": review_id, "escalation": request.escalation})
+    logger.info(
+        "review requested",
+        extra={"review_id": review_id, "reminder": request.reminder, "escalation": request.escalation},
+    )
     return ReviewTicket(review_id=review_id, status=PENDING).model_dump()

@@ -114,3 +114,35 @@ def test_the_console_api_refuses_a_request_without_the_token(console: str) -> No
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{console}reviews", timeout=10)
     assert refused.value.code == 401
+
+
+def test_the_cli_lists_shows_and_decides_reviews_through_the_same_api(
+    cloud: LocalCloud, app: Deployment, console: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aiflows.cli import main as cli
+
+    # Given a run waiting for a person
+    event_id = put_event_file(cloud, app, ROOT / "events" / "document_submitted_review.json")
+    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    deadline = time.monotonic() + 60
+    review_id = None
+    while review_id is None and time.monotonic() < deadline:
+        review_id = next(
+            (r.review_id for r in store.pending() if r.details["correlation_id"] == event_id), None
+        )
+        time.sleep(0.05)
+    assert review_id
+    api = ["--api", console, "--token", DEV_TOKEN, "reviews"]
+    # When a reviewer lists, reads and revises it from a shell
+    assert cli([*api, "list"]) == 0
+    assert review_id in capsys.readouterr().out
+    assert cli([*api, "show", review_id]) == 0
+    shown = capsys.readouterr().out
+    assert "label       contract" in shown and "proposed" in shown
+    assert cli([*api, "revise", review_id, "--edit", "total=4,900.00", "--reason", "typo in the total"]) == 0
+    assert "revise recorded" in capsys.readouterr().out
+    # Then the decision counts once, and a wrong token is refused
+    assert cli([*api, "approve", review_id]) == 1
+    assert "409" in capsys.readouterr().err
+    assert cli(["--api", console, "--token", "wrong", "reviews", "list"]) == 2
+    assert store.get(review_id).decision["edits"] == {"total": "4,900.00"}

@@ -1,4 +1,4 @@
-"""A review nobody answers is escalated, then the run ends in a named state."""
+"""A review nobody answers is reminded, then escalated, then the run ends in a named state."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ DOUBTFUL = json.loads((ROOT / "events" / "document_submitted_review.json").read_
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[LocalCloud]:
-    # A day of waiting in under two seconds; timeouts of real work keep a 3 s floor.
-    with LocalCloud(time_scale=0.00002, timeout_floor=3.0) as running:
+    # Half a day of waiting in two seconds (3 s, the floor that keeps real work's timeouts
+    # sane); the escalation's two days in nine; the run's own week in thirty.
+    with LocalCloud(time_scale=0.00005, timeout_floor=3.0) as running:
         yield running
 
 
@@ -44,15 +45,15 @@ def test_an_unanswered_review_is_escalated_then_times_out(cloud: LocalCloud, app
     arn = sfn.start_execution(
         stateMachineArn=app.outputs["DocumentIntakeAliasArn"], name="lonely-1", input=json.dumps(event)
     )["executionArn"]
-    # When the review, then its escalation, wait out their TimeoutSeconds
+    # When the review, its reminder and its escalation wait out their TimeoutSeconds
     done = cloud.wait_for_execution(arn, timeout=60)
     # Then the run ends in TimedOut, naming the step that waited last
     assert (done["status"], done["error"], done["cause"]) == ("FAILED", "TimedOut", "EscalateReview")
     history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
     assert entered[-5:] == ["EscalateReview", "ReviewTimedOut", "PublishFailure", "FailureKind", "TimedOut"]
-    assert "Review" in entered
-    # And both requests were stored for a person, the second flagged as an escalation
+    assert entered.index("Review") < entered.index("RemindReview") < entered.index("EscalateReview")
+    # And each request withdrew the one before: only the escalation is still pending
     store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     mine = [r for r in store.pending() if r.details["correlation_id"] == "lonely-1"]
-    assert sorted(r.details["escalation"] for r in mine) == [False, True]
+    assert [(r.details["step"], r.details["escalation"]) for r in mine] == [("EscalateReview", True)]

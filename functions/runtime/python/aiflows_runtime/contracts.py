@@ -264,6 +264,7 @@ class ReviewRequest(StepInput):
     tenant: str
     document: Document = Field(description="shown beside the evidence; a large text stays a reference")
     step: str = "Review"
+    reminder: bool = False
     escalation: bool = False
     classification: ClassifyOutput
     extraction: ExtractOutput | None = None
@@ -325,6 +326,7 @@ class ReviewRequested(Contract):
     step: str
     document_id: str
     tenant: str
+    reminder: bool
     escalation: bool
     confidence: float
     risk: Severity
