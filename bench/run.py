@@ -48,66 +48,106 @@ def wait_all(describe: Callable[[str], dict[str, Any]], arns: list[str], timeout
         time.sleep(0.005)
 
 
+MODEL = {"model_id": "floor", "prompt_id": "floor/v1", "cost_usd": 0.0, "cache_hit": False}
+DOCUMENT = {"document_id": "d-1", "tenant": "acme", "text": "An invoice."}
+# What each no-op function answers: its output contract, with the least content (the auto-act path).
+CANNED: dict[str, dict[str, Any]] = {
+    "ValidateFunction": {"tenant": "acme", "document": DOCUMENT, "size_bytes": 11, "long_running": False},
+    "GuardFunction": {
+        "stage": "output",
+        "risk": "low",
+        "findings": [],
+        "auto_act": True,
+        "policy_version": "0",
+    },
+    "ClassifyFunction": {"label": "invoice", "confidence": 1.0, "evidence": [], "model": MODEL},
+    "ExtractFunction": {"fields": {}, "missing": [], "unsupported": [], "model": MODEL},
+    "SummarizeFunction": {"summary": "An invoice.", "words": 2, "truncated": False, "model": MODEL},
+    "RetrieveFunction": {"passages": [], "corpus_size": 0},
+    "ActFunction": {
+        "action": "write_record",
+        "action_id": "d-1",
+        "status": "done",
+        "reference": "record#d-1",
+    },
+    "RequestReviewFunction": {"review_id": "rv-floor", "status": "PENDING"},
+}
+
+
 def floor(definition: str, flows: int) -> tuple[list[float], float]:
-    """The same ASL on in-process moto, each Lambda answering a fixed result at once."""
+    """The same ASL on in-process moto, each function answering its canned output at once."""
+    import io
+    import zipfile
+
     import boto3
     from moto import mock_aws
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
-    canned = json.dumps({"label": "invoice", "confidence": 1.0, "evidence": []}).encode()
     original = LambdaSimpleBackend.invoke
-    LambdaSimpleBackend.invoke = lambda *a, **k: canned  # type: ignore[method-assign]
+
+    def no_op(self: Any, function_name: str, *args: Any, **kwargs: Any) -> bytes:
+        name = function_name.rsplit(":", 1)[-1].removeprefix("floor-")
+        return json.dumps(CANNED[name]).encode()
+
+    LambdaSimpleBackend.invoke = no_op  # type: ignore[method-assign]
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     try:
         with mock_aws(config=config):  # type: ignore[arg-type]
             iam = boto3.client("iam", region_name="us-east-1")
             role = iam.create_role(RoleName="floor", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
             lam = boto3.client("lambda", region_name="us-east-1")
-            import io
-            import zipfile
-
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w") as archive:
                 archive.writestr("handler.py", "def lambda_handler(e, c):\n    return e\n")
-            function_arns = {}
+            bound: dict[str, str] = {}
             for name in sorted(set(_substitutions(definition))):
-                function_arns[name] = lam.create_function(
-                    FunctionName=f"floor-{name}",
-                    Runtime="python3.12",
-                    Role=role,
-                    Handler="handler.lambda_handler",
-                    Code={"ZipFile": buffer.getvalue()},
-                )["FunctionArn"]
+                if name == "EventBus":
+                    bound[name] = (
+                        boto3.client("events", region_name="us-east-1")
+                        .create_event_bus(Name="floor")["EventBusArn"]
+                        .rsplit("/", 1)[-1]
+                    )
+                elif name == "WorkQueue":
+                    bound[name] = boto3.client("sqs", region_name="us-east-1").create_queue(
+                        QueueName="floor"
+                    )["QueueUrl"]
+                else:
+                    bound[name] = lam.create_function(
+                        FunctionName=f"floor-{name}",
+                        Runtime="python3.12",
+                        Role=role,
+                        Handler="handler.lambda_handler",
+                        Code={"ZipFile": buffer.getvalue()},
+                    )["FunctionArn"]
             resolved = definition
-            for name, arn in function_arns.items():
-                resolved = resolved.replace("${" + name + "}", arn)
+            for name, value in bound.items():
+                resolved = resolved.replace("${" + name + "}", value)
             sfn = boto3.client("stepfunctions", region_name="us-east-1")
             machine = sfn.create_state_machine(name="floor", definition=resolved, roleArn=role)
             event = _sample_event()
+
+            def start() -> str:
+                return str(
+                    sfn.start_execution(
+                        stateMachineArn=machine["stateMachineArn"],
+                        name=str(uuid.uuid4()),
+                        input=json.dumps(event),
+                    )["executionArn"]
+                )
+
             latencies = []
             for _ in range(flows):
                 started = time.perf_counter()
-                arn = sfn.start_execution(
-                    stateMachineArn=machine["stateMachineArn"],
-                    name=str(uuid.uuid4()),
-                    input=json.dumps(event),
-                )["executionArn"]
-                wait_all(lambda a: sfn.describe_execution(executionArn=a), [arn])
+                wait_all(lambda a: sfn.describe_execution(executionArn=a), [start()])
                 latencies.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            arns = [
-                sfn.start_execution(
-                    stateMachineArn=machine["stateMachineArn"],
-                    name=str(uuid.uuid4()),
-                    input=json.dumps(event),
-                )["executionArn"]
-                for _ in range(flows)
-            ]
+            arns = [start() for _ in range(flows)]
             wait_all(lambda a: sfn.describe_execution(executionArn=a), arns)
             throughput = flows / (time.perf_counter() - started)
-            failed = [a for a in arns if sfn.describe_execution(executionArn=a)["status"] != "SUCCEEDED"]
+            failed = [sfn.describe_execution(executionArn=a) for a in arns]
+            failed = [f for f in failed if f["status"] != "SUCCEEDED"]
             if failed:
-                raise SystemExit(f"floor: {len(failed)} executions did not succeed")
+                raise SystemExit(f"floor: {len(failed)} executions did not succeed: {failed[0].get('cause')}")
             return latencies, throughput
     finally:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
@@ -169,6 +209,13 @@ def local_cloud(assembly: Path, flows: int, deploys: int) -> tuple[list[float], 
 
 
 def main() -> None:
+    import logging
+    import warnings
+
+    # moto's own chatter (resource types it skips, failures the flows catch) is not a figure
+    warnings.filterwarnings("ignore", module="moto.cloudformation.parsing")
+    for name in ("moto.cloudformation.parsing", "moto.stepfunctions.parser"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
     parser.add_argument("--flows", type=int, default=30)
