@@ -137,13 +137,17 @@ def serve(args: argparse.Namespace) -> int:
         print("\nTry, in another shell:")
         print("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1")
         print(f"  aws --endpoint-url {cloud.endpoint} stepfunctions list-state-machines")
-        print("Press Ctrl-C to stop.")
-        sys.stdout.flush()
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+        return _until_interrupted()
+
+
+def _until_interrupted() -> int:
+    print("Press Ctrl-C to stop.")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
 
 
 def console(args: argparse.Namespace) -> int:
@@ -167,13 +171,8 @@ def console(args: argparse.Namespace) -> int:
         print(f"The review API:     {url}reviews  (Authorization: Bearer {DEV_TOKEN})")
         print(f"The local cloud:    {cloud.endpoint}")
         print(f"The CLI:            .venv/bin/python -m aiflows --api {url} --token {DEV_TOKEN} reviews list")
-        print("Press Ctrl-C to stop.")
-        sys.stdout.flush()
         try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+            return _until_interrupted()
         finally:
             server.stop()
 

@@ -6,6 +6,7 @@ import importlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +19,8 @@ RUNTIME = ROOT / "functions" / "runtime" / "python"
 for path in (ROOT, RUNTIME):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+from localcloud import Deployment, LocalCloud  # noqa: E402 - after the paths it needs
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
@@ -82,3 +85,31 @@ def harness_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The product's own app, synthesized once per test session (cdk-nag included)."""
     return synth(ROOT / "app.py", tmp_path_factory.mktemp("app.out"))
+
+
+@pytest.fixture(scope="module")
+def cloud(request: pytest.FixtureRequest) -> Iterator[LocalCloud]:
+    """A local cloud per test module; a module sets ``LOCAL_CLOUD`` for its own time scale."""
+    settings = getattr(request.module, "LOCAL_CLOUD", {"time_scale": 0.01})
+    with LocalCloud(**settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def app(cloud: LocalCloud, app_assembly: Path) -> Deployment:
+    """The product's app, deployed into the module's local cloud."""
+    return cloud.deploy(app_assembly)
+
+
+def pending_review(cloud: LocalCloud, app: Deployment, correlation_id: str, timeout: float = 60) -> str:
+    """The id of the review a run asked for, once it is stored."""
+    from aiflows_runtime.reviews import ReviewStore
+
+    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for review in store.pending():
+            if review.details["correlation_id"] == correlation_id:
+                return review.review_id
+        time.sleep(0.05)
+    raise AssertionError(f"no review requested for {correlation_id}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from aiflows_runtime.reviews import ReviewStore
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
 from localcloud.console import DEV_TOKEN, ConsoleServer
+from tests.conftest import pending_review
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -27,17 +27,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(time_scale=0.01) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app(cloud: LocalCloud, app_assembly: Path) -> Deployment:
-    return cloud.deploy(app_assembly)
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +59,7 @@ def test_a_reviewer_approves_in_the_console_and_the_flow_completes(
     # Given a run waiting for a person
     event_id = put_event_file(cloud, app, ROOT / "events" / "document_submitted_review.json")
     store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
-    deadline = time.monotonic() + 60
-    review_id = None
-    while review_id is None and time.monotonic() < deadline:
-        review_id = next(
-            (r.review_id for r in store.pending() if r.details["correlation_id"] == event_id), None
-        )
-        time.sleep(0.05)
-    assert review_id, "the run did not ask for a review"
+    review_id = pending_review(cloud, app, event_id)
 
     # When the reviewer opens the console, reads the review and clicks Approve
     page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
@@ -124,14 +106,7 @@ def test_the_cli_lists_shows_and_decides_reviews_through_the_same_api(
     # Given a run waiting for a person
     event_id = put_event_file(cloud, app, ROOT / "events" / "document_submitted_review.json")
     store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
-    deadline = time.monotonic() + 60
-    review_id = None
-    while review_id is None and time.monotonic() < deadline:
-        review_id = next(
-            (r.review_id for r in store.pending() if r.details["correlation_id"] == event_id), None
-        )
-        time.sleep(0.05)
-    assert review_id
+    review_id = pending_review(cloud, app, event_id)
     api = ["--api", console, "--token", DEV_TOKEN, "reviews"]
     # When a reviewer lists, reads and revises it from a shell
     assert cli([*api, "list"]) == 0

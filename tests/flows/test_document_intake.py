@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +13,11 @@ from aiflows_runtime.contracts import BUS_EVENTS, EVENT_SOURCE, ReviewDecision
 from aiflows_runtime.reviews import AlreadyDecided, ReviewStore, answer_flow
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
+from tests.conftest import pending_review
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 INVOICE = json.loads((EVENTS / "document_submitted.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(time_scale=0.01) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app(cloud: LocalCloud, app_assembly: Path) -> Deployment:
-    return cloud.deploy(app_assembly)
 
 
 @pytest.fixture(scope="module")
@@ -88,17 +77,6 @@ def entered(cloud: LocalCloud, execution: dict[str, Any]) -> list[str]:
     return [
         e["stateEnteredEventDetails"]["name"] for e in history["events"] if e["type"].endswith("StateEntered")
     ]
-
-
-def pending_review(cloud: LocalCloud, app: Deployment, correlation_id: str, timeout: float = 60) -> str:
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for review in store.pending():
-            if review.details["correlation_id"] == correlation_id:
-                return review.review_id
-        time.sleep(0.05)
-    raise AssertionError(f"no review requested for {correlation_id}")
 
 
 def decide(cloud: LocalCloud, app: Deployment, decision: ReviewDecision) -> None:

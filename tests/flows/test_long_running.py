@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from localcloud import Deployment, LocalCloud
 from localcloud.model import Timeout
@@ -17,24 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 INVOICE = json.loads((ROOT / "events" / "document_submitted.json").read_text())
 MARKER = "Northwind-line-item"
 STATE_LIMIT = 256 * 1024
+# Heartbeats guard real work (a cold start, a chunk): give them 10 s on a busy machine.
+LOCAL_CLOUD = {"time_scale": 0.01, "timeout_floor": 10.0}
 
 
 def long_text(kilobytes: int) -> str:
     paragraph = f"Invoice line {MARKER}: payment of the amount due, total 10.00 EUR including VAT. " * 12
     count = kilobytes * 1024 // len(paragraph) + 1
     return "\n\n".join(paragraph for _ in range(count))
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[LocalCloud]:
-    # Heartbeats guard real work (a cold start, a chunk): give them 10 s on a busy machine.
-    with LocalCloud(time_scale=0.01, timeout_floor=10.0) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app(cloud: LocalCloud, app_assembly: Path) -> Deployment:
-    return cloud.deploy(app_assembly)
 
 
 def start(cloud: LocalCloud, app: Deployment, detail: dict[str, Any], name: str) -> str:

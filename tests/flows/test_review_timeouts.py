@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from aiflows_runtime.reviews import ReviewStore
 from localcloud import Deployment, LocalCloud
 
 ROOT = Path(__file__).resolve().parents[2]
 DOUBTFUL = json.loads((ROOT / "events" / "document_submitted_review.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[LocalCloud]:
-    # Half a day of waiting in two seconds (3 s, the floor that keeps real work's timeouts
-    # sane); the escalation's two days in nine; the run's own week in thirty.
-    with LocalCloud(time_scale=0.00005, timeout_floor=3.0) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app(cloud: LocalCloud, app_assembly: Path) -> Deployment:
-    return cloud.deploy(app_assembly)
+# Half a day of waiting in two seconds (3 s, the floor that keeps real work's timeouts
+# sane); the escalation's two days in nine; the run's own week in thirty.
+LOCAL_CLOUD = {"time_scale": 0.00005, "timeout_floor": 3.0}
 
 
 def test_an_unanswered_review_is_escalated_then_times_out(cloud: LocalCloud, app: Deployment) -> None:

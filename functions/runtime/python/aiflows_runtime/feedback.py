@@ -14,6 +14,7 @@ from typing import Any
 
 from aiflows_runtime.contracts import ReviewDecision
 from aiflows_runtime.reviews import Review
+from aiflows_runtime.state import dynamodb_client
 
 
 def changes(review: Review, decision: ReviewDecision) -> dict[str, dict[str, Any]]:
@@ -55,12 +56,8 @@ def evaluation_line(review: Review, decision: ReviewDecision, decided_at: float)
 
 class FeedbackStore:
     def __init__(self, table_name: str, client: Any = None, clock: Any = time.time) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("dynamodb")
         self._table = table_name
-        self._ddb = client
+        self._ddb = dynamodb_client(client)
         self._clock = clock
 
     def record(self, review: Review, decision: ReviewDecision) -> dict[str, Any]:

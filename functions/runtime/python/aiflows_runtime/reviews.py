@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiflows_runtime.contracts import ReviewDecision
+from aiflows_runtime.state import dynamodb_client
 
 PENDING, DECIDED, EXPIRED = "PENDING", "DECIDED", "EXPIRED"
 PENDING_INDEX = "gsi1"  # the state table's sparse index: gsi1pk / gsi1sk, all attributes
@@ -45,12 +46,8 @@ class Review:
 
 class ReviewStore:
     def __init__(self, table_name: str, client: Any = None, clock: Any = time.time) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("dynamodb")
         self._table = table_name
-        self._ddb = client
+        self._ddb = dynamodb_client(client)
         self._clock = clock
 
     @staticmethod

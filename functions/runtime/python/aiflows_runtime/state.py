@@ -29,7 +29,8 @@ Clock = Callable[[], float]
 _SEQUENCE = itertools.count()
 
 
-def _client(client: Any) -> Any:
+def dynamodb_client(client: Any = None) -> Any:
+    """The client given (a test's, a handler's shared one), or a new DynamoDB client."""
     if client is not None:
         return client
     import boto3
@@ -72,7 +73,7 @@ class CircuitBreaker:
     ) -> None:
         self._table = table_name
         self._settings = settings
-        self._ddb = _client(client)
+        self._ddb = dynamodb_client(client)
         self._clock = clock
 
     def _key(self, model: str) -> dict[str, Any]:
@@ -171,7 +172,7 @@ class ResponseCache:
     def __init__(self, table_name: str, ttl_seconds: int, client: Any = None, clock: Clock = time.time):
         self._table = table_name
         self._ttl = ttl_seconds
-        self._ddb = _client(client)
+        self._ddb = dynamodb_client(client)
         self._clock = clock
 
     @staticmethod
@@ -231,7 +232,7 @@ class RunTotal:
 class Ledger:
     def __init__(self, table_name: str, client: Any = None, clock: Clock = time.time) -> None:
         self._table = table_name
-        self._ddb = _client(client)
+        self._ddb = dynamodb_client(client)
         self._clock = clock
 
     def record(self, run_id: str, entry: LedgerEntry) -> None:
