@@ -44,7 +44,8 @@ LABEL_KEYWORDS: dict[str, tuple[str, ...]] = {
 
 _AMOUNT = r"(?:\d{1,3}(?:[,.]\d{3})*|\d+)(?:[.,]\d{2})?"
 FIELD_PATTERNS: dict[str, str] = {
-    "invoice_number": r"\binvoice\s*(?:no\.?|number|#)?\s*:?\s*(?P<v>[A-Z0-9][A-Z0-9-]{0,31})\b",
+    # an invoice number holds a digit: "Invoice for the services" has none
+    "invoice_number": r"\binvoice\s*(?:no\.?|number|#)?\s*:?\s*(?P<v>[A-Z0-9-]{0,15}\d[A-Z0-9-]{0,15})\b",
     "date": r"\b(?P<v>\d{4}-\d{2}-\d{2}|\d{1,2} (?:January|February|March|April|May|June|July|August|"
     r"September|October|November|December) \d{4})\b",
     "total": rf"\b(?:total|amount due)\s*:?\s*(?P<v>{_AMOUNT})",

@@ -80,3 +80,9 @@ def test_scripts_are_consumed_in_order_per_model() -> None:
     assert [c.outcome for c in model.calls] == ["throttled", "malformed", "scripted"]
     heuristic = converse(model, "classify/v1", labels="invoice", title="T", text="an invoice")
     assert json.loads(heuristic["output"]["message"]["content"][0]["text"])["label"] == "invoice"
+
+
+def test_an_invoice_number_holds_a_digit() -> None:
+    assert extract("Invoice for the services under the agreement", ["invoice_number"]) == {"fields": {}}
+    found = extract("Services rendered. INVOICE INV-7, due in 30 days.", ["invoice_number"])["fields"]
+    assert found["invoice_number"] == {"value": "INV-7", "evidence": "INVOICE INV-7"}
