@@ -30,7 +30,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from localcloud import stepfunctions, timescale
+from localcloud import stepfunctions, timescale, traces
 from localcloud.assembly import (
     BOOTSTRAP_VERSION,
     BOOTSTRAP_VERSION_PARAMETER,
@@ -99,6 +99,7 @@ class LocalCloud:
         self._saved_env: dict[str, str | None] = {}
         self.delivery_failures: list[dict[str, Any]] = []
         self.model = LocalModel()
+        self._traced: set[str] = set()
 
     # --- lifecycle -----------------------------------------------------
     def start(self) -> LocalCloud:
@@ -125,6 +126,12 @@ class LocalCloud:
         self.endpoint = f"http://{host}:{port}"
         # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT.
         self._set_env({"MOTO_PORT": str(port), **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": self.region})
+        self.traces = traces.ExecutionTraces(
+            sink=lambda segment: self._put_segment(traces.to_document(segment))
+        )
+        self._collector = traces.SegmentCollector(sink=self._put_segment)
+        self._stop_tracing = threading.Event()
+        threading.Thread(target=self._synthesize_traces, daemon=True, name="sfn-traces").start()
         self.lambdas = LambdaService(
             workdir=self.workdir,
             base_env=self._function_base_env(),
@@ -133,6 +140,7 @@ class LocalCloud:
             layer_lookup=self._layer,
             dead_letter=self._send_dead_letter,
             time_scale=self.time_scale,
+            segment_sink=lambda segment: self._put_segment(traces.to_document(segment)),
         )
         _active = self
         return self
@@ -142,6 +150,9 @@ class LocalCloud:
         for poller in self.pollers:
             poller.stop()
         self.pollers.clear()
+        if getattr(self, "_collector", None):
+            self._stop_tracing.set()
+            self._collector.stop()
         if self.lambdas:
             self.lambdas.close()
         if self._server:
@@ -181,6 +192,7 @@ class LocalCloud:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+            "AWS_XRAY_DAEMON_ADDRESS": self._collector.address,
             "TZ": ":UTC",
         }
 
@@ -282,6 +294,54 @@ class LocalCloud:
         cfn_stack = cloudformation_backends[self.account][self.region].get_stack(stack.stack_name)
         executing = stepfunctions_parser_backends[self.account][self.region]
         return stepfunctions.register(stack.template, cfn_stack, executing)
+
+    # --- traces --------------------------------------------------------------
+    def _put_segment(self, document: str) -> None:
+        from moto.xray.models import xray_backends
+
+        xray_backends[self.account][self.region].process_segment(document)
+
+    def _synthesize_traces(self) -> None:
+        """When an execution ends, its segment goes to X-Ray (built from its history)."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        while not self._stop_tracing.wait(0.25):
+            try:
+                backend = stepfunctions_parser_backends[self.account][self.region]
+                finished = [
+                    (machine.name, execution.execution_arn)
+                    for machine in list(backend.state_machines)
+                    for execution in list(machine.executions)
+                    if execution.status != "RUNNING" and execution.execution_arn not in self._traced
+                ]
+                if not finished:
+                    continue
+                sfn = self.client("stepfunctions")
+                for machine_name, arn in finished:
+                    described = sfn.describe_execution(executionArn=arn)
+                    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+                    self.traces.synthesize(described, history, machine_name)
+                    self._traced.add(arn)
+            except Exception as exc:  # noqa: BLE001 - tracing never stops the cloud; it says why
+                LOG.warning("trace synthesis skipped a round: %r", exc)
+
+    def flush_traces(self, timeout: float = 10.0) -> None:
+        """Wait until every finished execution has its segment in X-Ray."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            backend = stepfunctions_parser_backends[self.account][self.region]
+            pending = [
+                e.execution_arn
+                for m in list(backend.state_machines)
+                for e in list(m.executions)
+                if e.status != "RUNNING" and e.execution_arn not in self._traced
+            ]
+            if not pending:
+                return
+            time.sleep(0.05)
+        raise LocalCloudError("executions finished without their trace segments")
 
     # --- hooks used by the patches ---------------------------------------
     def _lambda_backend(self) -> Any:
@@ -635,6 +695,38 @@ def _install_patches() -> None:
                 raise error from None
 
         BedrockRuntimeResponse.converse = converse  # type: ignore[attr-defined]
+
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        # A Lambda Task passes its trace header to the function, parented to the state.
+        execute_lambda = lambda_eval_utils.execute_lambda_function_integration
+        client_for = lambda_eval_utils.boto_client_for
+
+        def execute_lambda_function_integration(env: Any, *args: Any, **kwargs: Any) -> Any:
+            context = env.states.context_object.context_object_data
+            state = context.get("State", {})
+            token = traces.current_header.set(
+                _require_active().traces.task_header(
+                    context["Execution"]["Id"], state.get("Name", ""), str(state.get("EnteredTime", ""))
+                )
+            )
+            try:
+                return execute_lambda(env, *args, **kwargs)
+            finally:
+                traces.current_header.reset(token)
+
+        def boto_client_for(*args: Any, **kwargs: Any) -> Any:
+            client = client_for(*args, **kwargs)
+            trace_header = traces.current_header.get()
+            if trace_header:
+                client.meta.events.register(
+                    "before-send.lambda.Invoke",
+                    lambda request, **_: request.headers.__setitem__("X-Amzn-Trace-Id", trace_header),
+                )
+            return client
+
+        lambda_eval_utils.execute_lambda_function_integration = execute_lambda_function_integration
+        lambda_eval_utils.boto_client_for = boto_client_for
 
         from moto.stepfunctions.responses import StepFunctionResponse
 

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localcloud import traces
+
 WORKER = Path(__file__).with_name("_worker.py")
 _GONE: dict[str, Any] = {"gone": True}  # what the answer reader puts when the process has exited
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit on the init phase
@@ -321,7 +323,9 @@ class LambdaService:
         layer_lookup: Callable[[str], Any],
         dead_letter: Callable[[str, dict[str, Any]], None],
         time_scale: float,
+        segment_sink: Callable[[dict[str, Any]], None] = lambda segment: None,
     ) -> None:
+        self._segment_sink = segment_sink
         self._workdir = workdir
         self._base_env = base_env
         self._log_sink = log_sink
@@ -389,14 +393,30 @@ class LambdaService:
                 InvocationRecord(pool.config.name, request_id, True, 0.0, 0.0, exc.payload.get("errorType"))
             )
             raise
-        error_type = None
-        started = time.perf_counter()
+        error: dict[str, Any] | None = None
+        caller = traces.parse_header(trace_header)
+        trace_id, segment_id = caller.get("Root") or traces.new_trace_id(), traces.new_segment_id()
+        started, wall_started = time.perf_counter(), time.time()
         try:
-            return environment.invoke(event, request_id, trace_header)
+            return environment.invoke(event, request_id, traces.header(trace_id, segment_id))
         except InvocationError as exc:
-            error_type = exc.payload.get("errorType")
+            error = exc.payload
             raise
         finally:
+            error_type = error.get("errorType") if error else None
+            self._segment_sink(
+                traces.function_segment(
+                    pool.config.name,
+                    pool.config.arn,
+                    trace_id,
+                    segment_id,
+                    caller.get("Parent"),
+                    wall_started,
+                    time.time(),
+                    cold,
+                    error,
+                )
+            )
             duration = (time.perf_counter() - started) * 1000
             init_ms = environment.init_ms if cold else 0.0
             environment.log(f"END RequestId: {request_id}")

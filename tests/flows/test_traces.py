@@ -1,0 +1,70 @@
+"""One run, one trace: the flow's segment, a subsegment per state, and every handler's, linked."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+from localcloud import Deployment, LocalCloud
+from localcloud.__main__ import put_event_file
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def trace_documents(cloud: LocalCloud) -> dict[str, list[dict[str, Any]]]:
+    """Every trace X-Ray holds, as the documents of its segments, read through the X-Ray API."""
+    xray = cloud.client("xray")
+    now = datetime.datetime.now(datetime.UTC)
+    window = datetime.timedelta(hours=1)
+    summaries = xray.get_trace_summaries(StartTime=now - window, EndTime=now + window)
+    ids = [s["Id"] for s in summaries["TraceSummaries"]]
+    traces = xray.batch_get_traces(TraceIds=ids)["Traces"] if ids else []
+    return {t["Id"]: [json.loads(s["Document"]) for s in t["Segments"]] for t in traces}
+
+
+def test_one_run_gives_one_trace_that_covers_every_state_and_handler(
+    cloud: LocalCloud, app: Deployment
+) -> None:
+    # Given a run of the flow
+    before = set(trace_documents(cloud))
+    event_id = put_event_file(cloud, app, ROOT / "events" / "document_submitted.json")
+    execution = cloud.wait_for_new_execution(app, set(), timeout=60)
+    assert execution["status"] == "SUCCEEDED"
+    cloud.flush_traces()
+
+    # When its trace is read through X-Ray
+    new = {k: v for k, v in trace_documents(cloud).items() if k not in before}
+    assert len(new) == 1, "one run gives exactly one trace"
+    [(trace_id, documents)] = new.items()
+
+    # Then the flow's segment has a subsegment per state entered
+    [flow] = [d for d in documents if d.get("origin") == "AWS::StepFunctions::StateMachine"]
+    history = cloud.client("stepfunctions").get_execution_history(
+        executionArn=execution["executionArn"], maxResults=1000
+    )["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+    assert [s["name"] for s in flow["subsegments"]] == entered
+    # And every handler has its function segment, parented to the state that invoked it
+    state_ids = {s["id"]: s["name"] for s in flow["subsegments"]}
+    functions = [d for d in documents if d.get("origin") == "AWS::Lambda::Function"]
+    by_name = {
+        v: k.removesuffix("FunctionName") for k, v in app.outputs.items() if k.endswith("FunctionName")
+    }
+    invoked = {by_name[d["name"]] for d in functions}
+    assert invoked == {"Validate", "Guard", "Classify", "Extract", "Summarize", "Retrieve", "Act"}
+    assert all(state_ids.get(d["parent_id"]) for d in functions)
+    # And everything shares the trace id
+    assert {d.get("trace_id", trace_id) for d in documents} == {trace_id}
+    # And the handlers' own subsegments carry the run's annotations
+    handlers = [d for d in documents if d.get("name") == "## lambda_handler"]
+    assert handlers
+    for handler in handlers:
+        annotations = handler["annotations"]
+        assert annotations["correlation_id"] == event_id
+        assert annotations["flow"] == "document_intake"
+        assert annotations["capability"]
+    model_calls = [h["annotations"] for h in handlers if "model_id" in h["annotations"]]
+    assert {a["capability"] for a in model_calls} == {"classify", "extract", "summarize"}
+    assert all(a["prompt_version"].startswith(a["capability"] + "/") for a in model_calls)
