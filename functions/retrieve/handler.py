@@ -21,7 +21,7 @@ DOCUMENT_SUFFIXES = (".md", ".txt")
 
 
 @cache
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def index() -> logic.Bm25Index:
     import boto3
 

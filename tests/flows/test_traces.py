@@ -68,3 +68,58 @@ def test_one_run_gives_one_trace_that_covers_every_state_and_handler(
     model_calls = [h["annotations"] for h in handlers if "model_id" in h["annotations"]]
     assert {a["capability"] for a in model_calls} == {"classify", "extract", "summarize"}
     assert all(a["prompt_version"].startswith(a["capability"] + "/") for a in model_calls)
+
+
+PII = {
+    "email": "ada.lovelace@example.com",
+    "phone": "+44 20 7946 0958",
+    "iban": "GB82 WEST 1234 5698 7654 32",
+}
+
+
+def test_no_raw_pii_from_the_input_reaches_a_segment_or_a_log_line(
+    cloud: LocalCloud, app: Deployment
+) -> None:
+    from tests.conftest import pending_review
+
+    # Given a document with PII in it
+    text = (
+        f"INVOICE INV-77. Bill to: ACME Corp. Contact {PII['email']} or {PII['phone']}. "
+        f"Pay to {PII['iban']}. Amount due: 300.00 EUR including VAT. Total: 300.00 EUR."
+    )
+    event = ROOT / "events" / "document_submitted.json"
+    entry = json.loads(event.read_text())
+    entry["Detail"] = {**entry["Detail"], "document_id": "pii-1", "text": text}
+    seeded = Path(cloud.workdir) / "pii-event.json"
+    seeded.write_text(json.dumps(entry))
+    before = set(trace_documents(cloud))
+    started_ms = int(datetime.datetime.now(datetime.UTC).timestamp() * 1000)
+    event_id = put_event_file(cloud, app, seeded)
+    # When the run goes through every step (the guard sends it to a person, who approves)
+    from aiflows_runtime.contracts import ReviewDecision
+    from aiflows_runtime.reviews import ReviewStore, answer_flow
+
+    review_id = pending_review(cloud, app, event_id)
+    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    decision = ReviewDecision(review_id=review_id, decision="approve", reviewer="ada@example.com")
+    answer_flow(cloud.client("stepfunctions"), store.decide(decision), decision)
+    machine = app.outputs["DocumentIntakeStateMachineArn"]
+    sfn = cloud.client("stepfunctions")
+    [execution] = [
+        e
+        for e in sfn.list_executions(stateMachineArn=machine)["executions"]
+        if json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["id"] == event_id
+    ]
+    assert cloud.wait_for_execution(execution["executionArn"], timeout=60)["status"] == "SUCCEEDED"
+    cloud.flush_traces()
+
+    # Then no segment of the run, and no log line of any function, holds the raw PII
+    captured = [json.dumps(d) for k, docs in trace_documents(cloud).items() if k not in before for d in docs]
+    logs = cloud.client("logs")
+    for group in logs.describe_log_groups()["logGroups"]:
+        events = logs.filter_log_events(logGroupName=group["logGroupName"], startTime=started_ms)["events"]
+        captured.extend(e["message"] for e in events)
+    assert len(captured) > 50  # the scan saw the run's segments and log lines
+    for kind, value in PII.items():
+        leaks = [c[:200] for c in captured if value in c or value.replace(" ", "") in c]
+        assert not leaks, f"raw {kind} found in: {leaks[:3]}"

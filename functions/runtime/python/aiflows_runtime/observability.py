@@ -1,7 +1,9 @@
 """The one place that builds the powertools Logger, Tracer and Metrics.
 
 Every handler uses :func:`capability_handler`, which stacks the decorators in one
-order: the logger (with the run's correlation id), the tracer, the metrics. The
+order: the logger (with the run's correlation id), the tracer, the metrics. Traces
+and logs carry ids, names, scores, tokens and costs, never document content: the
+tracer does not record responses, and nothing here logs an event. The
 tracer annotates each trace with correlation_id, flow and capability, and each
 model call adds model_id and prompt_version. Tracing stays behind this module so
 that it can move from the X-Ray SDK to OpenTelemetry without touching a handler.
@@ -53,7 +55,8 @@ def capability_handler(capability: str) -> Callable[[Handler], Handler]:
             return result
 
         return logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)(
-            tracer.capture_lambda_handler(metrics.log_metrics(annotated))
+            # A step's response holds document content (fields, summaries): it never goes to a trace.
+            tracer.capture_lambda_handler(metrics.log_metrics(annotated), capture_response=False)
         )
 
     return wrap
