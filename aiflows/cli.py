@@ -6,11 +6,14 @@
     python -m aiflows reviews reject  rv-2k7m9q4x --reason "wrong tenant"
     python -m aiflows reviews revise  rv-2k7m9q4x --edit total=1,300.00 [--reason "..."]
     python -m aiflows reviews export  > feedback.jsonl
+    python -m aiflows trace <execution ARN | correlation id> [--html trace.html] [--endpoint-url URL]
 
 The same commands work against the local cloud and AWS: they speak to the review
 API at ``--api`` (or ``AIFLOWS_API``) with ``--token`` (or ``AIFLOWS_TOKEN``): on AWS
 the API's URL (the stack output ``ReviewApiUrl``) and a Cognito ID token; locally
 the console's URL (``make console`` prints it) and the development token ``dev``.
+``trace`` reads X-Ray with boto3: your AWS profile, or ``--endpoint-url`` (or
+``AWS_ENDPOINT_URL``) for the local cloud (``make serve``: http://127.0.0.1:4599).
 """
 
 from __future__ import annotations
@@ -117,6 +120,25 @@ def _edits(pairs: list[str]) -> dict[str, str]:
     return edits
 
 
+def _trace(args: argparse.Namespace) -> int:
+    import boto3
+
+    from aiflows import traceview
+
+    xray = boto3.client("xray", endpoint_url=args.endpoint_url) if args.endpoint_url else boto3.client("xray")
+    try:
+        view = traceview.timeline(*traceview.find_trace(xray, args.target, args.hours))
+    except LookupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(traceview.render_text(view))
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as out:
+            out.write(traceview.render_html(view))
+        print(f"\nHTML timeline: {args.html}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aiflows", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -127,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     reviews = groups.add_parser("reviews", help="list, show and decide reviews").add_subparsers(
         dest="command", required=True
     )
+    trace = groups.add_parser("trace", help="a run's timeline, read from X-Ray")
+    trace.add_argument("target", help="an execution ARN, or a run's correlation id (its event id)")
+    trace.add_argument("--html", help="also write an HTML timeline to this file")
+    trace.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
+    trace.add_argument("--hours", type=float, default=24.0, help="how far back to look")
     reviews.add_parser("list")
     reviews.add_parser("export")
     for name in ("show", "approve", "reject", "revise"):
@@ -137,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "revise":
             command.add_argument("--edit", action="append", required=True, metavar="FIELD=VALUE")
     args = parser.parse_args(argv)
+    if args.group == "trace":
+        return _trace(args)
     if not args.token:
         parser.error("give --token (or AIFLOWS_TOKEN): the local cloud's development token is 'dev'")
     client = ReviewClient(args.api, args.token)

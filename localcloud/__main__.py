@@ -77,6 +77,20 @@ def _approve_reviews(cloud: LocalCloud, deployment: Deployment, correlation_id: 
         print(f"  -> approved by {reviewer}; the flow goes on\n")
 
 
+def _show_trace(cloud: LocalCloud, execution_arn: str, html_file: Path) -> None:
+    """The last run's trace, as `python -m aiflows trace` shows it, read from the local X-Ray."""
+    from aiflows import traceview
+
+    cloud.flush_traces()
+    view = traceview.timeline(*traceview.find_trace(cloud.client("xray"), execution_arn))
+    print()
+    print("Its trace (the local X-Ray; on AWS the same with `python -m aiflows trace <execution ARN>`):")
+    print(traceview.render_text(view))
+    html_file.parent.mkdir(parents=True, exist_ok=True)
+    html_file.write_text(traceview.render_html(view), encoding="utf-8")
+    print(f"  HTML timeline: {html_file}")
+
+
 def demo(args: argparse.Namespace) -> int:
     with LocalCloud(time_scale=args.time_scale) as cloud:
         deployment = cloud.deploy(args.assembly)
@@ -88,6 +102,7 @@ def demo(args: argparse.Namespace) -> int:
             print(f"  {key:<32} {value}")
         sfn = cloud.client("stepfunctions")
         status = 0
+        execution = None
         for event_file in args.event:
             print()
             known = {
@@ -118,6 +133,8 @@ def demo(args: argparse.Namespace) -> int:
                 print(f"  {line[:160]}")
             if execution["status"] != "SUCCEEDED" and not args.allow_failure:
                 status = 1
+        if execution is not None:
+            _show_trace(cloud, execution["executionArn"], args.trace_html)
         print()
         print("Where to look next:")
         print("  make serve                   keep the local cloud up and explore it with the AWS CLI")
@@ -203,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         help="approve the run's reviews as this reviewer ('' to leave them)",
     )
     demo_parser.add_argument("--log-lines", type=int, default=12)
+    demo_parser.add_argument("--trace-html", type=Path, default=Path(".localcloud/last-trace.html"))
     demo_parser.add_argument("--timeout", type=float, default=120.0)
     demo_parser.add_argument("--allow-failure", action="store_true", help="exit 0 when the flow fails")
     commands.choices["serve"].add_argument("--port", type=int, default=4599)

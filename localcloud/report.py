@@ -22,10 +22,24 @@ class StateRun:
         return None if self.exited is None else (self.exited - self.entered).total_seconds() * 1000
 
 
+def entered_state(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> str | None:
+    """The state an event belongs to: the nearest StateEntered up its previousEventId chain."""
+    current = event
+    for _ in range(1000):
+        previous = by_id.get(current.get("previousEventId", 0))
+        if previous is None:
+            return None
+        if previous["type"].endswith("StateEntered"):
+            return str(previous["stateEnteredEventDetails"]["name"])
+        current = previous
+    return None
+
+
 def state_runs(history: list[dict[str, Any]]) -> list[StateRun]:
     """Fold an execution history into one row per state entered, in order."""
     runs: list[dict[str, Any]] = []
     open_runs: dict[str, dict[str, Any]] = {}
+    by_id = {event["id"]: event for event in history}
     for event in history:
         kind = event["type"]
         if kind.endswith("StateEntered"):
@@ -45,19 +59,14 @@ def state_runs(history: list[dict[str, Any]]) -> list[StateRun]:
             if name in open_runs:
                 open_runs.pop(name)["exited"] = event["timestamp"]
         elif kind in ("TaskScheduled", "LambdaFunctionScheduled"):
-            for run in open_runs.values():
-                if run["state_type"] == "Task":
-                    run["attempts"] += 1
-        elif kind in (
-            "TaskFailed",
-            "LambdaFunctionFailed",
-            "TaskTimedOut",
-            "LambdaFunctionTimedOut",
-        ):
+            owner = open_runs.get(entered_state(event, by_id) or "")
+            if owner:
+                owner["attempts"] += 1
+        elif kind in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut", "LambdaFunctionTimedOut"):
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            for run in open_runs.values():
-                if run["state_type"] == "Task":
-                    run["errors"].append(details.get("error", kind))
+            owner = open_runs.get(entered_state(event, by_id) or "")
+            if owner:
+                owner["errors"].append(details.get("error", kind))
     return [StateRun(**{**r, "errors": tuple(r["errors"])}) for r in runs]
 
 

@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from localcloud.report import entered_state
+
 Sink = Callable[[dict[str, Any]], None]
 
 # The trace header of the Task state now invoking a function, set around moto's call.
@@ -134,6 +136,7 @@ class ExecutionTraces:
             invoked = {key[1]: list(ids) for key, ids in self._state_ids.items() if key[0] == arn}
         subsegments: list[dict[str, Any]] = []
         open_states: dict[str, dict[str, Any]] = {}
+        by_id = {event["id"]: event for event in history}
         for event in history:
             kind = event["type"]
             stamp = event["timestamp"].timestamp()
@@ -157,12 +160,14 @@ class ExecutionTraces:
                     subsegment["end_time"] = stamp
                     subsegment.pop("in_progress", None)
             elif kind in ("TaskScheduled", "LambdaFunctionScheduled"):
-                for subsegment in open_states.values():
-                    subsegment["metadata"]["attempts"] += 1
+                owner = open_states.get(entered_state(event, by_id) or "")
+                if owner:
+                    owner["metadata"]["attempts"] += 1
             elif kind in ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"):
                 details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-                for subsegment in open_states.values():
-                    subsegment["metadata"]["errors"].append(details.get("error", kind))
+                owner = open_states.get(entered_state(event, by_id) or "")
+                if owner:
+                    owner["metadata"]["errors"].append(details.get("error", kind))
         end = (execution.get("stopDate") or execution["startDate"]).timestamp()
         for subsegment in subsegments:  # a state the execution left without exiting (a Fail state)
             if subsegment.pop("in_progress", None):

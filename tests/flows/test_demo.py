@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,11 @@ def test_the_demo_runs_a_flow_and_approves_its_review(
     printed = capsys.readouterr().out
     assert code == 0, printed
     # Both runs succeeded: the clear invoice alone, the doubtful one after a reviewer's approval
-    assert printed.count(": SUCCEEDED in") == 2
+    assert len(re.findall(r"^Execution .*: SUCCEEDED in", printed, flags=re.MULTILINE)) == 2
     assert "is waiting for a person (Review)" in printed
     assert "-> approved by reviewer@example.com" in printed
     for state in ("Validate", "GuardInput", "Classify", "Analyze", "Review", "Act", "PublishProcessed"):
         assert state in printed
     assert '"decision": "approve"' in printed
+    assert "Its trace (the local X-Ray" in printed and "model calls:" in printed
     assert "Where to look next" in printed

@@ -123,3 +123,30 @@ def test_no_raw_pii_from_the_input_reaches_a_segment_or_a_log_line(
     for kind, value in PII.items():
         leaks = [c[:200] for c in captured if value in c or value.replace(" ", "") in c]
         assert not leaks, f"raw {kind} found in: {leaks[:3]}"
+
+
+def test_the_trace_view_reads_a_run_from_x_ray(
+    cloud: LocalCloud, app: Deployment, tmp_path: Path, capsys: Any
+) -> None:
+    from aiflows.cli import main as cli
+
+    # Given a finished run
+    event_id = put_event_file(cloud, app, ROOT / "events" / "document_submitted.json")
+    execution = cloud.wait_for_new_execution(app, set(), timeout=60)
+    cloud.flush_traces()
+    html_file = tmp_path / "trace.html"
+    # When a person asks for its trace, by execution ARN or by correlation id
+    for target in (execution["executionArn"], event_id):
+        capsys.readouterr()
+        assert cli(["trace", target, "--endpoint-url", cloud.endpoint, "--html", str(html_file)]) == 0
+        printed = capsys.readouterr().out
+        # Then the timeline shows the states, the functions, the model calls and their cost
+        assert ": SUCCEEDED in" in printed
+        for state in ("Validate", "Classify", "Analyze", "Act", "PublishProcessed"):
+            assert f"  {state} " in printed
+        assert "AiFlows-ClassifyFunction" in printed
+        assert "amazon.nova-lite-v1:0" in printed and "classify/v1" in printed
+        assert "total" in printed and "$0.0" in printed
+    assert 'class="bar Task"' in html_file.read_text()
+    # And a run that is not there is a clear error
+    assert cli(["trace", "no-such-run", "--endpoint-url", cloud.endpoint]) == 1

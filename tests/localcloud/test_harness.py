@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from localcloud import Deployment, LocalCloud
+from localcloud.report import state_runs
 
 SCALE = 0.01
 
@@ -150,6 +151,10 @@ def test_retry_then_catch_exactly_as_the_definition_says(cloud: LocalCloud, harn
     assert sum(e["type"] == "TaskFailed" for e in events) == 3
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
     assert entered == ["Flaky", "GaveUp"]
+    # And the report tells the attempts and errors of that state, and of no other
+    runs = {run.name: run for run in state_runs(events)}
+    assert (runs["Flaky"].attempts, runs["Flaky"].errors) == (3, ("TransientError",) * 3)
+    assert (runs["GaveUp"].attempts, runs["GaveUp"].errors) == (0, ())
     # And the 30 s of production back-off ran compressed by the time scale, not skipped
     assert elapsed >= 30 * SCALE
 
