@@ -38,12 +38,24 @@ def put_event_file(cloud: LocalCloud, deployment: Deployment, event_file: Path) 
 
 
 def _function_logs(cloud: LocalCloud, since_ms: int) -> list[str]:
+    """The log lines since a time; moto's logs may refuse a read while functions still write."""
+    from botocore.exceptions import ClientError
+
     logs = cloud.client("logs")
-    lines = []
-    for group in logs.describe_log_groups()["logGroups"]:
-        for event in logs.filter_log_events(logGroupName=group["logGroupName"], startTime=since_ms)["events"]:
-            lines.append(f"{group['logGroupName']}  {event['message']}")
-    return lines
+    for attempt in range(5):
+        try:
+            lines = []
+            for group in logs.describe_log_groups()["logGroups"]:
+                events = logs.filter_log_events(logGroupName=group["logGroupName"], startTime=since_ms)[
+                    "events"
+                ]
+                lines.extend(f"{group['logGroupName']}  {event['message']}" for event in events)
+            return lines
+        except ClientError as error:
+            if attempt == 4:
+                return [f"(the local CloudWatch Logs did not answer: {error})"]
+            time.sleep(0.2)
+    return []
 
 
 def _approve_reviews(cloud: LocalCloud, deployment: Deployment, correlation_id: str, reviewer: str) -> None:

@@ -15,7 +15,6 @@ import copy
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -115,8 +114,10 @@ class LocalCloud:
         default_user_config["lambda"] = {"use_docker": False}
         _reset_moto()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        # Each resource type moto does not model is logged per resource; the deployment lists them once.
-        logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+        # Each resource type moto does not model is logged and warned per resource (from the
+        # server's threads); the deployment lists them once instead.
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
         # The interpreter logs every state failure it handles (a Catch, a Retry) as an
         # ERROR with its internals; the execution history is where a failure is read.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
@@ -241,17 +242,18 @@ class LocalCloud:
             if s["StackStatus"] != "DELETE_COMPLETE"
         }
         call = cfn.update_stack if stack.stack_name in existing else cfn.create_stack
-        with warnings.catch_warnings(record=True) as skipped:
-            warnings.simplefilter("always")
-            call(
-                StackName=stack.stack_name,
-                TemplateBody=json.dumps(stack.template),
-                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-            )
-        # moto skips the resource types it does not model (policies, authorizers...): say which
-        not_modeled = sorted(
-            {m.group(1) for w in skipped if (m := re.search(r"parse (\S+) but", str(w.message)))}
+        call(
+            StackName=stack.stack_name,
+            TemplateBody=json.dumps(stack.template),
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
+        # moto skips the resource types it does not model (policies, authorizers...): say which
+        from moto.cloudformation.parsing import NULL_MODELS, get_model_map
+
+        handled = (
+            set(get_model_map()) | set(NULL_MODELS) | set(stepfunctions.HANDLED) | {"AWS::CDK::Metadata"}
+        )
+        not_modeled = sorted({r["Type"] for r in stack.template.get("Resources", {}).values()} - handled)
         description = cfn.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
         if not description["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in description["StackStatus"]:
             raise LocalCloudError(

@@ -24,6 +24,7 @@ MACHINE = "AWS::StepFunctions::StateMachine"
 VERSION = "AWS::StepFunctions::StateMachineVersion"
 ALIAS = "AWS::StepFunctions::StateMachineAlias"
 
+HANDLED = (VERSION, ALIAS)  # modeled here, though moto's CloudFormation skips them
 _start_lock = threading.Lock()
 
 
