@@ -1,25 +1,18 @@
 """act: perform one allowlisted action, idempotently (putting an event, writing a record)."""
 
-from functools import cache
 from typing import Any
 
 import effects
 import logic
 
 from aiflows_runtime.capability import idempotent_step, register_context
+from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import ActInput, ActOutput, parse_input
 from aiflows_runtime.observability import capability_handler
 from aiflows_runtime.policies import action_policy
 from aiflows_runtime.settings import settings
 
 CAPABILITY = "act"
-
-
-@cache
-def client(service: str) -> Any:
-    import boto3
-
-    return boto3.client(service)
 
 
 @idempotent_step(CAPABILITY, key="[action, action_id]")

@@ -6,9 +6,9 @@ is stored with the review and never returned or published.
 """
 
 import json
-from functools import cache
 from typing import Any
 
+from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import ReviewRequest, ReviewTicket, parse_input
 from aiflows_runtime.observability import capability_handler, logger
 from aiflows_runtime.reviews import PENDING, ReviewStore
@@ -17,18 +17,11 @@ from aiflows_runtime.settings import settings
 CAPABILITY = "request_review"
 
 
-@cache
-def clients() -> tuple[Any, Any]:
-    import boto3
-
-    return boto3.client("dynamodb"), boto3.client("events")
-
-
 @capability_handler(CAPABILITY)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = parse_input(event, ReviewRequest)
     config = settings()
-    dynamodb, events = clients()
+    dynamodb, events = client("dynamodb"), client("events")
     details = request.model_dump(mode="json", exclude={"task_token"})
     if details["document"].get("text_ref"):
         details["document"].pop("text", None)  # a large text stays in S3: the console reads it there

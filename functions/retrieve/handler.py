@@ -12,6 +12,7 @@ from typing import Any
 
 import logic
 
+from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import Passage, RetrieveInput, RetrieveOutput, parse_input
 from aiflows_runtime.observability import capability_handler, tracer
 from aiflows_runtime.settings import settings
@@ -23,10 +24,8 @@ DOCUMENT_SUFFIXES = (".md", ".txt")
 @cache
 @tracer.capture_method(capture_response=False)
 def index() -> logic.Bm25Index:
-    import boto3
-
     config = settings()
-    body = boto3.client("s3").get_object(Bucket=config.corpus_bucket, Key=config.corpus_key)["Body"].read()
+    body = client("s3").get_object(Bucket=config.corpus_bucket, Key=config.corpus_key)["Body"].read()
     chunks: list[logic.Chunk] = []
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         for name in sorted(archive.namelist()):

@@ -10,7 +10,6 @@ API Gateway refuses an unauthenticated request before this function runs; the
 function refuses one too (401) when no identity reaches it.
 """
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import ReviewDecision
 from aiflows_runtime.feedback import FeedbackStore
 from aiflows_runtime.observability import logger, metrics, tracer
@@ -43,17 +43,9 @@ STATIC = {
 app = APIGatewayRestResolver(enable_validation=True)
 
 
-@cache
-def clients() -> tuple[Any, Any]:
-    import boto3
-
-    return boto3.client("dynamodb"), boto3.client("stepfunctions")
-
-
 def stores() -> tuple[ReviewStore, FeedbackStore]:
-    dynamodb, _ = clients()
     table = settings().state_table_name
-    return ReviewStore(table, client=dynamodb), FeedbackStore(table, client=dynamodb)
+    return ReviewStore(table, client=client("dynamodb")), FeedbackStore(table, client=client("dynamodb"))
 
 
 def reviewer() -> str:
@@ -127,7 +119,7 @@ def decide(review_id: str, body: logic.DecisionBody) -> dict[str, Any]:
     except AlreadyDecided:
         raise ServiceError(409, f"review {review_id} was already decided; nothing changed") from None
     try:
-        answer_flow(clients()[1], token, decision)
+        answer_flow(client("stepfunctions"), token, decision)
     except FlowNoLongerWaits:
         reviews.expire(review_id)
         raise ServiceError(410, f"the flow no longer waits for review {review_id}") from None

@@ -1,11 +1,11 @@
 """validate: claim the run, hold the submitted document to its contract, claim-check a large text."""
 
-from functools import cache
 from typing import Any
 
 import logic
 
 from aiflows_runtime.claimcheck import store_text
+from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import ObjectRef, ValidateInput, ValidateOutput, parse_input
 from aiflows_runtime.observability import capability_handler
 from aiflows_runtime.policies import guard_policy
@@ -13,13 +13,6 @@ from aiflows_runtime.runs import claim_run
 from aiflows_runtime.settings import settings
 
 CAPABILITY = "validate"
-
-
-@cache
-def client(service: str) -> Any:
-    import boto3
-
-    return boto3.client(service)
 
 
 @capability_handler(CAPABILITY)

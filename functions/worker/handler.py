@@ -11,7 +11,6 @@ succeeded is not summarized and charged again.
 """
 
 import json
-from functools import cache
 from typing import Any
 
 import logic
@@ -19,6 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from aiflows_runtime.capability import ask_model, idempotent_step, register_context
+from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import (
     SummarizeAnswer,
     SummarizeInput,
@@ -26,7 +26,7 @@ from aiflows_runtime.contracts import (
     WorkResult,
     parse_input,
 )
-from aiflows_runtime.errors import FlowError, TransientError
+from aiflows_runtime.errors import TOKEN_GONE, FlowError, TransientError, error_code
 from aiflows_runtime.observability import capability_handler, logger
 
 CAPABILITY = "worker"
@@ -34,11 +34,8 @@ CAPABILITY = "worker"
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@cache
 def sfn() -> Any:
-    import boto3
-
-    return boto3.client("stepfunctions")
+    return client("stepfunctions")
 
 
 def summarize_chunks(item: WorkItem) -> WorkResult:
@@ -79,16 +76,23 @@ def summarize_chunks(item: WorkItem) -> WorkResult:
 @idempotent_step(CAPABILITY, key="task_token")
 def work(request: WorkItem) -> dict[str, Any]:
     try:
-        result = summarize_chunks(request)
-    except TransientError:
-        raise  # a partial batch failure: SQS brings the message back
-    except FlowError as exc:
-        # Nothing a retry can fix: the flow hears it by name, and the message is done.
-        sfn().send_task_failure(
-            taskToken=request.task_token, error=type(exc).__name__, cause=str(exc)[:32768]
-        )
-        return {"status": "failed", "error": type(exc).__name__}
-    sfn().send_task_success(taskToken=request.task_token, output=result.model_dump_json())
+        try:
+            result = summarize_chunks(request)
+        except TransientError:
+            raise  # a partial batch failure: SQS brings the message back
+        except FlowError as exc:
+            # Nothing a retry can fix: the flow hears it by name, and the message is done.
+            sfn().send_task_failure(
+                taskToken=request.task_token, error=type(exc).__name__, cause=str(exc)[:32768]
+            )
+            return {"status": "failed", "error": type(exc).__name__}
+        sfn().send_task_success(taskToken=request.task_token, output=result.model_dump_json())
+    except Exception as exc:
+        if error_code(exc) not in TOKEN_GONE:
+            raise
+        # The flow stopped waiting (a heartbeat timeout, then a retry with a new token): drop this work.
+        logger.warning("the flow no longer waits for this work", extra={"error": error_code(exc)})
+        return {"status": "abandoned"}
     return {"status": "succeeded", "chunks": result.chunks}
 
 

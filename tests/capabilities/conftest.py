@@ -88,8 +88,9 @@ def function_env(cloud: LocalCloud, state_table: str, monkeypatch: pytest.Monkey
 
 def _forget_runtime_caches() -> None:
     """Each test gets fresh clients: a cached one may point at an earlier local cloud."""
-    from aiflows_runtime import capability, settings
+    from aiflows_runtime import capability, clients, settings
 
+    clients.client.cache_clear()
     settings.settings.cache_clear()
     capability.gateway.cache_clear()
     capability._persistence.cache_clear()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("function_env")
 PARAGRAPH = "Invoice {n} is due in 30 days. Payment goes to Northwind Supplies. " * 60
 
 
-def flow(cloud: LocalCloud, queue_url: str) -> str:
+def flow(cloud: LocalCloud, queue_url: str, timeout_seconds: int = 600) -> str:
     definition = {
         "StartAt": "Work",
         "States": {
@@ -32,8 +32,8 @@ def flow(cloud: LocalCloud, queue_url: str) -> str:
                         "max_words": 40,
                     },
                 },
-                "HeartbeatSeconds": 60,
-                "TimeoutSeconds": 600,
+                "HeartbeatSeconds": min(60, timeout_seconds - 1) or None,
+                "TimeoutSeconds": timeout_seconds,
                 "End": True,
             }
         },
@@ -64,7 +64,9 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     }
 
 
-def start_and_receive(cloud: LocalCloud, text: str, name: str) -> tuple[str, dict[str, Any], str]:
+def start_and_receive(
+    cloud: LocalCloud, text: str, name: str, timeout_seconds: int = 600
+) -> tuple[str, dict[str, Any], str]:
     sqs, sfn = cloud.client("sqs"), cloud.client("stepfunctions")
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -72,7 +74,7 @@ def start_and_receive(cloud: LocalCloud, text: str, name: str) -> tuple[str, dic
     ]
     document = {"document_id": "big-1", "tenant": "acme", "text": text}
     execution = sfn.start_execution(
-        stateMachineArn=flow(cloud, queue_url),
+        stateMachineArn=flow(cloud, queue_url, timeout_seconds),
         name=name,
         input=json.dumps({"correlation_id": f"run-{name}", "document": document}),
     )["executionArn"]
@@ -128,3 +130,14 @@ def test_a_transient_failure_fails_only_that_message(cloud: LocalCloud, context:
     assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     assert cloud.client("stepfunctions").describe_execution(executionArn=execution)["status"] == "RUNNING"
     cloud.client("stepfunctions").stop_execution(executionArn=execution)
+
+
+def test_work_the_flow_no_longer_waits_for_is_dropped(cloud: LocalCloud, context: Context) -> None:
+    # Given a message whose flow gave up waiting (its TimeoutSeconds passed)
+    execution, event, _ = start_and_receive(cloud, PARAGRAPH.format(n=1), "long-4", timeout_seconds=2)
+    assert cloud.wait_for_execution(execution, timeout=20)["status"] == "FAILED"
+    # When the worker takes it
+    answer = load_handler("worker").lambda_handler(event, context)
+    # Then the message is done (no retries to the DLQ), and no model was paid for it
+    assert answer == {"batchItemFailures": []}
+    assert cloud.model.calls == []

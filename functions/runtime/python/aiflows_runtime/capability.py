@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import Contract, ModelUse, StepInput, parse_answer
 from aiflows_runtime.gateway import ModelAnswer, ModelGateway, RunContext
 from aiflows_runtime.observability import record_model_call
@@ -31,9 +32,7 @@ A = TypeVar("A", bound=Contract)
 def gateway() -> ModelGateway:
     policy = routing_policy()
     table = settings().state_table_name
-    import boto3
-
-    dynamodb = boto3.client("dynamodb")
+    dynamodb = client("dynamodb")
     return ModelGateway(
         policy=policy,
         bedrock=ModelGateway.bedrock_client(policy),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from aiflows_runtime.errors import InvalidInput
+from aiflows_runtime.errors import InvalidInput, error_code
 
 
 def sha256(text: str) -> str:
@@ -31,7 +31,7 @@ def fetch_text(s3: Any, ref: dict[str, Any]) -> str:
     try:
         body = s3.get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
     except Exception as exc:
-        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
+        code = error_code(exc)
         if code in ("NoSuchKey", "NoSuchBucket", "404", "AccessDenied"):
             raise InvalidInput(f"text_ref s3://{ref['bucket']}/{ref['key']} cannot be read: {code}") from exc
         raise

@@ -10,13 +10,13 @@ it needs, or reads one its function does not return fails before anything deploy
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aiflows_runtime.claimcheck import has_refs, resolve_refs
+from aiflows_runtime.clients import client
 from aiflows_runtime.errors import InvalidInput, MalformedAnswer
 
 EVENT_SOURCE = "aiflows.documents"
@@ -369,18 +369,11 @@ def parse_input(event: Any, model: type[M]) -> M:
     failing field, so the execution history shows what to fix.
     """
     if has_refs(event):
-        event = resolve_refs(event, _s3())
+        event = resolve_refs(event, client("s3"))
     try:
         return parse(event=event, model=model)
     except ValidationError as exc:
         raise InvalidInput(f"{model.__name__} rejected the input: {_problems(exc)}") from None
-
-
-@cache
-def _s3() -> Any:
-    import boto3
-
-    return boto3.client("s3")
 
 
 def parse_answer(text: str, model: type[M]) -> M:

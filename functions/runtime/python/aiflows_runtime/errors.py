@@ -25,3 +25,12 @@ class MalformedAnswer(Exception):
     Handled inside the model gateway (the call moves on to the next model); it
     never reaches a flow.
     """
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError; '' for anything else (a timeout has no response)."""
+    return str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
+
+
+# What Step Functions answers to a task token it no longer waits for.
+TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from aiflows_runtime.errors import FlowError, MalformedAnswer, TransientError
+from aiflows_runtime.errors import FlowError, MalformedAnswer, TransientError, error_code
 from aiflows_runtime.policies import RoutingPolicy
 from aiflows_runtime.prompts import RenderedPrompt
 from aiflows_runtime.state import CachedAnswer, CircuitBreaker, Ledger, LedgerEntry, ResponseCache
@@ -212,7 +212,7 @@ class ModelGateway:
             try:
                 response = self._bedrock.converse(**request)
             except Exception as exc:
-                code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
+                code = error_code(exc)
                 if code == "ValidationException" or code == "AccessDeniedException":
                     raise ModelRequestRejected(f"{model} rejected the request: {exc}") from exc
                 if code in RETRYABLE_CODES:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiflows_runtime.contracts import ReviewDecision
+from aiflows_runtime.errors import TOKEN_GONE, error_code
 from aiflows_runtime.state import dynamodb_client
 
 PENDING, DECIDED, EXPIRED = "PENDING", "DECIDED", "EXPIRED"
@@ -112,7 +113,7 @@ class ReviewStore:
                 ReturnValues="ALL_NEW",
             )
         except Exception as exc:
-            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+            code = error_code(exc)
             if code == "ConditionalCheckFailedException":
                 self.get(decision.review_id)  # ReviewNotFound when it never existed
                 raise AlreadyDecided(decision.review_id) from None
@@ -166,7 +167,7 @@ def answer_flow(sfn: Any, task_token: str, decision: ReviewDecision) -> None:
     try:
         sfn.send_task_success(taskToken=task_token, output=decision.model_dump_json())
     except Exception as exc:
-        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
-        if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+        code = error_code(exc)
+        if code in TOKEN_GONE:
             raise FlowNoLongerWaits(code) from exc
         raise

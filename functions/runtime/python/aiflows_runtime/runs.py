@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aiflows_runtime.errors import FlowError
+from aiflows_runtime.errors import FlowError, error_code
 
 CLAIM_TTL_SECONDS = 14 * 24 * 3600
 
@@ -35,7 +35,7 @@ def claim_run(dynamodb: Any, table: str, correlation_id: str, execution: str, cl
             ExpressionAttributeValues={":mine": {"S": execution}},
         )
     except Exception as exc:
-        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+        code = error_code(exc)
         if code == "ConditionalCheckFailedException":
             raise DuplicateRun(f"event {correlation_id} is already run by another execution") from None
         raise

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
+from aiflows_runtime.errors import error_code
 from aiflows_runtime.policies import BreakerSettings
 
 Clock = Callable[[], float]
@@ -33,14 +34,9 @@ def dynamodb_client(client: Any = None) -> Any:
     """The client given (a test's, a handler's shared one), or a new DynamoDB client."""
     if client is not None:
         return client
-    import boto3
+    from aiflows_runtime.clients import client as shared
 
-    return boto3.client("dynamodb")
-
-
-def _conditional_failure(exc: Exception) -> bool:
-    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
-    return code == "ConditionalCheckFailedException"
+    return shared("dynamodb")
 
 
 # --- circuit breaker ---------------------------------------------------------
@@ -113,7 +109,7 @@ class CircuitBreaker:
                 ExpressionAttributeValues={":seen": {"N": str(seen_version)}},
             )
         except Exception as exc:
-            if _conditional_failure(exc):
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
