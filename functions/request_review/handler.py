@@ -10,7 +10,7 @@ from typing import Any
 
 from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import ReviewRequest, ReviewTicket, parse_input
-from aiflows_runtime.observability import capability_handler, logger
+from aiflows_runtime.observability import capability_handler, logger, record_pending_reviews
 from aiflows_runtime.reviews import PENDING, ReviewStore
 from aiflows_runtime.settings import settings
 
@@ -31,6 +31,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if earlier.details.get("correlation_id") == request.correlation_id:
             store.expire(earlier.review_id)
     review_id = store.create(request.task_token, details)
+    record_pending_reviews(store.count_pending())
     if not config.event_bus_name:
         raise RuntimeError("request_review needs EVENT_BUS_NAME to announce the review")
     events.put_events(

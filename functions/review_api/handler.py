@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import ReviewDecision
 from aiflows_runtime.feedback import FeedbackStore
-from aiflows_runtime.observability import logger, metrics, tracer
+from aiflows_runtime.observability import logger, metrics, record_pending_reviews, tracer
 from aiflows_runtime.reviews import (
     AlreadyDecided,
     FlowNoLongerWaits,
@@ -122,12 +122,14 @@ def decide(review_id: str, body: logic.DecisionBody) -> dict[str, Any]:
         answer_flow(client("stepfunctions"), token, decision)
     except FlowNoLongerWaits:
         reviews.expire(review_id)
+        record_pending_reviews(reviews.count_pending())
         raise ServiceError(410, f"the flow no longer waits for review {review_id}") from None
     except Exception:
         reviews.reopen(decision)  # let the reviewer try again: the flow was not answered
         raise
     line = feedback.record(reviews.get(review_id), decision)
     metrics.add_metric(name="ReviewsDecided", unit=MetricUnit.Count, value=1)
+    record_pending_reviews(reviews.count_pending())
     logger.info("review decided", extra={"review_id": review_id, "decision": decision.decision})
     return {
         "review_id": review_id,

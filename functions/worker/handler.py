@@ -97,7 +97,20 @@ def work(request: WorkItem) -> dict[str, Any]:
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    body = json.loads(record.body)
+    try:
+        body = json.loads(record.body)
+        run = body.get("correlation_id") if isinstance(body, dict) else None
+        logger.set_correlation_id(str(run) if run else None)  # its log lines name the run (aiflows logs)
+        return handle_item(body)
+    except Exception as exc:
+        # the error's name only (its message may quote the document); SQS brings the message back
+        logger.error(
+            "work item failed", extra={"exception_name": type(exc).__name__, "message_id": record.message_id}
+        )
+        raise
+
+
+def handle_item(body: Any) -> dict[str, Any]:
     try:
         item = parse_input(body, WorkItem)
     except FlowError as exc:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import Contract, ModelUse, StepInput, parse_answer
 from aiflows_runtime.gateway import ModelAnswer, ModelGateway, RunContext
-from aiflows_runtime.observability import record_model_call
+from aiflows_runtime.observability import record_breaker_open, record_model_call
 from aiflows_runtime.policies import routing_policy
 from aiflows_runtime.settings import settings
 from aiflows_runtime.state import CircuitBreaker, Ledger, ResponseCache
@@ -40,6 +40,7 @@ def gateway() -> ModelGateway:
         cache=ResponseCache(table, policy.gateway.cache_ttl_seconds, client=dynamodb),
         ledger=Ledger(table, client=dynamodb),
         on_call=record_model_call,
+        on_breaker_open=record_breaker_open,
     )
 
 

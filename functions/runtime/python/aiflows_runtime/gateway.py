@@ -105,6 +105,7 @@ class ModelGateway:
         cache: ResponseCache,
         ledger: Ledger,
         on_call: Callable[[RunContext, LedgerEntry], None] = lambda run, entry: None,
+        on_breaker_open: Callable[[str, str], None] = lambda model, why: None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float, float], float] = random.uniform,
     ) -> None:
@@ -114,6 +115,7 @@ class ModelGateway:
         self._cache = cache
         self._ledger = ledger
         self._on_call = on_call
+        self._on_breaker_open = on_breaker_open
         self._sleep = sleep
         self._jitter = jitter
         self.attempts: list[Attempt] = []
@@ -143,6 +145,7 @@ class ModelGateway:
         for model in route.models:
             if not self._breaker.allow(model):
                 self.attempts.append(Attempt(model, "open"))
+                self._on_breaker_open(model, "a call was refused")
                 continue
             answer = self._ask_model(capability, model, prompt, run, parse)
             if answer is not None:
@@ -246,7 +249,7 @@ class ModelGateway:
                     "malformed",
                     cost,
                 )
-                self._breaker.record_failure(model)
+                self._failed(model, "malformed answer")
                 return None
             self.attempts.append(Attempt(model, "ok"))
             self._breaker.record_success(model)
@@ -266,8 +269,13 @@ class ModelGateway:
                 False,
                 stop_reason,
             )
-        self._breaker.record_failure(model)
+        outcomes = [a.outcome for a in self.attempts if a.model_id == model]
+        self._failed(model, f"{len(outcomes)} attempts failed: {', '.join(outcomes)}")
         return None
+
+    def _failed(self, model: str, why: str) -> None:
+        if self._breaker.record_failure(model, why):
+            self._on_breaker_open(model, why)
 
     def _account(
         self,

@@ -48,8 +48,10 @@ def capability_handler(capability: str) -> Callable[[Handler], Handler]:
             metrics.add_dimension(name="capability", value=capability)
             try:
                 result = fn(event, context)
-            except Exception:
+            except Exception as exc:
                 metrics.add_metric(name="StepFailed", unit=MetricUnit.Count, value=1)
+                # The error's name only: its message may quote the input (the flow's history keeps it).
+                logger.error("step failed", extra={"exception_name": type(exc).__name__})
                 raise
             metrics.add_metric(name="StepSucceeded", unit=MetricUnit.Count, value=1)
             return result
@@ -91,6 +93,8 @@ def record_model_call(run: RunContext, entry: LedgerEntry) -> None:
     call_metrics.add_metric(name="ModelLatency", unit=MetricUnit.Milliseconds, value=entry.latency_ms)
     call_metrics.add_metric(name="CacheHits", unit=MetricUnit.Count, value=int(entry.cache_hit))
     call_metrics.flush_metrics()
+    # The flow's spend on its own: the cost-per-run alarm divides it by the runs started.
+    _emit("FlowCostUSD", entry.cost_usd, MetricUnit.NoUnit, flow=entry.flow)
     logger.info(
         "model call",
         extra={
@@ -104,3 +108,23 @@ def record_model_call(run: RunContext, entry: LedgerEntry) -> None:
             "correlation_id": run.correlation_id,
         },
     )
+
+
+def record_breaker_open(model: str, why: str) -> None:
+    """A breaker opened, or refused a call while open: the breaker-open alarm counts these."""
+    _emit("BreakerOpen", 1, MetricUnit.Count)
+    logger.warning("circuit breaker open", extra={"model_id": model, "why": why})
+
+
+def record_pending_reviews(count: int) -> None:
+    """How many reviews wait for a person, measured after each change (the dashboard's gauge)."""
+    _emit("PendingReviews", count, MetricUnit.Count)
+
+
+def _emit(name: str, value: float, unit: MetricUnit, **dimensions: str) -> None:
+    """One metric in its own EMF record, with exactly these dimensions (plus the service)."""
+    record = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    for key, dimension in dimensions.items():
+        record.add_dimension(name=key, value=dimension)
+    record.add_metric(name=name, unit=unit, value=value)
+    record.flush_metrics()

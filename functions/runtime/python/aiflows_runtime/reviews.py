@@ -92,6 +92,17 @@ class ReviewStore:
         )
         return [_review(item) for page in pages for item in page["Items"]]
 
+    def count_pending(self) -> int:
+        """How many reviews wait, counted by the index without reading them."""
+        pages = self._ddb.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=PENDING_INDEX,
+            KeyConditionExpression="gsi1pk = :pending",
+            ExpressionAttributeValues={":pending": {"S": f"reviews#{PENDING}"}},
+            Select="COUNT",
+        )
+        return sum(page["Count"] for page in pages)
+
     def decide(self, decision: ReviewDecision) -> str:
         """Mark the review decided, once; return its task token for the caller to answer."""
         try:

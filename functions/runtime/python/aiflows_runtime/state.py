@@ -51,6 +51,7 @@ class BreakerState:
     opened_at: float = 0.0
     probe_until: float = 0.0
     version: int = 0
+    last_error: str = ""  # what the last failure was: the runbook's first clue
 
 
 class CircuitBreaker:
@@ -88,6 +89,7 @@ class CircuitBreaker:
             opened_at=float(item["opened_at"]["N"]),
             probe_until=float(item["probe_until"]["N"]),
             version=int(item["version"]["N"]),
+            last_error=item.get("last_error", {}).get("S", ""),
         )
 
     def _write(self, model: str, state: BreakerState, seen_version: int) -> bool:
@@ -99,6 +101,7 @@ class CircuitBreaker:
             "opened_at": {"N": repr(state.opened_at)},
             "probe_until": {"N": repr(state.probe_until)},
             "version": {"N": str(seen_version + 1)},
+            "last_error": {"S": state.last_error},
         }
         condition = "attribute_not_exists(pk) OR version = :seen"
         try:
@@ -130,30 +133,44 @@ class CircuitBreaker:
         return self._write(model, claimed, current.version)
 
     def record_success(self, model: str) -> None:
-        self._update(model, lambda s, now: BreakerState() if s.state != CLOSED or s.failures else None)
+        self.close(model)
 
-    def record_failure(self, model: str) -> None:
+    def record_failure(self, model: str, error: str = "") -> bool:
+        """Count a failure; True when this one opened the breaker."""
         settings = self._settings
 
         def fail(s: BreakerState, now: float) -> BreakerState | None:
             if s.state == HALF_OPEN:
-                return BreakerState(state=OPEN, opened_at=now)
+                return BreakerState(state=OPEN, opened_at=now, last_error=error)
             if s.state == OPEN:
                 return None
             failures = 1 if now - s.window_start > settings.window_seconds else s.failures + 1
             window_start = now if failures == 1 else s.window_start
             if failures >= settings.failure_threshold:
-                return BreakerState(state=OPEN, opened_at=now)
-            return BreakerState(failures=failures, window_start=window_start)
+                return BreakerState(state=OPEN, opened_at=now, last_error=error)
+            return BreakerState(failures=failures, window_start=window_start, last_error=error)
 
-        self._update(model, fail)
+        written = self._update(model, fail)
+        return written is not None and written.state == OPEN
 
-    def _update(self, model: str, change: Callable[[BreakerState, float], BreakerState | None]) -> None:
+    def close(self, model: str) -> BreakerState:
+        """Closed, failures forgotten: after a success, or by hand (the breaker-open runbook)."""
+        written = self._update(
+            model, lambda s, now: BreakerState() if s.state != CLOSED or s.failures else None
+        )
+        return written or self.read(model)
+
+    def _update(
+        self, model: str, change: Callable[[BreakerState, float], BreakerState | None]
+    ) -> BreakerState | None:
+        """Apply a change with optimistic locking; the state written, or None if none was needed."""
         for _ in range(5):
             current = self.read(model)
             wanted = change(current, self._clock())
-            if wanted is None or self._write(model, wanted, current.version):
-                return
+            if wanted is None:
+                return None
+            if self._write(model, wanted, current.version):
+                return wanted
         raise RuntimeError(f"breaker of {model}: too much contention to record the outcome")
 
 
