@@ -14,6 +14,7 @@ from infra.constructs.claim_bucket import ClaimBucket
 from infra.constructs.corpus import Corpus
 from infra.constructs.event_bus import EventBus
 from infra.constructs.flow import Flow
+from infra.constructs.monitoring import RUNBOOKS, Monitoring
 from infra.constructs.review_api import ReviewApi
 from infra.constructs.state_table import StateTable
 from infra.constructs.work_queue import WORKER_TIMEOUT, WorkQueue
@@ -44,6 +45,11 @@ CAPABILITIES: dict[str, Capability] = {
     "WorkerFunction": Capability("worker", claims="read", model_route="summarize", works_the_queue=True),
     "RequestReviewFunction": Capability("request_review", claims="read", publishes=True),
 }
+
+
+# The cost-per-run alarms' budgets (USD, average over an hour's runs). Each flow's
+# definition also caps a single run (its Tasks' budget_usd), which ends in BudgetExceeded.
+COST_PER_RUN_USD = {"document_intake": 0.01, "classify_extract": 0.005}
 
 
 class AiFlowsStack(Stack):
@@ -87,6 +93,21 @@ class AiFlowsStack(Stack):
         self.review_api = ReviewApi(
             self, "ReviewApi", state_table=self.state_table, claim_bucket=self.claim_bucket
         )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            dead_letter_queues={
+                "work": self.work_queue.dead_letter_queue,
+                "event-targets": self.event_bus.target_dead_letter_queue,
+            },
+            runbook_url=self.node.try_get_context("runbook_url") or RUNBOOKS,
+            alert_email=self.node.try_get_context("alert_email"),
+        )
+        # What a run is expected to cost on average; the definitions' budget_usd caps one run.
+        self.monitoring.watch_flow(self.document_intake, cost_per_run_usd=COST_PER_RUN_USD["document_intake"])
+        self.monitoring.watch_flow(
+            self.classify_extract, cost_per_run_usd=COST_PER_RUN_USD["classify_extract"]
+        )
         self.event_bus.start_flow(
             "DocumentSubmitted",
             source=["aiflows.documents"],
@@ -109,6 +130,8 @@ class AiFlowsStack(Stack):
             "StateTableName": self.state_table.table.table_name,
             "WorkQueueUrl": self.work_queue.queue.queue_url,
             "WorkDeadLetterQueueUrl": self.work_queue.dead_letter_queue.queue_url,
+            "EventTargetDeadLetterQueueUrl": self.event_bus.target_dead_letter_queue.queue_url,
+            "AlertsTopicArn": self.monitoring.topic.topic_arn,
             "ClaimBucketName": self.claim_bucket.bucket.bucket_name,
             **{f"{f}Name": function(f).function_name for f in CAPABILITIES},
         }

@@ -752,6 +752,8 @@ def test_the_outputs_name_what_clients_and_the_local_cloud_need(synthesized: Syn
         "StateTableName": value(stack.state_table.table),
         "WorkQueueUrl": value(stack.work_queue.queue),
         "WorkDeadLetterQueueUrl": value(stack.work_queue.dead_letter_queue),
+        "EventTargetDeadLetterQueueUrl": value(stack.event_bus.target_dead_letter_queue),
+        "AlertsTopicArn": value(stack.monitoring.topic),
         "ClaimBucketName": value(stack.claim_bucket.bucket),
         **{f"{name}Name": value(stack.functions[name].function) for name in FUNCTIONS},
     }
