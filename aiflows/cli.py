@@ -7,6 +7,15 @@
     python -m aiflows reviews revise  rv-2k7m9q4x --edit total=1,300.00 [--reason "..."]
     python -m aiflows reviews export  > feedback.jsonl
     python -m aiflows trace <execution ARN | correlation id> [--html trace.html] [--endpoint-url URL]
+    python -m aiflows alarms
+    python -m aiflows runs failed [--flow document_intake] [--hours 24]
+    python -m aiflows runs cost   [--flow document_intake] [--hours 1] [--top 10]
+    python -m aiflows runs spend  <correlation id>
+    python -m aiflows logs <correlation id> [--errors]
+    python -m aiflows dlq list    work|event-targets
+    python -m aiflows dlq redrive work|event-targets
+    python -m aiflows breakers list
+    python -m aiflows breakers close <model id>
 
 The same commands work against the local cloud and AWS: they speak to the review
 API at ``--api`` (or ``AIFLOWS_API``) with ``--token`` (or ``AIFLOWS_TOKEN``): on AWS
@@ -14,11 +23,15 @@ the API's URL (the stack output ``ReviewApiUrl``) and a Cognito ID token; locall
 the console's URL (``make console`` prints it) and the development token ``dev``.
 ``trace`` reads X-Ray with boto3: your AWS profile, or ``--endpoint-url`` (or
 ``AWS_ENDPOINT_URL``) for the local cloud (``make serve``: http://127.0.0.1:4599).
+The operations commands (alarms, runs, dlq, breakers: what the runbooks in
+``docs/runbooks/`` run) read the stack ``--stack`` (or ``AIFLOWS_STACK``, default
+``AiFlows``) the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -139,6 +152,102 @@ def _trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(stamp: float | datetime.datetime) -> str:
+    if isinstance(stamp, datetime.datetime):
+        return stamp.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        datetime.datetime.fromtimestamp(stamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S") if stamp else "-"
+    )
+
+
+def _ops(args: argparse.Namespace) -> int:
+    import boto3
+
+    from aiflows import ops
+
+    def clients(service: str) -> Any:
+        return (
+            boto3.client(service, endpoint_url=args.endpoint_url)
+            if args.endpoint_url
+            else boto3.client(service)
+        )
+
+    since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=getattr(args, "hours", 0) or 0)
+    try:
+        if args.group == "alarms":
+            rows = ops.alarms(clients, args.stack)
+            if not rows:
+                print(f"No alarm named {args.stack}-*: is the stack deployed?")
+            for alarm in rows:
+                print(f"{alarm.state:<17} {alarm.name}\n{'':<17} runbook: {alarm.runbook}")
+        elif args.group == "runs" and args.command == "failed":
+            failed = ops.failed_runs(clients, args.stack, args.flow, since)
+            if not failed:
+                print(f"No {args.flow} run failed in the last {args.hours:g} h.")
+            for run in failed:
+                print(f"{_when(run.started)}  {run.status:<9} {run.error} at step {run.step}")
+                print(f"    correlation id {run.correlation_id}  execution {run.execution_arn}")
+                if run.cause:
+                    print(f"    cause: {run.cause[:300]}")
+        elif args.group == "runs" and args.command == "cost":
+            costs = ops.run_costs(clients, args.stack, args.flow, since)
+            if not costs:
+                print(f"No {args.flow} run in the last {args.hours:g} h.")
+            else:
+                average = sum(c.cost_usd for c in costs) / len(costs)
+                print(f"{len(costs)} runs in the last {args.hours:g} h, ${average:.6f} per run on average")
+                print(
+                    f"{'correlation id':<38} {'status':<10} {'calls':>5} "
+                    f"{'tokens in/out':>15} {'cost USD':>10}"
+                )
+                for run in costs[: args.top]:
+                    tokens = f"{run.input_tokens}/{run.output_tokens}"
+                    print(
+                        f"{run.correlation_id:<38} {run.status:<10} {run.calls:>5} {tokens:>15} "
+                        f"{run.cost_usd:>10.6f}"
+                    )
+        elif args.group == "runs" and args.command == "spend":
+            spend = ops.model_spend(clients, args.stack, args.correlation_id)
+            if not spend:
+                print(f"No model call in the ledger of run {args.correlation_id}.")
+            for (capability, model), (calls, dollars) in sorted(spend.items(), key=lambda kv: -kv[1][1]):
+                print(f"{capability:<12} {model:<48} {calls:>3} calls  ${dollars:.6f}")
+        elif args.group == "logs":
+            lines = ops.run_logs(clients, args.stack, args.correlation_id, errors_only=args.errors)
+            if not lines:
+                print(f"No log line about run {args.correlation_id}.")
+            for line in lines:
+                error = f"  [{line.error}]" if line.error else ""
+                print(f"{_when(line.at)}  {line.function:<14} {line.level:<7} {line.message}{error}")
+        elif args.group == "dlq" and args.command == "list":
+            letters = ops.dead_letters(clients, args.stack, args.queue)
+            print(f"{len(letters)} message(s) in the {args.queue} dead-letter queue")
+            for letter in letters:
+                print(
+                    f"{_when(letter.sent)}  {letter.message_id}  "
+                    f"received {letter.receives}x  {letter.summary}"
+                )
+        elif args.group == "dlq" and args.command == "redrive":
+            moved = ops.redrive(clients, args.stack, args.queue)
+            print(f"{moved} message(s) sent back from the {args.queue} dead-letter queue")
+        elif args.group == "breakers" and args.command == "list":
+            for row in ops.breakers(clients, args.stack):
+                extra = (
+                    f"  opened {_when(row.opened_at)}, next probe {_when(row.reopens_at)}"
+                    if row.opened_at
+                    else ""
+                )
+                error = f"  last error: {row.last_error}" if row.last_error else ""
+                print(f"{row.state:<9} {row.model:<48} failures {row.failures}{extra}{error}")
+        elif args.group == "breakers" and args.command == "close":
+            row = ops.close_breaker(clients, args.stack, args.model)
+            print(f"{row.model}: {row.state}")
+    except ops.OpsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aiflows", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -154,6 +263,35 @@ def main(argv: list[str] | None = None) -> int:
     trace.add_argument("--html", help="also write an HTML timeline to this file")
     trace.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
     trace.add_argument("--hours", type=float, default=24.0, help="how far back to look")
+    stack = argparse.ArgumentParser(add_help=False)
+    stack.add_argument("--stack", default=os.environ.get("AIFLOWS_STACK", "AiFlows"), help="the stack's name")
+    stack.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
+    groups.add_parser("alarms", parents=[stack], help="the stack's alarms, firing first, with their runbooks")
+    runs = groups.add_parser("runs", help="failed runs, and what runs cost").add_subparsers(
+        dest="command", required=True
+    )
+    for name, hours in (("failed", 24.0), ("cost", 1.0)):
+        command = runs.add_parser(name, parents=[stack])
+        command.add_argument("--flow", default="document_intake")
+        command.add_argument("--hours", type=float, default=hours, help="how far back to look")
+        if name == "cost":
+            command.add_argument("--top", type=int, default=10)
+    runs.add_parser("spend", parents=[stack], help="one run's spend by capability and model").add_argument(
+        "correlation_id"
+    )
+    logs = groups.add_parser("logs", parents=[stack], help="what the functions logged about one run")
+    logs.add_argument("correlation_id")
+    logs.add_argument("--errors", action="store_true", help="warnings and errors only")
+    dlq = groups.add_parser("dlq", help="look at and redrive dead letters").add_subparsers(
+        dest="command", required=True
+    )
+    for name in ("list", "redrive"):
+        dlq.add_parser(name, parents=[stack]).add_argument("queue", choices=("work", "event-targets"))
+    breakers = groups.add_parser("breakers", help="the models' circuit breakers").add_subparsers(
+        dest="command", required=True
+    )
+    breakers.add_parser("list", parents=[stack])
+    breakers.add_parser("close", parents=[stack]).add_argument("model")
     reviews.add_parser("list")
     reviews.add_parser("export")
     for name in ("show", "approve", "reject", "revise"):
@@ -166,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.group == "trace":
         return _trace(args)
+    if args.group in ("alarms", "runs", "logs", "dlq", "breakers"):
+        return _ops(args)
     if not args.token:
         parser.error("give --token (or AIFLOWS_TOKEN): the local cloud's development token is 'dev'")
     client = ReviewClient(args.api, args.token)

@@ -1,8 +1,9 @@
-"""The project's shared runtime (the functions' layer), for the local cloud's own use.
+"""The project's shared runtime (the functions' layer), for the tools outside Lambda.
 
-The local model reads the handlers' prompt templates, and the demo answers reviews
-with the same code as the review API: both import ``aiflows_runtime`` from its
-source folder.
+The local model reads the handlers' prompt templates, the demo answers reviews with
+the same code as the review API, and the operations commands read breakers and
+ledgers with the same adapters as the handlers: all import ``aiflows_runtime`` from
+its source folder.
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aiflows.runtime import use_shared_runtime
 from localcloud.cloud import Deployment, LocalCloud
 from localcloud.report import render_execution
-from localcloud.runtime import use_shared_runtime
 
 
 def put_event_file(cloud: LocalCloud, deployment: Deployment, event_file: Path) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from localcloud import stepfunctions, timescale, traces
+from localcloud import alarms, stepfunctions, timescale, traces  # noqa: F401 - alarms: a CFN model
 from localcloud.assembly import (
     BOOTSTRAP_VERSION,
     BOOTSTRAP_VERSION_PARAMETER,

@@ -33,7 +33,7 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud.runtime import use_shared_runtime
+from aiflows.runtime import use_shared_runtime
 
 LABEL_KEYWORDS: dict[str, tuple[str, ...]] = {
     "invoice": ("invoice", "amount due", "payment", "total", "vat", "bill to"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -113,3 +115,17 @@ def pending_review(cloud: LocalCloud, app: Deployment, correlation_id: str, time
                 return review.review_id
         time.sleep(0.05)
     raise AssertionError(f"no review requested for {correlation_id}")
+
+
+def execution_of(cloud: LocalCloud, app: Deployment, event_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The document_intake execution started for an event (its input's id), once it has started."""
+    sfn = cloud.client("stepfunctions")
+    machine = app.outputs["DocumentIntakeStateMachineArn"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for listed in sfn.list_executions(stateMachineArn=machine)["executions"]:
+            described = sfn.describe_execution(executionArn=listed["executionArn"])
+            if json.loads(described["input"])["id"] == event_id:
+                return dict(described)
+        time.sleep(0.02)
+    raise AssertionError(f"no execution for event {event_id}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from aiflows_runtime.contracts import BUS_EVENTS, EVENT_SOURCE, ReviewDecision
 from aiflows_runtime.reviews import AlreadyDecided, ReviewStore, answer_flow
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
-from tests.conftest import pending_review
+from tests.conftest import execution_of, pending_review
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -52,20 +51,6 @@ def submit(cloud: LocalCloud, app: Deployment, detail: dict[str, Any], tmp_path:
     event = tmp_path / "event.json"
     event.write_text(json.dumps({**INVOICE, "Detail": detail}))
     return put_event_file(cloud, app, event)
-
-
-def execution_of(cloud: LocalCloud, app: Deployment, event_id: str, timeout: float = 60) -> dict[str, Any]:
-    """The execution started for an event (its input's id), once it has started."""
-    sfn = cloud.client("stepfunctions")
-    machine = app.outputs["DocumentIntakeStateMachineArn"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for listed in sfn.list_executions(stateMachineArn=machine)["executions"]:
-            described = sfn.describe_execution(executionArn=listed["executionArn"])
-            if json.loads(described["input"])["id"] == event_id:
-                return described
-        time.sleep(0.02)
-    raise AssertionError(f"no execution for event {event_id}")
 
 
 def finished(cloud: LocalCloud, execution: dict[str, Any], timeout: float = 90) -> dict[str, Any]:

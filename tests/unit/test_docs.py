@@ -79,3 +79,24 @@ def test_the_sample_events_are_what_the_docs_say() -> None:
 
     with pytest.raises(InvalidInput):
         parse_input(invalid["Detail"], Document)
+
+
+def _cli_commands() -> set[tuple[str, ...]]:
+    """Every `python -m aiflows <group> [<command>]` the docs and runbooks name."""
+    found = set()
+    for doc in DOCS:
+        for match in re.finditer(r"python -m aiflows ([a-z]+)(?: ([a-z]+))?", doc.read_text()):
+            found.add(tuple(word for word in match.groups() if word))
+    return found
+
+
+@pytest.mark.parametrize("command", sorted(_cli_commands()), ids=" ".join)
+def test_every_cli_command_the_docs_name_exists(
+    command: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aiflows.cli import main
+
+    # A command that exists prints its help and exits 0; an unknown one exits 2
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0, capsys.readouterr().err

@@ -1,0 +1,437 @@
+"""What the runbooks run: alarms, failed runs, costly runs, dead letters, breakers.
+
+Every function reads the deployed stack through boto3 (its outputs name the
+resources), so the same commands answer on AWS and against the local cloud
+(``AWS_ENDPOINT_URL``). The state table is read with the handlers' own adapters
+(``aiflows_runtime.state``): the breaker and the ledger mean the same thing here as
+in the functions.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiflows.runtime import use_shared_runtime
+
+DEFAULT_STACK = "AiFlows"
+# flow -> the stack output holding its state machine's ARN
+FLOW_OUTPUTS = {
+    "document_intake": "DocumentIntakeStateMachineArn",
+    "classify_extract": "ClassifyExtractStateMachineArn",
+}
+# dead-letter queue -> (its output, the output of where its messages came from)
+DEAD_LETTER_QUEUES = {
+    "work": ("WorkDeadLetterQueueUrl", "WorkQueueUrl"),
+    "event-targets": ("EventTargetDeadLetterQueueUrl", "EventBusName"),
+}
+ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
+# what `logs` shows of a line besides its message: ids, verdicts, outcomes, never content
+LOGGED_DETAILS = ("model_id", "outcome", "cost_usd", "review_id", "decision", "risk", "stage", "why")
+
+Clients = Callable[[str], Any]  # service name -> boto3 client
+
+
+class OpsError(Exception):
+    """Something the operator asked for that the stack cannot answer; the message says why."""
+
+
+def outputs(clients: Clients, stack: str) -> dict[str, str]:
+    try:
+        described = clients("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except Exception as exc:
+        raise OpsError(f"stack {stack} not found ({exc}); give --stack") from exc
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def _output(values: dict[str, str], key: str, stack: str) -> str:
+    if key not in values:
+        raise OpsError(f"stack {stack} has no output {key}: deploy the current version")
+    return values[key]
+
+
+# --- alarms ------------------------------------------------------------------
+@dataclass(frozen=True)
+class AlarmRow:
+    name: str
+    state: str
+    reason: str
+    runbook: str
+
+
+def alarms(clients: Clients, stack: str) -> list[AlarmRow]:
+    rows = []
+    pages = clients("cloudwatch").get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"{stack}-")
+    for page in pages:
+        for alarm in page["MetricAlarms"]:
+            description = alarm.get("AlarmDescription", "")
+            runbook = description.rsplit("Runbook: ", 1)[1] if "Runbook: " in description else ""
+            rows.append(
+                AlarmRow(alarm["AlarmName"], alarm["StateValue"], alarm.get("StateReason", ""), runbook)
+            )
+    return sorted(rows, key=lambda r: (r.state != "ALARM", r.name))
+
+
+# --- runs ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class FailedRun:
+    execution_arn: str
+    status: str
+    started: datetime.datetime
+    correlation_id: str
+    step: str  # the step that failed (the state before its <Step>Failed), else the last state entered
+    error: str
+    cause: str
+
+
+def _executions(
+    clients: Clients, machine: str, statuses: tuple[str, ...], since: datetime.datetime
+) -> Iterator[Any]:
+    sfn = clients("stepfunctions")
+    for status in statuses:
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=machine, statusFilter=status
+        ):
+            for execution in page["executions"]:
+                if execution["startDate"] >= since:
+                    yield execution
+
+
+def _machine(clients: Clients, stack: str, flow: str) -> str:
+    if flow not in FLOW_OUTPUTS:
+        raise OpsError(f"no flow {flow!r}: one of {', '.join(FLOW_OUTPUTS)}")
+    return _output(outputs(clients, stack), FLOW_OUTPUTS[flow], stack)
+
+
+def failed_runs(clients: Clients, stack: str, flow: str, since: datetime.datetime) -> list[FailedRun]:
+    """The runs that failed, timed out or were aborted since then, newest first."""
+    sfn = clients("stepfunctions")
+    rows = []
+    for execution in _executions(clients, _machine(clients, stack, flow), ENDED_BADLY, since):
+        arn = execution["executionArn"]
+        described = sfn.describe_execution(executionArn=arn)
+        pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+        entered = [
+            e["stateEnteredEventDetails"]["name"]
+            for page in pages
+            for e in page["events"]
+            if "stateEnteredEventDetails" in e
+        ]
+        try:
+            correlation_id = str(json.loads(described.get("input") or "{}").get("id", ""))
+        except ValueError:
+            correlation_id = ""
+        rows.append(
+            FailedRun(
+                execution_arn=arn,
+                status=execution["status"],
+                started=execution["startDate"],
+                correlation_id=correlation_id,
+                step=_failed_step(entered),
+                error=described.get("error", ""),
+                cause=_cause(described.get("cause", "")),
+            )
+        )
+    return sorted(rows, key=lambda r: r.started, reverse=True)
+
+
+def _failed_step(entered: list[str]) -> str:
+    for index, name in enumerate(entered):
+        if name.endswith("Failed") and index:
+            return entered[index - 1]
+    return entered[-1] if entered else ""
+
+
+def _cause(cause: str) -> str:
+    """A Lambda error's type and message, without its stack trace."""
+    try:
+        error = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(error, dict) and "errorMessage" in error:
+        return f"{error.get('errorType', 'Error')}: {error['errorMessage']}"
+    return cause
+
+
+@dataclass(frozen=True)
+class RunCost:
+    correlation_id: str
+    execution_arn: str
+    status: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+def run_costs(clients: Clients, stack: str, flow: str, since: datetime.datetime) -> list[RunCost]:
+    """Every run since then with its ledger's total, the most expensive first."""
+    use_shared_runtime()
+    from aiflows_runtime.state import Ledger
+
+    values = outputs(clients, stack)
+    ledger = Ledger(_output(values, "StateTableName", stack), client=clients("dynamodb"))
+    statuses = ("RUNNING", "SUCCEEDED", *ENDED_BADLY)
+    sfn = clients("stepfunctions")
+    rows = []
+    for execution in _executions(clients, _machine(clients, stack, flow), statuses, since):
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        try:
+            correlation_id = str(json.loads(described.get("input") or "{}").get("id", ""))
+        except ValueError:
+            continue
+        total = ledger.total(correlation_id)
+        rows.append(
+            RunCost(
+                correlation_id,
+                execution["executionArn"],
+                execution["status"],
+                total.calls,
+                total.input_tokens,
+                total.output_tokens,
+                total.cost_usd,
+            )
+        )
+    return sorted(rows, key=lambda r: r.cost_usd, reverse=True)
+
+
+def model_spend(
+    clients: Clients, stack: str, correlation_id: str
+) -> dict[tuple[str, str], tuple[int, float]]:
+    """One run's spend by (capability, model): calls and dollars, from its ledger."""
+    use_shared_runtime()
+    from aiflows_runtime.state import Ledger
+
+    ledger = Ledger(_output(outputs(clients, stack), "StateTableName", stack), client=clients("dynamodb"))
+    spend: dict[tuple[str, str], tuple[int, float]] = {}
+    for entry in ledger.entries(correlation_id):
+        calls, dollars = spend.get((entry.capability, entry.model_id), (0, 0.0))
+        spend[(entry.capability, entry.model_id)] = (calls + 1, dollars + entry.cost_usd)
+    return spend
+
+
+# --- dead-letter queues -----------------------------------------------------------
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    sent: datetime.datetime
+    receives: int
+    summary: str  # what the message is about, never its document content
+
+
+def _dlq(clients: Clients, stack: str, queue: str) -> tuple[str, str]:
+    if queue not in DEAD_LETTER_QUEUES:
+        raise OpsError(f"no dead-letter queue {queue!r}: one of {', '.join(DEAD_LETTER_QUEUES)}")
+    values = outputs(clients, stack)
+    dlq_key, source_key = DEAD_LETTER_QUEUES[queue]
+    return _output(values, dlq_key, stack), _output(values, source_key, stack)
+
+
+def _summary(queue: str, body: str, attributes: dict[str, Any]) -> str:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return f"not JSON ({len(body)} bytes)"
+    if queue == "event-targets":
+        error = attributes.get("ERROR_CODE", {}).get("StringValue", "")
+        reason = attributes.get("ERROR_MESSAGE", {}).get("StringValue", "")
+        return (
+            f"event {message.get('detail-type', '?')} id {message.get('id', '?')}: {error} {reason}".strip()
+        )
+    return (
+        f"run {message.get('correlation_id', '?')} ({message.get('flow', '?')}), "
+        f"document {message.get('document', {}).get('document_id', '?')}"
+    )
+
+
+def dead_letters(clients: Clients, stack: str, queue: str, limit: int = 100) -> list[DeadLetter]:
+    """Look at up to ``limit`` messages without taking them (they stay visible)."""
+    url, _ = _dlq(clients, stack, queue)
+    sqs = clients("sqs")
+    seen: dict[str, DeadLetter] = {}
+    for _ in range(max(1, limit // 10) + 2):
+        got = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        for message in got:
+            system = message.get("Attributes", {})
+            seen.setdefault(
+                message["MessageId"],
+                DeadLetter(
+                    message["MessageId"],
+                    datetime.datetime.fromtimestamp(int(system.get("SentTimestamp", 0)) / 1000, datetime.UTC),
+                    int(system.get("ApproximateReceiveCount", 0)),
+                    _summary(queue, message["Body"], message.get("MessageAttributes", {})),
+                ),
+            )
+        if not got or len(seen) >= limit:
+            break
+    return sorted(seen.values(), key=lambda d: d.sent)[:limit]
+
+
+def redrive(clients: Clients, stack: str, queue: str) -> int:
+    """Send every message back where it came from, then delete it here; how many moved.
+
+    Work goes back to the work queue (a worker drops it if its flow stopped waiting);
+    an event that no target took goes back on the bus, as the same source, type and detail.
+    """
+    url, source = _dlq(clients, stack, queue)
+    sqs = clients("sqs")
+    # What is there now, not what comes back while it runs: a message that fails again
+    # returns to this queue, and must not be redriven in a loop.
+    waiting = int(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+    )
+    moved = 0
+    while moved < waiting:
+        got = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(10, waiting - moved),
+            VisibilityTimeout=60,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not got:
+            break
+        for message in got:
+            if queue == "event-targets":
+                event = json.loads(message["Body"])
+                answer = clients("events").put_events(
+                    Entries=[
+                        {
+                            "EventBusName": source,
+                            "Source": event["source"],
+                            "DetailType": event["detail-type"],
+                            "Detail": json.dumps(event["detail"]),
+                        }
+                    ]
+                )
+                if answer.get("FailedEntryCount"):
+                    raise OpsError(f"the bus refused event {event.get('id')}: {answer['Entries']}")
+            else:
+                attributes = {
+                    k: {"DataType": v["DataType"], "StringValue": v["StringValue"]}
+                    for k, v in message.get("MessageAttributes", {}).items()
+                    if "StringValue" in v
+                }
+                sqs.send_message(QueueUrl=source, MessageBody=message["Body"], MessageAttributes=attributes)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+# --- circuit breakers ---------------------------------------------------------------
+@dataclass(frozen=True)
+class BreakerRow:
+    model: str
+    state: str
+    failures: int
+    opened_at: float
+    last_error: str
+    reopens_at: float  # when an open breaker lets its next probe through
+
+
+def _breaker(clients: Clients, stack: str) -> Any:
+    use_shared_runtime()
+    from aiflows_runtime.policies import routing_policy
+    from aiflows_runtime.state import CircuitBreaker
+
+    table = _output(outputs(clients, stack), "StateTableName", stack)
+    return CircuitBreaker(table, routing_policy().breaker, client=clients("dynamodb"))
+
+
+def breakers(clients: Clients, stack: str) -> list[BreakerRow]:
+    """Each routed model's breaker, as the gateway sees it."""
+    use_shared_runtime()
+    from aiflows_runtime.policies import routing_policy
+
+    policy = routing_policy()
+    breaker = _breaker(clients, stack)
+    rows = []
+    for model in sorted(policy.models):
+        state = breaker.read(model)
+        rows.append(
+            BreakerRow(
+                model,
+                state.state,
+                state.failures,
+                state.opened_at,
+                state.last_error,
+                state.opened_at + policy.breaker.open_seconds if state.state != "closed" else 0.0,
+            )
+        )
+    return rows
+
+
+def close_breaker(clients: Clients, stack: str, model: str) -> BreakerRow:
+    use_shared_runtime()
+    from aiflows_runtime.policies import routing_policy
+
+    if model not in routing_policy().models:
+        raise OpsError(f"no model {model!r} in the routing policy")
+    state = _breaker(clients, stack).close(model)
+    return BreakerRow(model, state.state, state.failures, state.opened_at, state.last_error, 0.0)
+
+
+# --- logs ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LogLine:
+    function: str
+    at: datetime.datetime
+    level: str
+    message: str
+    error: str
+
+
+def run_logs(clients: Clients, stack: str, correlation_id: str, errors_only: bool = False) -> list[LogLine]:
+    """What every function of the stack logged about one run (its correlation id), in time order."""
+    use_shared_runtime()
+    from aiflows_runtime.errors import error_code
+
+    values = outputs(clients, stack)
+    functions = sorted(v for k, v in values.items() if k.endswith("FunctionName"))
+    lambdas, logs = clients("lambda"), clients("logs")
+    lines = []
+    for function in functions:
+        configuration = lambdas.get_function_configuration(FunctionName=function)
+        group = configuration.get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{function}"
+        pages = logs.get_paginator("filter_log_events").paginate(
+            logGroupName=group, filterPattern=f'"{correlation_id}"'
+        )
+        try:
+            events = [event for page in pages for event in page["events"]]
+        except Exception as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                continue  # a function that never ran has no log group yet
+            raise
+        for event in events:
+            try:
+                record = json.loads(event["message"])
+            except ValueError:
+                continue  # START/END/REPORT lines
+            if not isinstance(record, dict) or record.get("correlation_id") != correlation_id:
+                continue
+            level = str(record.get("level", ""))
+            if errors_only and level not in ("ERROR", "CRITICAL", "WARNING"):
+                continue
+            lines.append(
+                LogLine(
+                    function=str(record.get("capability") or function),
+                    at=datetime.datetime.fromtimestamp(event["timestamp"] / 1000, datetime.UTC),
+                    level=level,
+                    message=" ".join(
+                        [str(record.get("message", ""))]
+                        + [f"{key}={record[key]}" for key in LOGGED_DETAILS if key in record]
+                    ),
+                    error=str(record.get("exception_name") or ""),
+                )
+            )
+    return sorted(lines, key=lambda line: line.at)
