@@ -130,14 +130,13 @@ class LocalModel:
         model_id = request["modelId"]
         started = time.perf_counter()
         system = " ".join(part.get("text", "") for part in request.get("system") or [])
-        text = "\n".join(
-            part.get("text", "")
-            for message in request.get("messages", [])
-            if message.get("role") == "user"
-            for part in message.get("content", [])
-        )
+        turns = [
+            "".join(part.get("text", "") for part in m.get("content", []))
+            for m in request.get("messages", [])
+        ]
+        text = turns[0] if turns else ""  # the rendered prompt; later turns are a repair's
         prompt_id = (request.get("requestMetadata") or {}).get("prompt") or _guess_prompt(text)
-        input_tokens = count_tokens(system + text)
+        input_tokens = count_tokens(system + "".join(turns))
         with self._lock:
             queue = self.scripts.get(model_id)
             behaviour = queue.popleft() if queue else None

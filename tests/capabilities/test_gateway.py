@@ -99,14 +99,47 @@ def test_a_timeout_counts_as_a_failure_of_that_model(cloud: LocalCloud, state_ta
     assert [a.outcome for a in harness.gateway.attempts][:3] == ["timeout"] * 3
 
 
-def test_malformed_json_moves_on_and_is_still_paid_for(cloud: LocalCloud, state_table: str) -> None:
+def test_a_malformed_answer_is_repaired_once_by_the_same_model_and_both_calls_are_paid(
+    cloud: LocalCloud, state_table: str
+) -> None:
     harness = make(cloud, state_table)
+    # Given the primary answers with something that is not the contract's JSON
     cloud.model.script(PRIMARY, Malformed())
+    calls_before = len(cloud.model.calls_to(PRIMARY))
+    answer = ask(harness, "Invoice for the repair test", correlation_id="run-r")
+    # Then the same model is asked again, shown its answer and the validation error, and repairs it
+    assert answer.model_id == PRIMARY
+    outcomes = [(e.model_id, e.outcome) for e in harness.ledger.entries("run-r")]
+    assert outcomes == [(PRIMARY, "malformed"), (PRIMARY, "repaired")]
+    assert [a.outcome for a in harness.gateway.attempts] == ["malformed", "repaired"]
+    # And the repair carried the conversation: the prompt, the bad answer, the error
+    assert len(cloud.model.calls_to(PRIMARY)) == calls_before + 2
+    assert harness.ledger.entries("run-r")[0].output_tokens > 0
+    assert harness.breaker.read(PRIMARY).failures == 0
+
+
+def test_a_second_malformed_answer_moves_on_and_both_are_still_paid_for(
+    cloud: LocalCloud, state_table: str
+) -> None:
+    harness = make(cloud, state_table)
+    cloud.model.script(PRIMARY, Malformed(), Malformed())
     answer = ask(harness, "Invoice for the malformed test", correlation_id="run-m")
     assert answer.model_id == FALLBACK
     outcomes = [(e.model_id, e.outcome) for e in harness.ledger.entries("run-m")]
-    assert outcomes == [(PRIMARY, "malformed"), (FALLBACK, "ok")]
-    assert harness.ledger.entries("run-m")[0].output_tokens > 0
+    assert outcomes == [(PRIMARY, "malformed"), (PRIMARY, "malformed"), (FALLBACK, "ok")]
+    assert all(e.output_tokens > 0 for e in harness.ledger.entries("run-m")[:2])
+
+
+def test_the_repair_request_shows_the_model_its_answer_and_the_error() -> None:
+    from aiflows_runtime.gateway import repair_request
+
+    request = {"modelId": "m", "messages": [{"role": "user", "content": [{"text": "Classify: ..."}]}]}
+    repaired = repair_request(request, "label: invoice", "no JSON object in the answer")
+    assert repaired["messages"][:1] == request["messages"]
+    assert repaired["messages"][1] == {"role": "assistant", "content": [{"text": "label: invoice"}]}
+    assert "no JSON object in the answer" in repaired["messages"][2]["content"][0]["text"]
+    assert repaired["messages"][2]["role"] == "user"
+    assert request["messages"] == [{"role": "user", "content": [{"text": "Classify: ..."}]}]  # untouched
 
 
 def test_the_breaker_opens_then_recovers_after_the_half_open_probe(

@@ -82,7 +82,7 @@ class ModelAnswer(Generic[T]):
 @dataclass
 class Attempt:
     model_id: str
-    outcome: str  # ok | cached | throttled | timeout | error | malformed | open
+    outcome: str  # ok | repaired | cached | throttled | timeout | error | malformed | open
 
 
 def estimate_tokens(text: str) -> int:
@@ -94,6 +94,24 @@ def _is_timeout(exc: Exception) -> bool:
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
     return isinstance(exc, BotoConnectionError) or "timeout" in type(exc).__name__.lower()
+
+
+REPAIR = (
+    "Your answer above does not satisfy the required output: {error}. Answer again with only "
+    "the JSON object the instructions ask for, and nothing else."
+)
+
+
+def repair_request(request: dict[str, Any], answer: str, error: str) -> dict[str, Any]:
+    """The same conversation, with the model's malformed answer and the validation error added."""
+    return {
+        **request,
+        "messages": [
+            *request["messages"],
+            {"role": "assistant", "content": [{"text": answer.strip() or "(no answer)"}]},
+            {"role": "user", "content": [{"text": REPAIR.format(error=error[:1000])}]},
+        ],
+    }
 
 
 class ModelGateway:
@@ -207,10 +225,12 @@ class ModelGateway:
                 )
 
         gateway = self.policy.gateway
-        for attempt in range(gateway.attempts_per_model):
+        attempt, repaired = 0, False
+        while attempt < gateway.attempts_per_model:
             if attempt:
                 ceiling = min(gateway.backoff_cap_seconds, gateway.backoff_base_seconds * 2**attempt)
                 self._sleep(self._jitter(0.0, ceiling))
+            attempt += 1
             started = time.perf_counter()
             try:
                 response = self._bedrock.converse(**request)
@@ -235,8 +255,28 @@ class ModelGateway:
             stop_reason = response.get("stopReason", "")
             try:
                 value = parse(text)
-            except MalformedAnswer:
+            except MalformedAnswer as malformed:
                 self.attempts.append(Attempt(model, "malformed"))
+                if not repaired:
+                    # one repair: the same model, shown its answer and what is wrong with it
+                    self._account(
+                        run,
+                        capability,
+                        model,
+                        prompt,
+                        input_tokens,
+                        output_tokens,
+                        latency_ms,
+                        False,
+                        "malformed",
+                        cost,
+                    )
+                    request, repaired, attempt = (
+                        repair_request(request, text, str(malformed)),
+                        True,
+                        attempt - 1,
+                    )
+                    continue
                 self._account(
                     run,
                     capability,
@@ -251,10 +291,11 @@ class ModelGateway:
                 )
                 self._failed(model, "malformed answer")
                 return None
-            self.attempts.append(Attempt(model, "ok"))
+            outcome = "repaired" if repaired else "ok"
+            self.attempts.append(Attempt(model, outcome))
             self._breaker.record_success(model)
             self._account(
-                run, capability, model, prompt, input_tokens, output_tokens, latency_ms, False, "ok", cost
+                run, capability, model, prompt, input_tokens, output_tokens, latency_ms, False, outcome, cost
             )
             if route.cacheable:
                 self._cache.put(cache_key, CachedAnswer(text=text, stop_reason=stop_reason))

@@ -8,7 +8,7 @@ them one of the local cloud's):
 - :class:`Ledger`: the run's ledger, one line per model call and a running total.
 
 Keys (``pk`` / ``sk``): ``breaker#<model>`` / ``state``; ``cache#<sha256>`` / ``answer``;
-``run#<correlation id>`` / ``call#<time>#<capability>#<id>`` and ``total``.
+``run#<correlation id>`` / ``call#<time>#<capability>#<id>``, ``guard#<time>#<stage>`` and ``total``.
 """
 
 from __future__ import annotations
@@ -229,9 +229,17 @@ class LedgerEntry:
     latency_ms: float
     cost_usd: float
     cache_hit: bool
-    outcome: str  # ok | malformed
+    outcome: str  # ok | repaired (after one malformed answer) | malformed
     flow: str
     tenant: str
+
+
+@dataclass(frozen=True)
+class GuardRecord:
+    stage: str  # input | output
+    outcome: str  # block | review | redact | pass
+    policy_version: str
+    findings: tuple[str, ...]  # the kinds found, never the text
 
 
 @dataclass(frozen=True)
@@ -274,6 +282,37 @@ class Ledger:
                 ":c": {"N": str(Decimal(repr(entry.cost_usd)))},
             },
         )
+
+    def record_guard(self, run_id: str, record: GuardRecord) -> None:
+        """A guard verdict in the run's ledger: which policies decided what, at which stage."""
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": f"run#{run_id}"},
+                "sk": {"S": f"guard#{self._clock():017.6f}#{record.stage}"},
+                "stage": {"S": record.stage},
+                "outcome": {"S": record.outcome},
+                "policy_version": {"S": record.policy_version},
+                "findings": {"L": [{"S": kind} for kind in record.findings]},
+            },
+        )
+
+    def guard_records(self, run_id: str) -> list[GuardRecord]:
+        answer = self._ddb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :guard)",
+            ExpressionAttributeValues={":pk": {"S": f"run#{run_id}"}, ":guard": {"S": "guard#"}},
+            ConsistentRead=True,
+        )
+        return [
+            GuardRecord(
+                stage=item["stage"]["S"],
+                outcome=item["outcome"]["S"],
+                policy_version=item["policy_version"]["S"],
+                findings=tuple(kind["S"] for kind in item["findings"]["L"]),
+            )
+            for item in answer["Items"]
+        ]
 
     def total(self, run_id: str) -> RunTotal:
         item = self._ddb.get_item(
