@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 SOURCES := app.py cdk.json $(shell find infra functions statemachines corpus -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup browser synth demo serve console test lint format bench clean
+.PHONY: setup browser synth demo serve console test lint format bench eval clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -52,6 +52,9 @@ format: $(VENV)/.installed
 bench: synth  ## printed figures: deploy time, flow latency and throughput, the moto floor, cold starts
 	$(PY) bench/run.py
 	$(PY) bench/coldstart.py
+
+eval: $(VENV)/.installed  ## the guardrails' precision and recall on the labelled corpus (tests/guard_corpus)
+	$(PY) -m evals.guard
 
 clean:
 	rm -rf cdk.out .pytest_cache test-artifacts

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -18,6 +19,7 @@ from infra.constructs.monitoring import RUNBOOKS, Monitoring
 from infra.constructs.review_api import ReviewApi
 from infra.constructs.state_table import StateTable
 from infra.constructs.work_queue import WORKER_TIMEOUT, WorkQueue
+from infra.nag import acknowledge
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Capability:
 # document parses it with parse_input, which fetches a text_ref from the bucket.
 CAPABILITIES: dict[str, Capability] = {
     "ValidateFunction": Capability("validate", claims="read_write"),
-    "GuardFunction": Capability("guard", claims="read"),
+    "GuardFunction": Capability("guard", claims="read_write"),  # writes a redacted copy of a large text
     "ClassifyFunction": Capability("classify", claims="read", model_route="classify"),
     "ExtractFunction": Capability("extract", claims="read", model_route="extract"),
     "SummarizeFunction": Capability("summarize", claims="read", model_route="summarize"),
@@ -69,6 +71,7 @@ class AiFlowsStack(Stack):
         for construct_id, spec in CAPABILITIES.items():
             if spec.works_the_queue:
                 self.work_queue.add_worker(self.functions[construct_id].function)
+        self._managed_guardrails(self.functions["GuardFunction"])
 
         def function(construct_id: str) -> Any:
             return self.functions[construct_id].function
@@ -137,6 +140,42 @@ class AiFlowsStack(Stack):
         }
         for output_id, value in outputs.items():
             CfnOutput(self, output_id, value=value)
+
+    def _managed_guardrails(self, guard: CapabilityFunction) -> None:
+        """Amazon Bedrock Guardrails and Amazon Comprehend for the guard step, when asked for.
+
+        ``-c bedrock_guardrail_id=<id> [-c bedrock_guardrail_version=<n>]`` has the guard
+        call ApplyGuardrail on that guardrail; ``-c comprehend_pii_language=en`` has it
+        add Comprehend's DetectPiiEntities to its own PII detectors.
+        """
+        guardrail_id = self.node.try_get_context("bedrock_guardrail_id")
+        if guardrail_id:
+            version = str(self.node.try_get_context("bedrock_guardrail_version") or "DRAFT")
+            guard.function.add_environment("BEDROCK_GUARDRAIL_ID", guardrail_id)
+            guard.function.add_environment("BEDROCK_GUARDRAIL_VERSION", version)
+            guard.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["bedrock:ApplyGuardrail"],
+                    resources=[
+                        self.format_arn(service="bedrock", resource="guardrail", resource_name=guardrail_id)
+                    ],
+                )
+            )
+        language = self.node.try_get_context("comprehend_pii_language")
+        if language:
+            guard.function.add_environment("COMPREHEND_PII_LANGUAGE", language)
+            policy = iam.Policy(
+                guard,
+                "ComprehendPolicy",
+                roles=[guard.role],
+                statements=[iam.PolicyStatement(actions=["comprehend:DetectPiiEntities"], resources=["*"])],
+            )
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Resource::*]",
+                "comprehend:DetectPiiEntities is a real-time analysis call on text: it names no "
+                "resource, so '*' is the only resource it accepts.",
+            )
 
     def _capability(self, construct_id: str, spec: Capability) -> CapabilityFunction:
         environment = {"STATE_TABLE_NAME": self.state_table.table.table_name}

@@ -129,3 +129,41 @@ def execution_of(cloud: LocalCloud, app: Deployment, event_id: str, timeout: flo
                 return dict(described)
         time.sleep(0.02)
     raise AssertionError(f"no execution for event {event_id}")
+
+
+@pytest.fixture(scope="module")
+def bus_events(cloud: LocalCloud, app: Deployment) -> list[dict[str, Any]]:
+    """Every event the flows put on the bus, as a subscriber receives them (a rule to a queue).
+
+    The list fills as tests call :func:`drained`.
+    """
+    from aiflows_runtime.contracts import BUS_EVENTS, EVENT_SOURCE
+
+    sqs, events = cloud.client("sqs"), cloud.client("events")
+    url = sqs.create_queue(QueueName="bus-capture")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sources = sorted({source for source, _ in BUS_EVENTS.values()} - {EVENT_SOURCE})  # what the flows put
+    bus = app.outputs["EventBusName"]
+    events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": sources}))
+    events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    return []
+
+
+def drained(cloud: LocalCloud, seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    sqs = cloud.client("sqs")
+    url = sqs.get_queue_url(QueueName="bus-capture")["QueueUrl"]
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return seen
+        for message in batch:
+            seen.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def of_type(events: list[dict[str, Any]], detail_type: str, correlation_id: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in events
+        if e["detail-type"] == detail_type and e["detail"].get("correlation_id") == correlation_id
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from logic import PutEvent, WriteRecord
+from aiflows_runtime.actions import PutEvent, WriteRecord
 
 
 def put_event(events: Any, bus_name: str, effect: PutEvent) -> str:

@@ -3,8 +3,8 @@
 from typing import Any
 
 import effects
-import logic
 
+from aiflows_runtime.actions import PutEvent, plan
 from aiflows_runtime.capability import idempotent_step, register_context
 from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import ActInput, ActOutput, parse_input
@@ -17,9 +17,9 @@ CAPABILITY = "act"
 
 @idempotent_step(CAPABILITY, key="[action, action_id]")
 def act(request: ActInput) -> dict[str, Any]:
-    effect = logic.plan(request.action, request.action_id, request.payload, action_policy())
+    effect = plan(request.action, request.action_id, request.payload, action_policy())
     config = settings()
-    if isinstance(effect, logic.PutEvent):
+    if isinstance(effect, PutEvent):
         if not config.event_bus_name:
             raise RuntimeError("act needs EVENT_BUS_NAME to put events")
         reference = effects.put_event(client("events"), config.event_bus_name, effect)

@@ -1,55 +1,160 @@
-"""guard, pure domain code: find what makes a run risky, before the models and after them."""
+"""guard, pure domain code: what makes a run risky, and what each policy makes of it.
+
+At the input (before any model sees the text): size, type and encoding; prompt
+injection (normalised, the rules, the heuristics); the content policy's deny and allow
+lists; PII, which is redacted. At the output (before the flow acts): the input's
+findings as evidence, confidence, evidence-less fields, injections echoed by a model,
+and the action the flow proposes, against the action policy.
+
+Each finding carries the outcome its policy gives it; the verdict is the strongest:
+block > review > redact > pass. Findings name rules, kinds and counts, never the text.
+"""
 
 from __future__ import annotations
 
-import re
+from collections import Counter
+from dataclasses import dataclass
 
-from aiflows_runtime.contracts import Finding, GuardInput, Severity
-from aiflows_runtime.pii import find_pii
-from aiflows_runtime.policies import GuardPolicy
+from aiflows_runtime.actions import ActionNotAllowed, plan
+from aiflows_runtime.contracts import Finding, GuardInput, Outcome, Severity
+from aiflows_runtime.guardrails.content import denied, without_allowed
+from aiflows_runtime.guardrails.injection import assess
+from aiflows_runtime.guardrails.inputs import input_problems
+from aiflows_runtime.guardrails.normalize import normalize_with_disguises
+from aiflows_runtime.guardrails.services import GuardrailVerdict, ServicePii
+from aiflows_runtime.pii import PiiMatch, find_pii, redact_matches
+from aiflows_runtime.policies import (
+    OUTCOME_ORDER,
+    ActionPolicy,
+    ContentPolicy,
+    GuardPolicy,
+    InjectionPolicy,
+)
 
 SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
+SEVERITY_OF: dict[str, Severity] = {"block": "high", "review": "high", "redact": "medium", "pass": "low"}
 
 
-def worst(severities: list[Severity]) -> Severity:
-    return max(severities, key=SEVERITY_ORDER.__getitem__, default="low")
+@dataclass(frozen=True)
+class Policies:
+    guard: GuardPolicy
+    injection: InjectionPolicy
+    content: ContentPolicy
+    actions: ActionPolicy
+
+    @property
+    def version(self) -> str:
+        return (
+            f"guard {self.guard.version}; injection {self.injection.version}; "
+            f"content {self.content.version}; actions {self.actions.version}"
+        )
 
 
-def inspect_text(text: str, policy: GuardPolicy, where: str) -> list[Finding]:
+@dataclass
+class Verdict:
+    findings: list[Finding]
+    outcome: Outcome = "pass"
+    risk: Severity = "low"
+    auto_act: bool = False
+    redacted_text: str | None = None  # set when PII was redacted
+
+    @classmethod
+    def of(cls, findings: list[Finding], **extra: object) -> Verdict:
+        outcome = max((f.outcome for f in findings), key=OUTCOME_ORDER.__getitem__, default="pass")
+        return cls(findings=findings, outcome=outcome, risk=worst(findings), **extra)  # type: ignore[arg-type]
+
+    def reason(self) -> str:
+        """Why a blocked run was blocked: the blocking findings, in words a person can act on."""
+        return "; ".join(f"{f.kind}: {f.detail}" for f in self.findings if f.outcome == "block")
+
+
+def worst(findings: list[Finding]) -> Severity:
+    return max((f.severity for f in findings), key=SEVERITY_ORDER.__getitem__, default="low")
+
+
+def inspect_text(text: str, where: str, policies: Policies, outcome: Outcome) -> list[Finding]:
+    """Prompt injection and denied content in a text, after the allow list has had its say."""
+    normalized, disguises = normalize_with_disguises(text)
+    filtered, _allowed = without_allowed(normalized, policies.content)
     findings = []
-    lowered = text.lower()
-    for pattern in policy.injection_patterns:
-        if re.search(pattern, lowered):
-            findings.append(Finding(kind="prompt_injection", severity="high", detail=f"{where}: /{pattern}/"))
-    for term in policy.deny_terms:
-        if term in lowered:
-            findings.append(Finding(kind="denied_term", severity="high", detail=f"{where}: {term!r}"))
-    counts: dict[str, int] = {}
-    for match in find_pii(text):
-        counts[match.kind] = counts.get(match.kind, 0) + 1
-    for kind, count in sorted(counts.items()):
-        severity = policy.pii.get(kind, "medium")
-        findings.append(Finding(kind=f"pii_{kind}", severity=severity, detail=f"{where}: {count} found"))  # type: ignore[arg-type]
+    verdict = assess(filtered, disguises, policies.injection)
+    if verdict.detected:
+        found = ", ".join(verdict.rules + verdict.signals)
+        findings.append(
+            Finding(kind="prompt_injection", severity="high", detail=f"{where}: {found}", outcome=outcome)
+        )
+    for match in denied(filtered, policies.content):
+        rule = match.rule
+        findings.append(
+            Finding(
+                kind=f"content_{rule.id}",
+                severity=SEVERITY_OF[rule.outcome],
+                detail=f"{where}: {rule.reason}",
+                outcome=rule.outcome,
+            )
+        )
     return findings
 
 
-def assess(request: GuardInput, policy: GuardPolicy) -> tuple[Severity, list[Finding], bool]:
-    """The run's risk, the findings behind it, and whether the flow may act without review."""
-    if request.stage == "input":
-        findings = inspect_text(request.document.body, policy, "document")
-        return worst([f.severity for f in findings]), findings, False
-    findings = []
-    if request.input_risk and request.input_risk != "low":
+def assess_input(
+    text: str,
+    content_type: str,
+    policies: Policies,
+    service_pii: list[ServicePii] | None = None,
+    guardrail: GuardrailVerdict | None = None,
+) -> Verdict:
+    """The input guard: everything before any model sees the text."""
+    guard = policies.guard
+    findings = [
+        Finding(kind="invalid_input", severity="high", detail=problem, outcome=guard.outcomes.invalid_input)
+        for problem in input_problems(text, content_type, guard.input)
+    ]
+    if findings and guard.outcomes.invalid_input == "block":
+        return Verdict.of(findings)  # nothing else is worth reading in text that is not text
+    findings += inspect_text(text, "document", policies, guard.outcomes.prompt_injection)
+    if guardrail is not None and guardrail.intervened:
         findings.append(
-            Finding(kind="input_risk", severity=request.input_risk, detail="from the input guard")
+            Finding(
+                kind="bedrock_guardrail",
+                severity="high",
+                detail="Amazon Bedrock Guardrails intervened: " + ", ".join(guardrail.policies),
+                outcome=guard.outcomes.bedrock_guardrail,
+            )
+        )
+    matches = find_pii(text) + [PiiMatch(p.kind, p.start, p.end) for p in service_pii or []]
+    for kind, count in sorted(Counter(m.kind for m in matches).items()):
+        severity = guard.pii.get(kind, "medium")
+        findings.append(
+            Finding(
+                kind=f"pii_{kind}",
+                severity=severity,
+                detail=f"document: {count} found",
+                outcome=guard.outcomes.pii,
+            )
+        )
+    redacted = redact_matches(text, matches) if matches and guard.outcomes.pii == "redact" else None
+    return Verdict.of(findings, redacted_text=redacted)
+
+
+def assess_output(request: GuardInput, policies: Policies) -> Verdict:
+    """The output guard: may the flow act on what the models made of the document?"""
+    guard = policies.guard
+    outcomes = guard.outcomes
+    # the input guard's findings that wanted a person stay, as evidence for the reviewer
+    findings = [f for f in request.input_findings if f.outcome in ("review", "block")]
+    if request.input_risk == "high" and not request.input_findings:
+        # a caller that passes the input guard's risk only: high risk wants a person
+        findings.append(
+            Finding(kind="input_risk", severity="high", detail="from the input guard", outcome="review")
         )
     confidence = request.classification.confidence if request.classification else 0.0
-    if confidence < policy.auto_act_confidence:
+    if confidence < guard.auto_act_confidence:
         findings.append(
             Finding(
                 kind="low_confidence",
                 severity="medium",
-                detail=f"classification confidence {confidence:.2f} < {policy.auto_act_confidence:.2f}",
+                detail=f"classification confidence {confidence:.2f} < {guard.auto_act_confidence:.2f}",
+                outcome=outcomes.low_confidence,
             )
         )
     if request.extraction and request.extraction.unsupported:
@@ -58,13 +163,32 @@ def assess(request: GuardInput, policy: GuardPolicy) -> tuple[Severity, list[Fin
                 kind="unsupported_fields",
                 severity="medium",
                 detail=f"evidence not in the document for {', '.join(request.extraction.unsupported)}",
+                outcome=outcomes.unsupported_fields,
             )
         )
+    outputs = []
     if request.summary:
-        findings.extend(
-            f
-            for f in inspect_text(request.summary.summary, policy, "summary")
+        outputs.append(("summary", request.summary.summary))
+    if request.extraction:
+        outputs += [(f"field {name}", str(f.value)) for name, f in request.extraction.fields.items()]
+    for where, text in outputs:
+        findings += [
+            f.model_copy(update={"kind": "injection_in_output"})
+            for f in inspect_text(text, where, policies, outcomes.injection_in_output)
             if f.kind == "prompt_injection"
-        )
-    risk = worst([f.severity for f in findings])
-    return risk, findings, risk == "low" and confidence >= policy.auto_act_confidence
+        ]
+    if request.proposed_action is not None:
+        try:
+            plan(request.proposed_action.action, "check", request.proposed_action.payload, policies.actions)
+        except ActionNotAllowed as refused:
+            findings.append(
+                Finding(
+                    kind="action_not_allowed",
+                    severity="high",
+                    detail=str(refused),
+                    outcome=outcomes.action_not_allowed,
+                )
+            )
+    verdict = Verdict.of(findings)
+    verdict.auto_act = verdict.outcome in ("pass", "redact") and confidence >= guard.auto_act_confidence
+    return verdict

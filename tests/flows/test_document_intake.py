@@ -8,43 +8,15 @@ from typing import Any
 
 import pytest
 
-from aiflows_runtime.contracts import BUS_EVENTS, EVENT_SOURCE, ReviewDecision
+from aiflows_runtime.contracts import BUS_EVENTS, ReviewDecision
 from aiflows_runtime.reviews import AlreadyDecided, ReviewStore, answer_flow
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
-from tests.conftest import execution_of, pending_review
+from tests.conftest import drained, execution_of, of_type, pending_review
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 INVOICE = json.loads((EVENTS / "document_submitted.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def bus_events(cloud: LocalCloud, app: Deployment) -> list[dict[str, Any]]:
-    """Every event the flows put on the bus, as a subscriber receives them (a rule to a queue).
-
-    The list fills as tests call :func:`drained`.
-    """
-    sqs, events = cloud.client("sqs"), cloud.client("events")
-    url = sqs.create_queue(QueueName="bus-capture")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sources = sorted({source for source, _ in BUS_EVENTS.values()} - {EVENT_SOURCE})  # what the flows put
-    bus = app.outputs["EventBusName"]
-    events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": sources}))
-    events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
-    return []
-
-
-def drained(cloud: LocalCloud, seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    sqs = cloud.client("sqs")
-    url = sqs.get_queue_url(QueueName="bus-capture")["QueueUrl"]
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return seen
-        for message in batch:
-            seen.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def submit(cloud: LocalCloud, app: Deployment, detail: dict[str, Any], tmp_path: Path) -> str:
@@ -80,14 +52,6 @@ def record(cloud: LocalCloud, app: Deployment, label: str, document_id: str) -> 
         .get("Item")
     )
     return json.loads(item["data"]["S"]) if item else None
-
-
-def of_type(events: list[dict[str, Any]], detail_type: str, correlation_id: str) -> list[dict[str, Any]]:
-    return [
-        e
-        for e in events
-        if e["detail-type"] == detail_type and e["detail"].get("correlation_id") == correlation_id
-    ]
 
 
 MIXED = (

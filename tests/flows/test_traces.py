@@ -68,6 +68,10 @@ def test_one_run_gives_one_trace_that_covers_every_state_and_handler(
     model_calls = [h["annotations"] for h in handlers if "model_id" in h["annotations"]]
     assert {a["capability"] for a in model_calls} == {"classify", "extract", "summarize"}
     assert all(a["prompt_version"].startswith(a["capability"] + "/") for a in model_calls)
+    # And each guard verdict carries its outcome and the versions of the policies that made it
+    guards = [h["annotations"] for h in handlers if h["annotations"]["capability"] == "guard"]
+    assert len(guards) == 2 and all(a["guard_outcome"] == "pass" for a in guards)
+    assert all(a["guard_policy"].startswith("guard 2026-") for a in guards)
 
 
 PII = {
@@ -82,10 +86,10 @@ def test_no_raw_pii_from_the_input_reaches_a_segment_or_a_log_line(
 ) -> None:
     from tests.conftest import pending_review
 
-    # Given a document with PII in it
+    # Given a document with PII in it, and a payment request the content policy sends to review
     text = (
         f"INVOICE INV-77. Bill to: ACME Corp. Contact {PII['email']} or {PII['phone']}. "
-        f"Pay to {PII['iban']}. Amount due: 300.00 EUR including VAT. Total: 300.00 EUR."
+        f"Pay to {PII['iban']}, or in gift cards. Amount due: 300.00 EUR including VAT. Total: 300.00 EUR."
     )
     event = ROOT / "events" / "document_submitted.json"
     entry = json.loads(event.read_text())

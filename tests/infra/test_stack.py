@@ -9,7 +9,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Match, Template
 
 from aiflows_runtime.settings import RuntimeSettings
 from infra.constructs.capability_function import POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION
@@ -43,7 +43,8 @@ CAPABILITY = {
 # What each function reaches besides the state table: the reviewed design, written out.
 CLAIMS = {
     "ValidateFunction": ["s3:GetObject", "s3:PutObject"],
-    "GuardFunction": "s3:GetObject",
+    # a redacted copy of a referenced text goes back to the bucket
+    "GuardFunction": ["s3:GetObject", "s3:PutObject"],
     "ClassifyFunction": "s3:GetObject",
     "ExtractFunction": "s3:GetObject",
     "SummarizeFunction": "s3:GetObject",
@@ -775,3 +776,38 @@ def test_the_assembly_holds_the_template_and_its_assets(synthesized: Synthesized
     # And the code assets hold sources only, no bytecode from local runs
     for folder in zips.values():
         assert not list((synthesized.assembly_dir / folder).rglob("__pycache__")), folder
+
+
+def test_the_managed_guardrails_are_wired_when_the_deploy_asks_for_them(tmp_path: Path) -> None:
+    from app import build
+    from infra.nag import REPORT_ONLY, findings
+
+    # Given a deploy with a Bedrock guardrail and Comprehend PII detection
+    context = {
+        **REPORT_ONLY,
+        "bedrock_guardrail_id": "abc123xyz",
+        "bedrock_guardrail_version": "4",
+        "comprehend_pii_language": "en",
+    }
+    app = build(context=context, outdir=str(tmp_path))
+    stack = app.node.find_child("AiFlows")
+    app.synth()
+    template = Template.from_stack(stack)  # type: ignore[arg-type]
+    guard = stack.functions["GuardFunction"]  # type: ignore[attr-defined]
+    guard_id = stack.get_logical_id(guard.function.node.default_child)  # type: ignore[attr-defined]
+    # Then the guard function is told which guardrail and which language
+    variables = template.to_json()["Resources"][guard_id]["Properties"]["Environment"]["Variables"]
+    assert variables["BEDROCK_GUARDRAIL_ID"] == "abc123xyz"
+    assert variables["BEDROCK_GUARDRAIL_VERSION"] == "4"
+    assert variables["COMPREHEND_PII_LANGUAGE"] == "en"
+    # And may apply exactly that guardrail, and call DetectPiiEntities
+    statements = [
+        s
+        for r in template.find_resources("AWS::IAM::Policy").values()
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    [apply] = [s for s in statements if s["Action"] == "bedrock:ApplyGuardrail"]
+    assert "guardrail/abc123xyz" in json.dumps(apply["Resource"])
+    assert [s["Resource"] for s in statements if s["Action"] == "comprehend:DetectPiiEntities"] == ["*"]
+    # And cdk-nag has nothing left unacknowledged
+    assert findings(tmp_path) == []

@@ -1,4 +1,8 @@
-"""act, pure domain code: decide whether an action is allowed, and what exactly it does."""
+"""The action policy: whether an action is allowed, and what exactly it does.
+
+``act`` plans its one effect with :func:`plan`; the output guard asks the same
+question of the proposed action before the flow gets to act (``policies/actions.toml``).
+"""
 
 from __future__ import annotations
 

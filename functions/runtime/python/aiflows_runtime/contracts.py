@@ -207,10 +207,14 @@ class ValidateOutput(Contract):
 Severity = Literal["low", "medium", "high"]
 
 
+Outcome = Literal["block", "review", "redact", "pass"]
+
+
 class Finding(Contract):
     kind: str
     severity: Severity
     detail: str = Field(description="never the matched text itself: no PII leaves the guard")
+    outcome: Outcome = Field(default="pass", description="what the policy makes of it")
 
 
 class SummaryDigest(Contract):
@@ -221,21 +225,35 @@ class SummaryDigest(Contract):
     truncated: bool
 
 
+class ProposedAction(Contract):
+    """What the flow would do next, as ``act`` would be asked to do it."""
+
+    action: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
 class GuardInput(StepInput):
     stage: Literal["input", "output"]
     document: Document
     input_risk: Severity | None = None
+    input_findings: list[Finding] = Field(default_factory=list, description="the input guard's, as evidence")
     classification: ClassifyOutput | None = None
     extraction: ExtractOutput | None = None
     summary: SummaryDigest | None = None
+    proposed_action: ProposedAction | None = None
 
 
 class GuardOutput(Contract):
     stage: Literal["input", "output"]
+    outcome: Outcome = Field(description="the strongest outcome of the findings (block never returns)")
     risk: Severity
     findings: list[Finding]
     auto_act: bool
-    policy_version: str
+    policy_version: str = Field(description="every policy file the verdict read, with its version")
+    document: Document | None = Field(
+        default=None, description="input stage: the document the flow goes on with (redacted when it had PII)"
+    )
+    redacted: bool = False
 
 
 # --- the long-running worker (SQS, task token) ----------------------------------

@@ -15,6 +15,10 @@ class InvalidInput(FlowError):
     """The step's input does not satisfy its contract. Never retried."""
 
 
+class GuardBlocked(FlowError):
+    """A guardrail's policy blocks the run: the message names the findings and the policy versions."""
+
+
 class TransientError(FlowError):
     """A dependency failed in a way that a retry may fix."""
 

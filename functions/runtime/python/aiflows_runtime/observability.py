@@ -128,3 +128,15 @@ def _emit(name: str, value: float, unit: MetricUnit, **dimensions: str) -> None:
         record.add_dimension(name=key, value=dimension)
     record.add_metric(name=name, unit=unit, value=value)
     record.flush_metrics()
+
+
+def record_guard(flow: str, stage: str, outcome: str, policy_version: str, kinds: list[str]) -> None:
+    """A guard verdict: trace annotations (outcome, policy version), a metric, a log line."""
+    tracer.put_annotation("guard_outcome", outcome)
+    tracer.put_annotation("guard_policy", policy_version)
+    tracer.put_metadata("guard", {"stage": stage, "outcome": outcome, "findings": kinds})
+    _emit("GuardOutcome", 1, MetricUnit.Count, flow=flow, stage=stage, outcome=outcome)
+    logger.info(
+        "guard verdict",
+        extra={"stage": stage, "outcome": outcome, "policy_version": policy_version, "findings": kinds},
+    )

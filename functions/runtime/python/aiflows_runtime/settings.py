@@ -17,6 +17,10 @@ class RuntimeSettings(BaseModel):
     corpus_key: str | None = Field(default=None, alias="CORPUS_KEY")
     claim_bucket: str | None = Field(default=None, alias="CLAIM_BUCKET")
     idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
+    # the managed guardrails, when the deployment configures them (the guard step)
+    bedrock_guardrail_id: str | None = Field(default=None, alias="BEDROCK_GUARDRAIL_ID")
+    bedrock_guardrail_version: str = Field(default="DRAFT", alias="BEDROCK_GUARDRAIL_VERSION")
+    comprehend_pii_language: str | None = Field(default=None, alias="COMPREHEND_PII_LANGUAGE")
 
 
 @cache

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -99,16 +101,99 @@ def action_policy(name: str = "actions") -> ActionPolicy:
     return ActionPolicy.model_validate(tomllib.loads((HERE / f"{name}.toml").read_text()))
 
 
+def _compiles(rule: str, pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"rule {rule}: the pattern does not compile: {exc}") from None
+
+
+Outcome = Literal["block", "review", "redact", "pass"]
+OUTCOME_ORDER: dict[str, int] = {"pass": 0, "redact": 1, "review": 2, "block": 3}
+
+
+class InputChecks(_Policy):
+    max_text_bytes: int = Field(gt=0)
+    content_types: tuple[str, ...]
+    max_replacement_chars: int = Field(ge=0)
+    min_printable_ratio: float = Field(ge=0, le=1)
+
+
+class GuardOutcomes(_Policy):
+    invalid_input: Outcome
+    prompt_injection: Outcome
+    pii: Outcome
+    bedrock_guardrail: Outcome
+    low_confidence: Outcome
+    unsupported_fields: Outcome
+    injection_in_output: Outcome
+    action_not_allowed: Outcome
+
+
 class GuardPolicy(_Policy):
     version: str
     auto_act_confidence: float = Field(ge=0, le=1)
     inline_text_limit_bytes: int = Field(gt=0)
     long_running_text_bytes: int = Field(gt=0)
-    injection_patterns: tuple[str, ...]
-    deny_terms: tuple[str, ...]
-    pii: dict[str, str]
+    input: InputChecks
+    outcomes: GuardOutcomes
+    pii: dict[str, Literal["low", "medium", "high"]]
+
+
+class ContentRule(_Policy):
+    id: str
+    pattern: str
+    outcome: Outcome = "pass"
+    reason: str
+
+
+class ContentPolicy(_Policy):
+    version: str
+    deny: tuple[ContentRule, ...]
+    allow: tuple[ContentRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> ContentPolicy:
+        for rule in (*self.deny, *self.allow):
+            _compiles(rule.id, rule.pattern)
+        return self
+
+
+@cache
+def content_policy(name: str = "content") -> ContentPolicy:
+    return ContentPolicy.model_validate(tomllib.loads((HERE / f"{name}.toml").read_text()))
 
 
 @cache
 def guard_policy(name: str = "guard") -> GuardPolicy:
     return GuardPolicy.model_validate(tomllib.loads((HERE / f"{name}.toml").read_text()))
+
+
+class InjectionRule(_Policy):
+    id: str
+    weight: float = Field(gt=0)
+    pattern: str
+
+
+class InjectionHeuristics(_Policy):
+    disguised: float = Field(ge=0)
+    talks_to_model: float = Field(ge=0)
+    imperative_risky: float = Field(ge=0)
+
+
+class InjectionPolicy(_Policy):
+    version: str
+    threshold: float = Field(gt=0)
+    rules: tuple[InjectionRule, ...]
+    heuristics: InjectionHeuristics
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> InjectionPolicy:
+        for rule in self.rules:
+            _compiles(rule.id, rule.pattern)
+        return self
+
+
+@cache
+def injection_policy(name: str = "injection") -> InjectionPolicy:
+    return InjectionPolicy.model_validate(tomllib.loads((HERE / f"{name}.toml").read_text()))

@@ -1,0 +1,1 @@
+"""Quality evaluations: labelled corpora in, precision and recall out (``make eval``)."""
