@@ -22,7 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "guard_corpus"
-HOLDOUT = CORPUS / "holdout"  # written separately; no rule was tuned on it
+HOLDOUT = CORPUS / "holdout"  # written apart, by another author; no rule was written from its lines
 sys.path.insert(0, str(ROOT / "functions" / "runtime" / "python"))
 
 from aiflows_runtime.guardrails.injection import detect_injection  # noqa: E402
@@ -123,7 +123,7 @@ def report(show_misses: bool = False) -> str:
     out = [f"corpus: {CORPUS.relative_to(ROOT)} (the rules were written against it)", *lines]
     if (HOLDOUT / "injection.jsonl").is_file() and (HOLDOUT / "pii.jsonl").is_file():
         held, held_misses = table(HOLDOUT, by_tactic=False)
-        out += ["", f"held out: {HOLDOUT.relative_to(ROOT)} (never used to tune a rule)", *held]
+        out += ["", f"held out: {HOLDOUT.relative_to(ROOT)} (written apart; no rule written from it)", *held]
         misses += held_misses
     out.append(
         f"\ngoals (on the corpus): injection recall >= {GOALS['injection_recall']}, false-positive rate <= "

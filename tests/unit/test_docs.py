@@ -100,3 +100,9 @@ def test_every_cli_command_the_docs_name_exists(
     with pytest.raises(SystemExit) as exited:
         main([*command, "--help"])
     assert exited.value.code == 0, capsys.readouterr().err
+
+
+def test_the_guardrail_figures_in_the_docs_are_what_make_eval_prints() -> None:
+    from evals.guard import report
+
+    assert f"```text\n{report()}\n```" in (ROOT / "docs" / "guardrails.md").read_text()

@@ -4,12 +4,17 @@
 characters removed, Cyrillic and Greek look-alike letters folded to Latin (in words
 that mix scripts, and in texts that are mostly Latin), spaced-out words joined
 (``i g n o r e``, ``I.G.N.O.R.E``, ``f-o-r-g-e-t``) and leet-speak undone in words
-that mix letters and digits (``1gn0r3`` → ``ignore``). :func:`disguises` says which
-of these it had to undo: a business document rarely needs any of them.
+that mix letters and digits (``1gn0r3`` → ``ignore``). Text hidden in an encoding
+(base64 or hex runs, text written backwards, ROT13) is decoded and appended, so the
+rules see it too. :class:`Disguises` says which of these it had to undo: a business
+document rarely needs any of them.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import codecs
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -24,7 +29,14 @@ LEET = str.maketrans("013457@$!|", "oieastasil")
 _LATIN = re.compile(r"[a-z]")
 _FOREIGN = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
 _WORD = re.compile(r"\S+")
-_SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_](?:[ .\-]| {2})){2,}[^\W\d_](?![^\W\d_])")
+_SEPARATOR = r"[ .\-_*/|·•]"
+_SPACED = re.compile(rf"(?<![^\W\d_])(?:[^\W\d_](?:{_SEPARATOR}| {{2}})){{2,}}[^\W\d_](?![^\W\d_])")
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+_HEX = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{2}[ :]?){12,}(?![0-9A-Za-z])")
+# words an attack needs; text that only has them when decoded, reversed or rotated was hiding them
+_MARKERS = re.compile(
+    r"\b(ignore|disregard|forget|instructions|prompt|system|previous|rules|approve|reveal|override|assistant)\b"
+)
 _LEET_WORD = re.compile(r"\b(?=\w*[a-z])(?=\w*[0-9])[a-z0-9@$!|]{3,}\b")
 
 
@@ -34,12 +46,13 @@ class Disguises:
     lookalikes: bool = False
     spaced: bool = False
     leet: bool = False
+    encoded: bool = False
 
     def __bool__(self) -> bool:
-        return self.zero_width or self.lookalikes or self.spaced or self.leet
+        return self.zero_width or self.lookalikes or self.spaced or self.leet or self.encoded
 
     def names(self) -> list[str]:
-        return [name for name in ("zero_width", "lookalikes", "spaced", "leet") if getattr(self, name)]
+        return [n for n in ("zero_width", "lookalikes", "spaced", "leet", "encoded") if getattr(self, n)]
 
 
 def _fold_lookalikes(text: str) -> tuple[str, bool]:
@@ -63,10 +76,10 @@ def _join_spaced(text: str) -> tuple[str, bool]:
     def join(match: re.Match[str]) -> str:
         nonlocal changed
         run = match.group(0)
-        separators = re.findall(r"[ .\-]{1,2}", run)
+        separators = re.findall(rf"{_SEPARATOR}{{1,2}}", run)
         inner = max(set(separators), key=separators.count)  # what spaces the letters of a word
         words = run.split("  ") if inner == " " else run.split(" ")
-        joined = [re.sub(r"[ .\-]", "", word) for word in words]
+        joined = [re.sub(_SEPARATOR, "", word) for word in words]
         if sum(map(len, joined)) < 4:
             return run
         changed = True
@@ -81,18 +94,56 @@ def normalize_with_disguises(text: str) -> tuple[str, Disguises]:
     zero_width = stripped != text
     folded, lookalikes = _fold_lookalikes(stripped.casefold())
     joined, spaced = _join_spaced(folded)
-    leet = False
+    leet_words = 0
 
     def unleet(match: re.Match[str]) -> str:
-        nonlocal leet
+        # only the digits leet-speak uses: ids and hashes (2, 6, 8, 9...) stay as they are
+        nonlocal leet_words
         word = match.group(0)
-        if sum(c.isdigit() for c in word) and sum(c.isalpha() for c in word) >= 2:
-            leet = True
-            return word.translate(LEET)
-        return word
+        if set(word) & set("26789") or sum(c.isalpha() for c in word) < 2 or len(word) > 20:
+            return word
+        leet_words += 1
+        return word.translate(LEET)
 
-    unleeted = _LEET_WORD.sub(unleet, joined)
-    return re.sub(r"\s+", " ", unleeted).strip(), Disguises(zero_width, lookalikes, spaced, leet)
+    unleeted = re.sub(r"\s+", " ", _LEET_WORD.sub(unleet, joined)).strip()
+    hidden = _decoded(stripped, unleeted)
+    text = unleeted + (" \n " + " \n ".join(hidden) if hidden else "")
+    leet = leet_words >= 2  # one odd token is an id; two are a disguise
+    return text, Disguises(zero_width, lookalikes, spaced, leet, bool(hidden))
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    letters = sum(c.isalpha() or c == " " for c in text)
+    return text if text and letters / len(text) >= 0.8 and " " in text.strip() else None
+
+
+def _decoded(original: str, normalized: str) -> list[str]:
+    """Text the document hides in base64 or hex, backwards or in ROT13, when it reads as words."""
+    found = []
+    for match in _BASE64.finditer(original):
+        chunk = match.group(0)
+        try:
+            raw = base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if (text := _printable(raw)) is not None:
+            found.append(text.casefold())
+    for match in _HEX.finditer(original):
+        try:
+            raw = bytes.fromhex(re.sub(r"[ :]", "", match.group(0)))
+        except ValueError:
+            continue
+        if (text := _printable(raw)) is not None:
+            found.append(text.casefold())
+    plain = len(_MARKERS.findall(normalized))
+    for candidate in (normalized[::-1], codecs.encode(normalized, "rot13")):
+        if len(_MARKERS.findall(candidate)) >= plain + 2:
+            found.append(candidate)
+    return found
 
 
 def normalize(text: str) -> str:
