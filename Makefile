@@ -49,9 +49,10 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: synth  ## printed figures: deploy time, flow latency and throughput, the moto floor, cold starts
+bench: synth  ## printed figures: deploy time, flow latency and throughput, the moto floor, cold starts, guard speed
 	$(PY) bench/run.py
 	$(PY) bench/coldstart.py
+	$(PY) bench/guard.py
 
 eval: $(VENV)/.installed  ## the guardrails' precision and recall on the labelled corpus (tests/guard_corpus)
 	$(PY) -m evals.guard

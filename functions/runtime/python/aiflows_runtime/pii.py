@@ -122,7 +122,9 @@ def _phones(text: str) -> list[PiiMatch]:
         if not 9 <= len(_digits(value)) <= 12:
             continue
         announced = _PHONE_CONTEXT.search(text[max(0, m.start() - 30) : m.start()])
-        grouped = _PHONE_GROUPED.match(value) and not _CODE_BEFORE.search(text[: m.start()])
+        grouped = _PHONE_GROUPED.match(value) and not _CODE_BEFORE.search(
+            text[max(0, m.start() - 40) : m.start()]
+        )
         if announced or grouped:
             found.append(PiiMatch("phone", m.start(), m.start() + len(value)))
     return found

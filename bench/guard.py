@@ -1,0 +1,65 @@
+"""How long the input guard's detectors take on one document, by size.
+
+    .venv/bin/python bench/guard.py [--repeat 5]
+
+Each figure is the median of N runs, in process, after one warm-up (the policies'
+patterns are compiled once per Lambda instance). The documents are made of the
+labelled corpus's own lines (attacks and business text), repeated to size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "functions" / "runtime" / "python"))
+
+from aiflows_runtime.guardrails.content import denied, without_allowed  # noqa: E402
+from aiflows_runtime.guardrails.injection import assess  # noqa: E402
+from aiflows_runtime.guardrails.normalize import normalize_with_disguises  # noqa: E402
+from aiflows_runtime.pii import find_pii, redact_matches  # noqa: E402
+from aiflows_runtime.policies import content_policy, injection_policy  # noqa: E402
+
+SIZES = {"1 KB": 1_000, "32 KB (inline limit)": 32_768, "256 KB": 262_144, "1 MB": 1_048_576}
+
+
+def one_document(text: str) -> None:
+    """What the input guard does to a text: normalise, allow list, injection, deny list, PII, redaction."""
+    normalized, disguises = normalize_with_disguises(text)
+    filtered, _ = without_allowed(normalized, content_policy())
+    assess(filtered, disguises, injection_policy())
+    denied(filtered, content_policy())
+    redact_matches(text, find_pii(text))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    repeat = parser.parse_args().repeat
+    corpus = ROOT / "tests" / "guard_corpus"
+    lines = [
+        json.loads(line)["text"]
+        for name in ("injection.jsonl", "pii.jsonl")
+        for line in (corpus / name).open()
+    ]
+    source = "\n".join(lines)
+    one_document("warm up")
+    print(f"Input guard, one document: median of {repeat} runs")
+    for label, size in SIZES.items():
+        text = (source * (size // len(source) + 1))[:size]
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            one_document(text)
+            times.append((time.perf_counter() - started) * 1000)
+        median = statistics.median(times)
+        print(f"  {label:<22} {median:>9.1f} ms   {size / 1024 / median * 1000:>7.0f} KB/s")
+
+
+if __name__ == "__main__":
+    main()
