@@ -11,7 +11,13 @@ from botocore.stub import Stubber
 
 from aiflows_runtime import prompts
 from aiflows_runtime.contracts import ClassifyAnswer, parse_answer
-from aiflows_runtime.gateway import BudgetExceeded, ModelGateway, ModelUnavailable, RunContext
+from aiflows_runtime.gateway import (
+    BudgetExceeded,
+    ModelGateway,
+    ModelUnavailable,
+    RunContext,
+    estimate_tokens,
+)
 from aiflows_runtime.policies import RoutingPolicy, routing_policy
 from aiflows_runtime.state import CLOSED, OPEN, CircuitBreaker, Ledger, LedgerEntry, ResponseCache
 from localcloud import LocalCloud
@@ -275,3 +281,21 @@ def test_the_converse_request_is_valid_against_botocores_service_model() -> None
         stub.assert_no_pending_responses()
     assert (answer.input_tokens, answer.output_tokens) == (50, 12)
     assert answer.cost_usd == pytest.approx(routing_policy().models[PRIMARY].cost(50, 12))
+
+
+def test_a_repair_that_would_pass_the_budget_is_not_made(cloud: LocalCloud, state_table: str) -> None:
+    harness = make(cloud, state_table)
+    policy = harness.gateway.policy
+    route = policy.route("classify")
+    price = policy.models[PRIMARY]
+    # Given a budget that fits the first call's worst case, but not a second call on top of it
+    prompt = prompts.load("classify/v1").render(
+        labels="invoice, contract, other", title="T", text="Invoice for the budgeted repair"
+    )
+    first = price.cost(estimate_tokens(prompt.system + prompt.text), route.max_tokens)
+    cloud.model.script(PRIMARY, Malformed())
+    # When the first answer is malformed
+    with pytest.raises(BudgetExceeded, match="over the flow's budget"):
+        ask(harness, "Invoice for the budgeted repair", correlation_id="run-rb", budget=first * 1.02)
+    # Then only the malformed call was made and paid; the repair was refused before it went out
+    assert [(e.model_id, e.outcome) for e in harness.ledger.entries("run-rb")] == [(PRIMARY, "malformed")]

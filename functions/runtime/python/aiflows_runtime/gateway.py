@@ -96,6 +96,12 @@ def _is_timeout(exc: Exception) -> bool:
     return isinstance(exc, BotoConnectionError) or "timeout" in type(exc).__name__.lower()
 
 
+def _request_text(request: dict[str, Any]) -> str:
+    parts = [p.get("text", "") for p in request.get("system", [])]
+    parts += [p.get("text", "") for m in request["messages"] for p in m["content"]]
+    return "".join(parts)
+
+
 REPAIR = (
     "Your answer above does not satisfy the required output: {error}. Answer again with only "
     "the JSON object the instructions ask for, and nothing else."
@@ -215,14 +221,7 @@ class ModelGateway:
                     )
 
         price = self.policy.models[model]
-        worst_case = price.cost(estimate_tokens(prompt.system + prompt.text), route.max_tokens)
-        if run.budget_usd is not None:
-            spent = self._ledger.total(run.correlation_id).cost_usd
-            if spent + worst_case > run.budget_usd:
-                raise BudgetExceeded(
-                    f"{capability}: the run has spent ${spent:.6f}; a call to {model} may cost up to "
-                    f"${worst_case:.6f}, over the flow's budget of ${run.budget_usd:.6f}"
-                )
+        self._check_budget(run, capability, model, prompt.system + prompt.text)
 
         gateway = self.policy.gateway
         attempt, repaired = 0, False
@@ -276,6 +275,8 @@ class ModelGateway:
                         True,
                         attempt - 1,
                     )
+                    # the repair resends the prompt with more: it must fit the budget too
+                    self._check_budget(run, capability, model, _request_text(request))
                     continue
                 self._account(
                     run,
@@ -313,6 +314,19 @@ class ModelGateway:
         outcomes = [a.outcome for a in self.attempts if a.model_id == model]
         self._failed(model, f"{len(outcomes)} attempts failed: {', '.join(outcomes)}")
         return None
+
+    def _check_budget(self, run: RunContext, capability: str, model: str, text: str) -> None:
+        """Refuse a call whose worst case (this input, the route's max_tokens out) passes the budget."""
+        if run.budget_usd is None:
+            return
+        route = self.policy.route(capability)
+        worst_case = self.policy.models[model].cost(estimate_tokens(text), route.max_tokens)
+        spent = self._ledger.total(run.correlation_id).cost_usd
+        if spent + worst_case > run.budget_usd:
+            raise BudgetExceeded(
+                f"{capability}: the run has spent ${spent:.6f}; a call to {model} may cost up to "
+                f"${worst_case:.6f}, over the flow's budget of ${run.budget_usd:.6f}"
+            )
 
     def _failed(self, model: str, why: str) -> None:
         if self._breaker.record_failure(model, why):
