@@ -90,20 +90,37 @@ class FailedRun:
 def _executions(
     clients: Clients, machine: str, statuses: tuple[str, ...], since: datetime.datetime
 ) -> Iterator[Any]:
+    """Executions started since then; the API lists newest first, so paging stops at the first older one."""
     sfn = clients("stepfunctions")
     for status in statuses:
         for page in sfn.get_paginator("list_executions").paginate(
             stateMachineArn=machine, statusFilter=status
         ):
+            older = False
             for execution in page["executions"]:
                 if execution["startDate"] >= since:
                     yield execution
+                else:
+                    older = True
+            if older:
+                break
 
 
 def _machine(clients: Clients, stack: str, flow: str) -> str:
+    """The flow's Standard state machine; an Express flow keeps its executions in its log group."""
     if flow not in FLOW_OUTPUTS:
         raise OpsError(f"no flow {flow!r}: one of {', '.join(FLOW_OUTPUTS)}")
-    return _output(outputs(clients, stack), FLOW_OUTPUTS[flow], stack)
+    arn = _output(outputs(clients, stack), FLOW_OUTPUTS[flow], stack)
+    described = clients("stepfunctions").describe_state_machine(stateMachineArn=arn)
+    if described.get("type") == "EXPRESS":
+        group = (described.get("loggingConfiguration", {}).get("destinations") or [{}])[0]
+        where = group.get("cloudWatchLogsLogGroup", {}).get("logGroupArn", "its log group")
+        raise OpsError(
+            f"{flow} is an Express flow: Step Functions does not list its executions. Query {where} "
+            "with CloudWatch Logs Insights, e.g. 'fields @timestamp, execution_arn, details.error "
+            '| filter type = "ExecutionFailed"\''
+        )
+    return arn
 
 
 def failed_runs(clients: Clients, stack: str, flow: str, since: datetime.datetime) -> list[FailedRun]:
@@ -248,7 +265,11 @@ def _summary(queue: str, body: str, attributes: dict[str, Any]) -> str:
 
 
 def dead_letters(clients: Clients, stack: str, queue: str, limit: int = 100) -> list[DeadLetter]:
-    """Look at up to ``limit`` messages without taking them (they stay visible)."""
+    """Look at up to ``limit`` messages without taking them (they stay visible).
+
+    SQS has no peek: looking is a receive, so each listing adds one to a message's
+    receive count (the "received Nx" it shows).
+    """
     url, _ = _dlq(clients, stack, queue)
     sqs = clients("sqs")
     seen: dict[str, DeadLetter] = {}
@@ -257,6 +278,7 @@ def dead_letters(clients: Clients, stack: str, queue: str, limit: int = 100) -> 
             QueueUrl=url,
             MaxNumberOfMessages=10,
             VisibilityTimeout=0,
+            WaitTimeSeconds=1,  # a long poll: a short one may miss messages of a small queue
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
@@ -297,6 +319,7 @@ def redrive(clients: Clients, stack: str, queue: str) -> int:
             QueueUrl=url,
             MaxNumberOfMessages=min(10, waiting - moved),
             VisibilityTimeout=60,
+            WaitTimeSeconds=2,  # a long poll: stop only when one finds nothing
             MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not got:
