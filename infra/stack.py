@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -27,18 +27,21 @@ class Capability:
     """What one capability's function reaches besides the state table (which all of them use)."""
 
     capability: str  # its folder under functions/
-    claims: Literal["read", "read_write"] | None = None  # the claim bucket
+    claims: Literal["read", "read_write", "read_redact"] | None = None  # the claim bucket
     model_route: str | None = None  # its route in routing.toml: the models it may call
     publishes: bool = False  # puts events on the bus
     reads_corpus: bool = False
     works_the_queue: bool = False  # fed by the work queue; answers the flow's task tokens
+    memory_mb: int = 512
+    timeout_seconds: int | None = None  # None: the CapabilityFunction default (30 s)
 
 
 # Construct id -> capability. Who reads claims: every step whose input holds a
 # document parses it with parse_input, which fetches a text_ref from the bucket.
 CAPABILITIES: dict[str, Capability] = {
     "ValidateFunction": Capability("validate", claims="read_write"),
-    "GuardFunction": Capability("guard", claims="read_write"),  # writes a redacted copy of a large text
+    # writes a redacted copy of a large text; reads up to 1 MiB of it with every rule: more CPU, more time
+    "GuardFunction": Capability("guard", claims="read_redact", memory_mb=1024, timeout_seconds=60),
     "ClassifyFunction": Capability("classify", claims="read", model_route="classify"),
     "ExtractFunction": Capability("extract", claims="read", model_route="extract"),
     "SummarizeFunction": Capability("summarize", claims="read", model_route="summarize"),
@@ -191,7 +194,10 @@ class AiFlowsStack(Stack):
             capability=spec.capability,
             environment=environment,
             model_route=spec.model_route,
-            timeout=WORKER_TIMEOUT if spec.works_the_queue else None,
+            timeout=WORKER_TIMEOUT
+            if spec.works_the_queue
+            else (Duration.seconds(spec.timeout_seconds) if spec.timeout_seconds else None),
+            memory_size=spec.memory_mb,
             answers_task_tokens=spec.works_the_queue,
             invoked_by="queue" if spec.works_the_queue else "flow",
         )
@@ -200,6 +206,9 @@ class AiFlowsStack(Stack):
             self.claim_bucket.grant_read_write(capability)
         elif spec.claims == "read":
             self.claim_bucket.grant_read(capability)
+        elif spec.claims == "read_redact":
+            self.claim_bucket.grant_read(capability)
+            self.claim_bucket.grant_redacted_copies(capability)
         if spec.publishes:
             self.event_bus.event_bus.grant_put_events_to(capability.function)
         if spec.reads_corpus:

@@ -10,6 +10,8 @@ from constructs import Construct
 from infra.constructs.capability_function import CapabilityFunction
 from infra.nag import acknowledge
 
+REDACTED_PREFIX = "redacted/"  # where the guard writes redacted copies (functions/guard/handler.py)
+
 EXPIRATION = Duration.days(30)
 
 
@@ -59,6 +61,20 @@ class ClaimBucket(Construct):
     def grant_read_write(self, function: CapabilityFunction) -> None:
         """``s3:GetObject`` and ``s3:PutObject`` on the claims: the step that claim-checks texts."""
         self._grant(function, ["s3:GetObject", "s3:PutObject"])
+
+    def grant_redacted_copies(self, function: CapabilityFunction) -> None:
+        """``s3:PutObject`` under ``redacted/`` only: the guard's redacted copies, never the originals."""
+        iam.Grant.add_to_principal(
+            grantee=function.function,
+            actions=["s3:PutObject"],
+            resource_arns=[self.bucket.arn_for_objects(f"{REDACTED_PREFIX}*")],
+        )
+        acknowledge(
+            function.role.node.find_child("DefaultPolicy"),
+            self._objects_finding.replace("/*]", f"/{REDACTED_PREFIX}*]"),
+            "The guard writes one redacted copy per run (redacted/<correlation id>.txt), unknown "
+            "at deploy time: the grant is on that prefix of the claim bucket, and only there.",
+        )
 
     def _grant(self, function: CapabilityFunction, actions: list[str]) -> None:
         # The two object calls the runtime makes (claimcheck.store_text, fetch_text),

@@ -241,10 +241,13 @@ class Flow(Construct):
             },
             state_machine_type=state_machine_type,
             tracing_enabled=True,
+            # every event, without the states' inputs and outputs: documents (and the PII the
+            # guard redacts) stay out of CloudWatch Logs; a Standard run keeps them in its
+            # execution history, readable through the API with IAM, for 90 days
             logs=sfn.LogOptions(
                 destination=self.log_group,
                 level=sfn.LogLevel.ALL,
-                include_execution_data=True,
+                include_execution_data=False,
             ),
         )
         for need in required:

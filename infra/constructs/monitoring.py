@@ -86,7 +86,15 @@ class Monitoring(Construct):
             enable_key_rotation=True,
             description="Encrypts the aiflows alerts topic; CloudWatch alarms publish with it.",
         )
-        key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        # what CloudWatch needs to publish to the encrypted topic, from this account's alarms only
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
         self.topic = sns.Topic(self, "Alerts", master_key=key, enforce_ssl=True)
         if alert_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alert_email))
@@ -158,7 +166,7 @@ class Monitoring(Construct):
         }
         failed = cw.MathExpression(
             label="failed runs",
-            expression="failed + timed_out + aborted",
+            expression="FILL(failed, 0) + FILL(timed_out, 0) + FILL(aborted, 0)",
             using_metrics={k: v for k, v in ended.items() if k != "succeeded"},
             period=five,
         )
@@ -213,7 +221,10 @@ class Monitoring(Construct):
         five = Duration.minutes(5)
         success_rate = cw.MathExpression(
             label="success rate (%)",
-            expression="100 * succeeded / (succeeded + failed + timed_out + aborted)",
+            expression=(
+                "100 * FILL(succeeded, 0) / "
+                "(FILL(succeeded, 0) + FILL(failed, 0) + FILL(timed_out, 0) + FILL(aborted, 0))"
+            ),
             using_metrics=ended,
             period=five,
         )

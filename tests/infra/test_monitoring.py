@@ -49,7 +49,7 @@ def test_each_flow_has_a_dashboard_with_every_figure_an_operator_asks_for(synthe
         for metric in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionTime"):
             assert f'"{metric}"' in body, (flow, metric)
         assert machine in body
-        assert "100 * succeeded / (succeeded + failed + timed_out + aborted)" in body
+        assert "100 * FILL(succeeded, 0) / (FILL(succeeded, 0) + FILL(failed, 0)" in body
         assert '"stat":"p50"' in body and '"stat":"p95"' in body
         # cost per run against its budget
         assert "IF(runs > 0, cost / runs, 0)" in body and '"FlowCostUSD"' in body
@@ -83,7 +83,8 @@ def test_the_alarms_watch_failures_dead_letters_breakers_and_cost(synthesized: S
         assert (ROOT / runbook).is_file(), (name, runbook)
 
     failed = alarms["AiFlows-document_intake-failed-runs"]
-    assert failed["Metrics"][0]["Expression"] == "failed + timed_out + aborted"
+    # a sparse metric is a gap, not a zero: FILL makes the sum defined when only one has data
+    assert failed["Metrics"][0]["Expression"] == "FILL(failed, 0) + FILL(timed_out, 0) + FILL(aborted, 0)"
     assert {m["MetricStat"]["Metric"]["MetricName"] for m in failed["Metrics"][1:]} == {
         "ExecutionsFailed",
         "ExecutionsTimedOut",
@@ -119,7 +120,12 @@ def test_the_alerts_topic_is_encrypted_with_a_key_cloudwatch_may_use(synthesized
     key = synthesized.template.to_json()["Resources"][key_id]
     assert key["Properties"]["EnableKeyRotation"] is True
     statements = key["Properties"]["KeyPolicy"]["Statement"]
-    assert any(s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com" for s in statements)
+    [cloudwatch] = [
+        s for s in statements if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    # only what publishing to the topic needs, and only for this account's alarms
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 def test_runbook_links_can_point_to_a_published_copy() -> None:

@@ -16,10 +16,11 @@ from tests.infra.conftest import Synthesized
 LAMBDA_FINDINGS = {"AwsSolutions-L1", "Serverless-LambdaLatestVersion", "Serverless-LambdaDLQ"}
 TRACING = "AwsSolutions-IAM5[Resource::*]"  # xray:PutTraceSegments, PutTelemetryRecords take no resource
 CLAIMS = "AwsSolutions-IAM5[Resource::<ClaimBucketD406E5C3.Arn>/*]"  # a key per run
+REDACTED = "AwsSolutions-IAM5[Resource::<ClaimBucketD406E5C3.Arn>/redacted/*]"  # a redacted copy per run
 ACKNOWLEDGED = {
     "ValidateFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
     "ValidateFunction/Default": LAMBDA_FINDINGS,
-    "GuardFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
+    "GuardFunction/Role/DefaultPolicy": {TRACING, CLAIMS, REDACTED},
     "GuardFunction/Default": LAMBDA_FINDINGS,
     "ClassifyFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
     "ClassifyFunction/Default": LAMBDA_FINDINGS,

@@ -43,8 +43,7 @@ CAPABILITY = {
 # What each function reaches besides the state table: the reviewed design, written out.
 CLAIMS = {
     "ValidateFunction": ["s3:GetObject", "s3:PutObject"],
-    # a redacted copy of a referenced text goes back to the bucket
-    "GuardFunction": ["s3:GetObject", "s3:PutObject"],
+    "GuardFunction": "s3:GetObject",  # and PutObject under redacted/ only (checked on its own)
     "ClassifyFunction": "s3:GetObject",
     "ExtractFunction": "s3:GetObject",
     "SummarizeFunction": "s3:GetObject",
@@ -262,7 +261,16 @@ def test_each_function_reaches_the_claim_bucket_only_as_designed(synthesized: Sy
         statements = [s for s in statements if "ClaimBucket" in json.dumps(s["Resource"])]
     claims = {"Fn::Join": ["", [arn_of(synthesized, synthesized.stack.claim_bucket.bucket), "/*"]]}
     # Then validate reads and writes the claims, the readers read them, the others have nothing
-    if name in CLAIMS:
+    if name == "GuardFunction":
+        # the guard writes redacted copies under redacted/, and nowhere else
+        redacted = {
+            "Fn::Join": ["", [arn_of(synthesized, synthesized.stack.claim_bucket.bucket), "/redacted/*"]]
+        }
+        assert statements == [
+            {"Action": "s3:GetObject", "Effect": "Allow", "Resource": claims},
+            {"Action": "s3:PutObject", "Effect": "Allow", "Resource": redacted},
+        ]
+    elif name in CLAIMS:
         assert statements == [{"Action": CLAIMS[name], "Effect": "Allow", "Resource": claims}]
     else:
         assert statements == []
@@ -400,11 +408,11 @@ def test_each_state_machine_is_traced_and_logs_everything(
     # Given a flow's state machine
     flow = getattr(synthesized.stack, flow_attribute)
     properties = resource(synthesized, synthesized.logical_id(flow.state_machine))["Properties"]
-    # Then it is traced, logging ALL with execution data to its own group
+    # Then it is traced, logging ALL events to its own group, without the documents they carry
     assert properties["TracingConfiguration"] == {"Enabled": True}
     assert properties["LoggingConfiguration"] == {
         "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": arn_of(synthesized, flow.log_group)}}],
-        "IncludeExecutionData": True,
+        "IncludeExecutionData": False,
         "Level": "ALL",
     }
     log_group = resource(synthesized, synthesized.logical_id(flow.log_group))
