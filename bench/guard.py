@@ -25,6 +25,8 @@ from aiflows_runtime.guardrails.normalize import normalize_with_disguises  # noq
 from aiflows_runtime.pii import find_pii, redact_matches  # noqa: E402
 from aiflows_runtime.policies import content_policy, injection_policy  # noqa: E402
 
+# text shaped to make the rules work hardest: a word boundary at every other character
+ADVERSARIAL = {"'1 ' repeated": "1 ", "'a@b.' repeated": "a@b.", "'send the ' repeated": "send the "}
 SIZES = {"1 KB": 1_000, "32 KB (inline limit)": 32_768, "256 KB": 262_144, "1 MB": 1_048_576}
 
 
@@ -59,6 +61,15 @@ def main() -> None:
             times.append((time.perf_counter() - started) * 1000)
         median = statistics.median(times)
         print(f"  {label:<22} {median:>9.1f} ms   {size / 1024 / median * 1000:>7.0f} KB/s")
+    print("Worst shapes found so far (1 MiB, the input limit), median of the same runs")
+    for label, unit in ADVERSARIAL.items():
+        text = (unit * (1_048_576 // len(unit) + 1))[:1_048_576]
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            one_document(text)
+            times.append((time.perf_counter() - started) * 1000)
+        print(f"  {label:<22} {statistics.median(times):>9.1f} ms")
 
 
 if __name__ == "__main__":

@@ -73,18 +73,27 @@ def worst(findings: list[Finding]) -> Severity:
 
 
 def inspect_text(text: str, where: str, policies: Policies, outcome: Outcome) -> list[Finding]:
-    """Prompt injection and denied content in a text, after the allow list has had its say."""
+    """Prompt injection and denied content in a text.
+
+    The allow list only spares quoted, known-good text from the deny entries that ask
+    for review; the injection rules and the entries that block read the whole text, so
+    an allowed phrase cannot hide what follows it.
+    """
     normalized, disguises = normalize_with_disguises(text)
     filtered, _allowed = without_allowed(normalized, policies.content)
     findings = []
-    verdict = assess(filtered, disguises, policies.injection)
+    verdict = assess(normalized, disguises, policies.injection)
     if verdict.detected:
         found = ", ".join(verdict.rules + verdict.signals)
         findings.append(
             Finding(kind="prompt_injection", severity="high", detail=f"{where}: {found}", outcome=outcome)
         )
-    for match in denied(filtered, policies.content):
+    blocking = {m.rule.id for m in denied(normalized, policies.content) if m.rule.outcome == "block"}
+    spared = {m.rule.id for m in denied(filtered, policies.content)}
+    for match in denied(normalized, policies.content):
         rule = match.rule
+        if rule.id not in blocking and rule.id not in spared:
+            continue  # the allow list accounts for it
         findings.append(
             Finding(
                 kind=f"content_{rule.id}",

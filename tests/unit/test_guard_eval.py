@@ -28,3 +28,14 @@ def test_prompt_injection_recall_and_false_positive_rate_meet_the_goals() -> Non
 def test_pii_recall_meets_the_goal_for_each_structured_kind(kind: str) -> None:
     score = pii_scores()[kind]
     assert score.recall >= GOALS["pii_recall"], score.misses
+
+
+def test_the_held_out_figures_do_not_fall_below_what_they_were_when_measured() -> None:
+    # Floors, not goals: the held-out corpus says how the rules do on text they were not
+    # written for (docs/guardrails.md); a change that makes that worse fails here.
+    from evals.guard import HOLDOUT
+
+    overall, _ = injection_scores(HOLDOUT)
+    assert overall.recall >= 0.60 and overall.fpr <= 0.025, (overall.recall, overall.fpr)
+    pii = pii_scores(HOLDOUT)
+    assert sum(s.tp for s in pii.values()) / sum(s.tp + s.fn for s in pii.values()) >= 0.96

@@ -72,3 +72,11 @@ def test_overlapping_matches_from_two_detectors_are_redacted_once() -> None:
     text = "mail ada@example.com now"
     matches = [PiiMatch("email", 5, 20), PiiMatch("email", 5, 8)]  # ours, and a service's shorter find
     assert redact_matches(text, matches) == "mail [EMAIL] now"
+
+
+def test_partly_overlapping_matches_are_redacted_to_their_union() -> None:
+    from aiflows_runtime.pii import PiiMatch, redact_matches
+
+    text = "Call 020 7946 0958 ext 12 now"
+    # ours ends at the number; a service's match runs on over the extension
+    assert redact_matches(text, [PiiMatch("phone", 5, 18), PiiMatch("phone", 9, 25)]) == "Call [PHONE] now"

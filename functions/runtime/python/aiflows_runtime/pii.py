@@ -14,6 +14,7 @@ number has. Amazon Comprehend can add its own findings on AWS
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -33,9 +34,8 @@ _BSN_CONTEXT = re.compile(r"(bsn|burgerservicenummer|sofi-?nummer)\W{0,3}$", re.
 
 # Phones: international (+CC or 00CC), a US (NXX) NXX-XXXX, or a national number that
 # either says it is one (the words before it) or is grouped as only a phone number is.
-_PHONE_INTERNATIONAL = re.compile(
-    r"(?<![\w+./-])(?:\+|00)[1-9]\d{0,2}(?:[ .-]?\(0\))?(?:[ .-]?\(?\d{1,5}\)?){1,6}(?![\w])"
-)
+# one character class, then a look-behind: a long digit run has one way to match, not 2^n
+_PHONE_INTERNATIONAL = re.compile(r"(?<![\w+./-])(?:\+|00)[1-9][\d ().\-]{6,24}(?<=\d)(?![\w])")
 _PHONE_US = re.compile(r"(?<![\w+])(?:\(\d{3}\) ?|\d{3}-)\d{3}-\d{4}(?![\w-])")
 _PHONE_NATIONAL = re.compile(r"(?<![\w+./-])\(?\d{2,5}\)?(?:[ ./-]\d{2,8}){0,4}(?![\w]|[.-]\d)")
 _PHONE_GROUPED = re.compile(r"^\(?0\d{1,4}\)?(?: \d{2,6}){1,4}$")
@@ -137,12 +137,15 @@ def find_pii(text: str) -> list[PiiMatch]:
     found += _cards(text) + _national_ids(text) + _phones(text)
     # where two kinds claim the same text, the one with a checksum wins, then the longer
     rank = {"iban": 0, "card_number": 1, "national_id": 2, "email": 3, "phone": 4}
-    found.sort(key=lambda m: (m.start, rank[m.kind], -(m.end - m.start)))
+    starts: list[int] = []  # the kept matches, sorted by start: an overlap check is a bisect
     kept: list[PiiMatch] = []
     for match in sorted(found, key=lambda m: (rank[m.kind], -(m.end - m.start), m.start)):
-        if all(match.end <= k.start or match.start >= k.end for k in kept):
-            kept.append(match)
-    return sorted(kept, key=lambda m: m.start)
+        at = bisect.bisect_left(starts, match.start)
+        if (at and kept[at - 1].end > match.start) or (at < len(kept) and kept[at].start < match.end):
+            continue
+        starts.insert(at, match.start)
+        kept.insert(at, match)
+    return kept
 
 
 def redact(text: str) -> str:
@@ -154,7 +157,8 @@ def redact_matches(text: str, matches: list[PiiMatch]) -> str:
     """The text with these matches (overlapping ones merged) replaced by ``[KIND]``."""
     parts, last = [], 0
     for match in sorted(matches, key=lambda m: (m.start, -m.end)):
-        if match.start < last:  # inside one already replaced (another detector's overlapping find)
+        if match.start < last:  # overlaps the span just replaced: the span grows to cover it
+            last = max(last, match.end)
             continue
         parts.append(text[last : match.start])
         parts.append(f"[{match.kind.upper()}]")

@@ -9,7 +9,8 @@
   ``policies/content.toml``;
 - :mod:`~aiflows_runtime.guardrails.inputs`: size, type and encoding;
 - :mod:`~aiflows_runtime.guardrails.services`: Amazon Bedrock Guardrails and Amazon
-  Comprehend, when configured;
-- :mod:`~aiflows_runtime.guardrails.verdict`: findings to one outcome (block, review,
-  redact or pass), by the policy's rules.
+  Comprehend, when configured.
+
+The guard capability (``functions/guard/logic.py``) turns their findings into one
+outcome (block, review, redact or pass) by the policy's rules.
 """

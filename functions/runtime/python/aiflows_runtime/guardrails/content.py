@@ -1,8 +1,9 @@
 """The content policy: deny-list entries (each with its outcome) and allow-list entries.
 
-Both are regular expressions over the normalised text. The allow list goes first: its
-matches are cut out of the text, so quoted procedure ("change of bank details requires
-a signed letter") does not trip the deny entry it talks about, nor the injection rules.
+Both are regular expressions over the normalised text. The allow list cuts its matches
+out of the text for the deny entries that ask for review, so quoted procedure ("change of
+bank details requires a signed letter") does not trip the entry it talks about; the
+guard runs the entries that block, and the injection rules, on the whole text.
 """
 
 from __future__ import annotations

@@ -56,18 +56,17 @@ class Disguises:
 
 
 def _fold_lookalikes(text: str) -> tuple[str, bool]:
-    latin = len(_LATIN.findall(text))
-    foreign = len(_FOREIGN.findall(text))
-    if not foreign:
+    """Fold the look-alike letters of words that mix scripts; whole Greek or Cyrillic words stay."""
+    if not _FOREIGN.search(text):
         return text, False
-    if latin > foreign:  # a Latin text with a few foreign letters: fold them all
-        return text.translate(LOOKALIKES), True
     folded, changed = [], False
-    for word in text.split(" "):  # a foreign-script text: fold only the words that mix scripts
+    for word in re.split(r"(\s+)", text):
         if _LATIN.search(word) and _FOREIGN.search(word):
-            word, changed = word.translate(LOOKALIKES), True
+            translated = word.translate(LOOKALIKES)
+            changed = changed or translated != word  # "5 μm" mixes scripts, but nothing looked alike
+            word = translated
         folded.append(word)
-    return " ".join(folded), changed
+    return "".join(folded), changed
 
 
 def _join_spaced(text: str) -> tuple[str, bool]:
@@ -89,7 +88,8 @@ def _join_spaced(text: str) -> tuple[str, bool]:
 
 
 def normalize_with_disguises(text: str) -> tuple[str, Disguises]:
-    text = unicodedata.normalize("NFKC", text)
+    # a byte-order mark at the start and soft hyphens (PDF text) are ordinary, not disguises
+    text = unicodedata.normalize("NFKC", text).lstrip("\ufeff").replace("\u00ad", "")
     stripped = text.translate(ZERO_WIDTH)
     zero_width = stripped != text
     folded, lookalikes = _fold_lookalikes(stripped.casefold())
@@ -105,7 +105,9 @@ def normalize_with_disguises(text: str) -> tuple[str, Disguises]:
         leet_words += 1
         return word.translate(LEET)
 
-    unleeted = re.sub(r"\s+", " ", _LEET_WORD.sub(unleet, joined)).strip()
+    # spaces collapse, line breaks stay: rules read a line at a time, as a person does
+    unleeted = re.sub(r"[^\S\n]+", " ", _LEET_WORD.sub(unleet, joined))
+    unleeted = re.sub(r" ?\n[\s]*", "\n", unleeted).strip()
     hidden = _decoded(stripped, unleeted)
     text = unleeted + (" \n " + " \n ".join(hidden) if hidden else "")
     leet = leet_words >= 2  # one odd token is an id; two are a disguise
