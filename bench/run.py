@@ -55,10 +55,13 @@ CANNED: dict[str, dict[str, Any]] = {
     "ValidateFunction": {"tenant": "acme", "document": DOCUMENT, "size_bytes": 11, "long_running": False},
     "GuardFunction": {
         "stage": "output",
+        "outcome": "pass",
         "risk": "low",
         "findings": [],
         "auto_act": True,
         "policy_version": "0",
+        "document": DOCUMENT,
+        "redacted": False,
     },
     "ClassifyFunction": {"label": "invoice", "confidence": 1.0, "evidence": [], "model": MODEL},
     "ExtractFunction": {"fields": {}, "missing": [], "unsupported": [], "model": MODEL},

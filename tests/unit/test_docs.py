@@ -106,3 +106,12 @@ def test_the_guardrail_figures_in_the_docs_are_what_make_eval_prints() -> None:
     from evals.guard import report
 
     assert f"```text\n{report()}\n```" in (ROOT / "docs" / "guardrails.md").read_text()
+
+
+def test_the_policy_versions_the_guardrails_page_quotes_are_the_files_versions() -> None:
+    from aiflows_runtime.policies import action_policy, content_policy, guard_policy, injection_policy
+    from tests.conftest import import_function_module
+
+    logic = import_function_module("guard", "logic")
+    version = logic.Policies(guard_policy(), injection_policy(), content_policy(), action_policy()).version
+    assert f"`{version}`" in (ROOT / "docs" / "guardrails.md").read_text()

@@ -47,7 +47,12 @@ def detect_injection(text: str, policy: InjectionPolicy) -> InjectionVerdict:
 
 def assess(normalized: str, disguises: Disguises, policy: InjectionPolicy) -> InjectionVerdict:
     """The rules and heuristics over text that :func:`normalize_with_disguises` prepared."""
-    rules = tuple(rule.id for rule in policy.rules if _compiled(rule.pattern).search(normalized))
+    joined = normalized.replace("\n", " ")
+    rules = tuple(
+        rule.id
+        for rule in policy.rules
+        if _compiled(rule.pattern).search(normalized if rule.reads == "lines" else joined)
+    )
     score = sum(rule.weight for rule in policy.rules if rule.id in rules)
     signals = []
     weights = policy.heuristics

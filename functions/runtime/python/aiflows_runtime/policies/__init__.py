@@ -173,6 +173,9 @@ class InjectionRule(_Policy):
     id: str
     weight: float = Field(gt=0)
     pattern: str
+    # "text": the text with its line breaks joined, so an attack split over lines still reads
+    # as one sentence; "lines": line by line, for the rules about what starts a line
+    reads: Literal["text", "lines"] = "text"
 
 
 class InjectionHeuristics(_Policy):
