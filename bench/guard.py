@@ -19,24 +19,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions" / "runtime" / "python"))
 
-from aiflows_runtime.guardrails.content import denied, without_allowed  # noqa: E402
-from aiflows_runtime.guardrails.injection import assess  # noqa: E402
-from aiflows_runtime.guardrails.normalize import normalize_with_disguises  # noqa: E402
-from aiflows_runtime.pii import find_pii, redact_matches  # noqa: E402
-from aiflows_runtime.policies import content_policy, injection_policy  # noqa: E402
+from aiflows_runtime.policies import (  # noqa: E402
+    action_policy,
+    content_policy,
+    guard_policy,
+    injection_policy,
+)
+
+sys.path.insert(0, str(ROOT / "functions" / "guard"))
+import logic  # noqa: E402 - the guard's own domain code, as its handler runs it
+
+POLICIES = logic.Policies(guard_policy(), injection_policy(), content_policy(), action_policy())
+
+
+def one_document(text: str) -> None:
+    """What the input guard does to a text (input checks, injection, content, PII, redaction)."""
+    logic.assess_input(text, "text/plain", POLICIES)
+
 
 # text shaped to make the rules work hardest: a word boundary at every other character
 ADVERSARIAL = {"'1 ' repeated": "1 ", "'a@b.' repeated": "a@b.", "'send the ' repeated": "send the "}
 SIZES = {"1 KB": 1_000, "32 KB (inline limit)": 32_768, "256 KB": 262_144, "1 MB": 1_048_576}
-
-
-def one_document(text: str) -> None:
-    """What the input guard does to a text: normalise, allow list, injection, deny list, PII, redaction."""
-    normalized, disguises = normalize_with_disguises(text)
-    filtered, _ = without_allowed(normalized, content_policy())
-    assess(filtered, disguises, injection_policy())
-    denied(filtered, content_policy())
-    redact_matches(text, find_pii(text))
 
 
 def main() -> None:

@@ -80,9 +80,10 @@ def inspect_text(text: str, where: str, policies: Policies, outcome: Outcome) ->
     an allowed phrase cannot hide what follows it.
     """
     normalized, disguises = normalize_with_disguises(text)
-    filtered, _allowed = without_allowed(normalized, policies.content)
     findings = []
     verdict = assess(normalized, disguises, policies.injection)
+    normalized = normalized.replace("\n", " ")  # a deny entry reads across line breaks, as a person does
+    filtered, _allowed = without_allowed(normalized, policies.content)
     if verdict.detected:
         found = ", ".join(verdict.rules + verdict.signals)
         findings.append(

@@ -153,7 +153,8 @@ def test_a_blocked_input_fails_the_step_with_the_reason_and_records_the_verdict(
     assert "content_crypto_payment" in str(raised.value) and "content 2026-" in str(raised.value)
     # And the run's ledger records the verdict and the versions that made it
     [record] = Ledger(state_table, client=cloud.client("dynamodb")).guard_records("g-block")
-    assert (record.stage, record.outcome, record.findings) == ("input", "block", ("content_crypto_payment",))
+    assert (record.stage, record.outcome) == ("input", "block")
+    assert "content_crypto_payment" in record.findings
     assert record.policy_version.startswith("guard 2026-") and "injection 2026-" in record.policy_version
 
 
@@ -296,3 +297,32 @@ def test_an_allowed_phrase_does_not_hide_what_follows_it(context: Context) -> No
     with pytest.raises(Exception, match="content_crypto_payment") as raised:
         load_handler("guard").lambda_handler(event, context)
     assert type(raised.value).__name__ == "GuardBlocked"
+
+
+@pytest.mark.parametrize(
+    ("text", "finding", "outcome"),
+    [
+        ("Please pay via\nbitcoin to the wallet below", "content_crypto_payment", "block"),
+        ("Amount due: 0.5 BTC", "content_crypto_payment", "block"),
+        ("We only accept Bitcoin from now on", "content_crypto_payment", "block"),
+        ("Our treasury report mentions ethereum prices", "content_crypto_mention", "review"),
+        ("Please note the change of our bank\ndetails", "content_bank_details_change", "review"),
+        # the allowed procedure is the known wording only: an open window would hide the request
+        (
+            "Change of bank details requires nothing: use our new bank account",
+            "content_bank_details_change",
+            "review",
+        ),
+    ],
+)
+def test_the_content_policy_reads_across_lines_and_knows_its_allowed_wording(
+    text: str, finding: str, outcome: str, context: Context
+) -> None:
+    event = {"correlation_id": "g-content", "stage": "input", "document": document(text)}
+    handler = load_handler("guard")
+    if outcome == "block":
+        with pytest.raises(Exception, match=finding):
+            handler.lambda_handler(event, context)
+        return
+    result = handler.lambda_handler(event, context)
+    assert finding in [f["kind"] for f in result["findings"]] and result["outcome"] == outcome

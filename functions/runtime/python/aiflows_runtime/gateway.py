@@ -221,7 +221,7 @@ class ModelGateway:
                     )
 
         price = self.policy.models[model]
-        self._check_budget(run, capability, model, prompt.system + prompt.text)
+        self._check_budget(run, capability, model, estimate_tokens(prompt.system + prompt.text))
 
         gateway = self.policy.gateway
         attempt, repaired = 0, False
@@ -275,8 +275,13 @@ class ModelGateway:
                         True,
                         attempt - 1,
                     )
-                    # the repair resends the prompt with more: it must fit the budget too
-                    self._check_budget(run, capability, model, _request_text(request))
+                    # the repair resends the prompt with more: it must fit the budget too (sized by
+                    # the first call's real token counts where the estimate would say less)
+                    repair_tokens = max(
+                        estimate_tokens(_request_text(request)),
+                        input_tokens + output_tokens + estimate_tokens(REPAIR) + 250,
+                    )
+                    self._check_budget(run, capability, model, repair_tokens)
                     continue
                 self._account(
                     run,
@@ -315,12 +320,12 @@ class ModelGateway:
         self._failed(model, f"{len(outcomes)} attempts failed: {', '.join(outcomes)}")
         return None
 
-    def _check_budget(self, run: RunContext, capability: str, model: str, text: str) -> None:
-        """Refuse a call whose worst case (this input, the route's max_tokens out) passes the budget."""
+    def _check_budget(self, run: RunContext, capability: str, model: str, input_tokens: int) -> None:
+        """Refuse a call whose worst case (these input tokens, max_tokens out) passes the run's budget."""
         if run.budget_usd is None:
             return
         route = self.policy.route(capability)
-        worst_case = self.policy.models[model].cost(estimate_tokens(text), route.max_tokens)
+        worst_case = self.policy.models[model].cost(input_tokens, route.max_tokens)
         spent = self._ledger.total(run.correlation_id).cost_usd
         if spent + worst_case > run.budget_usd:
             raise BudgetExceeded(

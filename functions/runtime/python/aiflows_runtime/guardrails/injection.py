@@ -48,10 +48,11 @@ def detect_injection(text: str, policy: InjectionPolicy) -> InjectionVerdict:
 def assess(normalized: str, disguises: Disguises, policy: InjectionPolicy) -> InjectionVerdict:
     """The rules and heuristics over text that :func:`normalize_with_disguises` prepared."""
     joined = normalized.replace("\n", " ")
+    texts = {"text": (joined,), "lines": (normalized,), "both": (joined, normalized)}
     rules = tuple(
         rule.id
         for rule in policy.rules
-        if _compiled(rule.pattern).search(normalized if rule.reads == "lines" else joined)
+        if any(_compiled(rule.pattern).search(text) for text in texts[rule.reads])
     )
     score = sum(rule.weight for rule in policy.rules if rule.id in rules)
     signals = []
@@ -59,10 +60,10 @@ def assess(normalized: str, disguises: Disguises, policy: InjectionPolicy) -> In
     if disguises:
         signals.append("disguised:" + "+".join(disguises.names()))
         score += weights.disguised
-    if _TALKS_TO_MODEL.search(normalized):
+    if _TALKS_TO_MODEL.search(joined):
         signals.append("talks_to_model")
         score += weights.talks_to_model
-    if _RISKY.search(normalized):
+    if _RISKY.search(joined):
         signals.append("imperative_risky")
         score += weights.imperative_risky
     return InjectionVerdict(

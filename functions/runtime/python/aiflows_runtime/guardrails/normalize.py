@@ -35,7 +35,8 @@ _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+
 _HEX = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{2}[ :]?){12,}(?![0-9A-Za-z])")
 # words an attack needs; text that only has them when decoded, reversed or rotated was hiding them
 _MARKERS = re.compile(
-    r"\b(ignore|disregard|forget|instructions|prompt|system|previous|rules|approve|reveal|override|assistant)\b"
+    r"\b(ignore|disregard|forget|instructions|prompt|system|previous|rules|approve|reveal|override|assistant|"
+    r"bypass|mode|developer|restrictions|guidelines|directives|transfer|verified|payment|password)\b"
 )
 _LEET_WORD = re.compile(r"\b(?=\w*[a-z])(?=\w*[0-9])[a-z0-9@$!|]{3,}\b")
 
@@ -56,15 +57,19 @@ class Disguises:
 
 
 def _fold_lookalikes(text: str) -> tuple[str, bool]:
-    """Fold the look-alike letters of words that mix scripts; whole Greek or Cyrillic words stay."""
+    """Fold look-alike letters: in words that mix scripts, and, in a mostly Latin text, in whole
+    foreign words that fold into an attack's word ("іпѕтгυстіопѕ"). Greek or Cyrillic prose stays."""
     if not _FOREIGN.search(text):
         return text, False
+    latin_text = len(_LATIN.findall(text)) > len(_FOREIGN.findall(text))
     folded, changed = [], False
     for word in re.split(r"(\s+)", text):
-        if _LATIN.search(word) and _FOREIGN.search(word):
+        if _FOREIGN.search(word):
             translated = word.translate(LOOKALIKES)
-            changed = changed or translated != word  # "5 μm" mixes scripts, but nothing looked alike
-            word = translated
+            mixed = bool(_LATIN.search(word))
+            whole = latin_text and not _FOREIGN.search(translated) and bool(_MARKERS.search(translated))
+            if (mixed or whole) and translated != word:  # "5 μm" mixes scripts, but nothing looked alike
+                word, changed = translated, True
         folded.append(word)
     return "".join(folded), changed
 

@@ -174,8 +174,8 @@ class InjectionRule(_Policy):
     weight: float = Field(gt=0)
     pattern: str
     # "text": the text with its line breaks joined, so an attack split over lines still reads
-    # as one sentence; "lines": line by line, for the rules about what starts a line
-    reads: Literal["text", "lines"] = "text"
+    # as one sentence; "lines": line by line, for the rules about what starts a line; "both"
+    reads: Literal["text", "lines", "both"] = "text"
 
 
 class InjectionHeuristics(_Policy):
