@@ -138,7 +138,7 @@ def _trace(args: argparse.Namespace) -> int:
 
     from aiflows import traceview
 
-    xray = boto3.client("xray", endpoint_url=args.endpoint_url) if args.endpoint_url else boto3.client("xray")
+    xray = boto3.client("xray", endpoint_url=args.endpoint_url)
     try:
         view = traceview.timeline(*traceview.find_trace(xray, args.target, args.hours))
     except LookupError as error:
@@ -166,11 +166,7 @@ def _ops(args: argparse.Namespace) -> int:
     from aiflows import ops
 
     def clients(service: str) -> Any:
-        return (
-            boto3.client(service, endpoint_url=args.endpoint_url)
-            if args.endpoint_url
-            else boto3.client(service)
-        )
+        return boto3.client(service, endpoint_url=args.endpoint_url)
 
     since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=getattr(args, "hours", 0) or 0)
     try:

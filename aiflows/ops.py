@@ -137,10 +137,7 @@ def failed_runs(clients: Clients, stack: str, flow: str, since: datetime.datetim
             for e in page["events"]
             if "stateEnteredEventDetails" in e
         ]
-        try:
-            correlation_id = str(json.loads(described.get("input") or "{}").get("id", ""))
-        except ValueError:
-            correlation_id = ""
+        correlation_id = _correlation_id(described)
         rows.append(
             FailedRun(
                 execution_arn=arn,
@@ -153,6 +150,14 @@ def failed_runs(clients: Clients, stack: str, flow: str, since: datetime.datetim
             )
         )
     return sorted(rows, key=lambda r: r.started, reverse=True)
+
+
+def _correlation_id(described: dict[str, Any]) -> str:
+    """A run's correlation id: the id of the event that started it ('' when its input has none)."""
+    try:
+        return str(json.loads(described.get("input") or "{}").get("id", ""))
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _failed_step(entered: list[str]) -> str:
@@ -196,9 +201,8 @@ def run_costs(clients: Clients, stack: str, flow: str, since: datetime.datetime)
     rows = []
     for execution in _executions(clients, _machine(clients, stack, flow), statuses, since):
         described = sfn.describe_execution(executionArn=execution["executionArn"])
-        try:
-            correlation_id = str(json.loads(described.get("input") or "{}").get("id", ""))
-        except ValueError:
+        correlation_id = _correlation_id(described)
+        if not correlation_id:
             continue
         total = ledger.total(correlation_id)
         rows.append(

@@ -89,11 +89,10 @@ def inspect_text(text: str, where: str, policies: Policies, outcome: Outcome) ->
         findings.append(
             Finding(kind="prompt_injection", severity="high", detail=f"{where}: {found}", outcome=outcome)
         )
-    blocking = {m.rule.id for m in denied(normalized, policies.content) if m.rule.outcome == "block"}
-    spared = {m.rule.id for m in denied(filtered, policies.content)}
+    still_denied = {m.rule.id for m in denied(filtered, policies.content)}
     for match in denied(normalized, policies.content):
         rule = match.rule
-        if rule.id not in blocking and rule.id not in spared:
+        if rule.outcome != "block" and rule.id not in still_denied:
             continue  # the allow list accounts for it
         findings.append(
             Finding(

@@ -256,20 +256,20 @@ class ModelGateway:
                 value = parse(text)
             except MalformedAnswer as malformed:
                 self.attempts.append(Attempt(model, "malformed"))
+                self._account(
+                    run,
+                    capability,
+                    model,
+                    prompt,
+                    input_tokens,
+                    output_tokens,
+                    latency_ms,
+                    False,
+                    "malformed",
+                    cost,
+                )
                 if not repaired:
                     # one repair: the same model, shown its answer and what is wrong with it
-                    self._account(
-                        run,
-                        capability,
-                        model,
-                        prompt,
-                        input_tokens,
-                        output_tokens,
-                        latency_ms,
-                        False,
-                        "malformed",
-                        cost,
-                    )
                     request, repaired, attempt = (
                         repair_request(request, text, str(malformed)),
                         True,
@@ -283,18 +283,6 @@ class ModelGateway:
                     )
                     self._check_budget(run, capability, model, repair_tokens)
                     continue
-                self._account(
-                    run,
-                    capability,
-                    model,
-                    prompt,
-                    input_tokens,
-                    output_tokens,
-                    latency_ms,
-                    False,
-                    "malformed",
-                    cost,
-                )
                 self._failed(model, "malformed answer")
                 return None
             outcome = "repaired" if repaired else "ok"

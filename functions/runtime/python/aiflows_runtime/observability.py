@@ -79,22 +79,21 @@ def record_model_call(run: RunContext, entry: LedgerEntry) -> None:
             "outcome": entry.outcome,
         },
     )
-    call_metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-    for name, value in (
-        ("flow", entry.flow),
-        ("capability", entry.capability),
-        ("model", entry.model_id),
-        ("tenant", entry.tenant),
-    ):
-        call_metrics.add_dimension(name=name, value=value)
-    call_metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=entry.input_tokens)
-    call_metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=entry.output_tokens)
-    call_metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=entry.cost_usd)
-    call_metrics.add_metric(name="ModelLatency", unit=MetricUnit.Milliseconds, value=entry.latency_ms)
-    call_metrics.add_metric(name="CacheHits", unit=MetricUnit.Count, value=int(entry.cache_hit))
-    call_metrics.flush_metrics()
+    _emit(
+        {
+            "InputTokens": (entry.input_tokens, MetricUnit.Count),
+            "OutputTokens": (entry.output_tokens, MetricUnit.Count),
+            "CostUSD": (entry.cost_usd, MetricUnit.NoUnit),
+            "ModelLatency": (entry.latency_ms, MetricUnit.Milliseconds),
+            "CacheHits": (int(entry.cache_hit), MetricUnit.Count),
+        },
+        flow=entry.flow,
+        capability=entry.capability,
+        model=entry.model_id,
+        tenant=entry.tenant,
+    )
     # The flow's spend on its own: the cost-per-run alarm divides it by the runs started.
-    _emit("FlowCostUSD", entry.cost_usd, MetricUnit.NoUnit, flow=entry.flow)
+    _emit({"FlowCostUSD": (entry.cost_usd, MetricUnit.NoUnit)}, flow=entry.flow)
     logger.info(
         "model call",
         extra={
@@ -112,21 +111,22 @@ def record_model_call(run: RunContext, entry: LedgerEntry) -> None:
 
 def record_breaker_open(model: str, why: str) -> None:
     """A breaker opened, or refused a call while open: the breaker-open alarm counts these."""
-    _emit("BreakerOpen", 1, MetricUnit.Count)
+    _emit({"BreakerOpen": (1, MetricUnit.Count)})
     logger.warning("circuit breaker open", extra={"model_id": model, "why": why})
 
 
 def record_pending_reviews(count: int) -> None:
     """How many reviews wait for a person, measured after each change (the dashboard's gauge)."""
-    _emit("PendingReviews", count, MetricUnit.Count)
+    _emit({"PendingReviews": (count, MetricUnit.Count)})
 
 
-def _emit(name: str, value: float, unit: MetricUnit, **dimensions: str) -> None:
-    """One metric in its own EMF record, with exactly these dimensions (plus the service)."""
+def _emit(values: dict[str, tuple[float, MetricUnit]], **dimensions: str) -> None:
+    """Metrics in an EMF record of their own, with exactly these dimensions (plus the service)."""
     record = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
     for key, dimension in dimensions.items():
         record.add_dimension(name=key, value=dimension)
-    record.add_metric(name=name, unit=unit, value=value)
+    for name, (value, unit) in values.items():
+        record.add_metric(name=name, unit=unit, value=value)
     record.flush_metrics()
 
 
@@ -135,7 +135,7 @@ def record_guard(flow: str, stage: str, outcome: str, policy_version: str, kinds
     tracer.put_annotation("guard_outcome", outcome)
     tracer.put_annotation("guard_policy", policy_version)
     tracer.put_metadata("guard", {"stage": stage, "outcome": outcome, "findings": kinds})
-    _emit("GuardOutcome", 1, MetricUnit.Count, flow=flow, stage=stage, outcome=outcome)
+    _emit({"GuardOutcome": (1, MetricUnit.Count)}, flow=flow, stage=stage, outcome=outcome)
     logger.info(
         "guard verdict",
         extra={"stage": stage, "outcome": outcome, "policy_version": policy_version, "findings": kinds},

@@ -32,7 +32,7 @@ _NIE = re.compile(r"(?<![\w-])([XYZ])[- ]?(\d{7})[- ]?([A-Z])\b")
 _BSN = re.compile(r"(?<![\w.])(\d{4}\.\d{2}\.\d{3}|\d{9})(?![\w.])")
 _BSN_CONTEXT = re.compile(r"(bsn|burgerservicenummer|sofi-?nummer)\W{0,3}$", re.I)
 
-# Phones: international (+CC or 00CC), a US (NXX) NXX-XXXX, or a national number that
+# Phones: international (+CC or 00CC), a US (415) 555-0134 shape, or a national number that
 # either says it is one (the words before it) or is grouped as only a phone number is.
 # one character class, then a look-behind: a long digit run has one way to match, not 2^n
 _PHONE_INTERNATIONAL = re.compile(r"(?<![\w+./-])(?:\+|00)[1-9][\d ().\-]{6,24}(?<=\d)(?![\w])")
