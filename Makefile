@@ -17,9 +17,10 @@ CHROMIUM := /usr/bin/chromium
 browser:
 	test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt functions/runtime/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e functions/runtime
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -50,9 +51,9 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 
 bench: synth  ## printed figures: deploy time, flow latency and throughput, the moto floor, cold starts, guard speed
-	$(PY) bench/run.py
-	$(PY) bench/coldstart.py
-	$(PY) bench/guard.py
+	$(PY) -m bench.run
+	$(PY) -m bench.coldstart
+	$(PY) -m bench.guard
 
 eval: $(VENV)/.installed  ## the guardrails' precision and recall on the labelled corpus (tests/guard_corpus)
 	$(PY) -m evals.guard
@@ -61,4 +62,4 @@ clean:
 	rm -rf cdk.out .pytest_cache test-artifacts
 
 console: synth  ## the review console and API on 127.0.0.1:8642, with a run waiting for review
-	$(PY) -m localcloud console --seed events/document_submitted_review.json
+	$(PY) -m localcloud console --seed statemachines/document_intake/events/review.json

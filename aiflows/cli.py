@@ -16,6 +16,9 @@
     python -m aiflows dlq redrive work|event-targets
     python -m aiflows breakers list
     python -m aiflows breakers close <model id>
+    python -m aiflows flows list
+    python -m aiflows flows show  <flow> [--written]
+    python -m aiflows flows graph <flow> [--svg graph.svg]
 
 The same commands work against the local cloud and AWS: they speak to the review
 API at ``--api`` (or ``AIFLOWS_API``) with ``--token`` (or ``AIFLOWS_TOKEN``): on AWS
@@ -96,31 +99,47 @@ def _print_pending(rows: list[dict[str, Any]]) -> None:
     if not rows:
         print("No review is waiting.")
         return
-    print(f"{'review':<12} {'document':<18} {'label':<10} {'conf':>5}  {'risk':<6} step")
+    print(f"{'review':<12} {'subject':<26} {'conf':>5}  {'risk':<6} {'flow':<18} step")
     for row in rows:
         step = row["step"] + (" (escalated)" if row.get("escalation") else "")
+        confidence = "" if row.get("confidence") is None else f"{row['confidence']:.2f}"
+        subject = f"{row['subject_kind']} {row['subject_id']}"
         print(
-            f"{row['review_id']:<12} {row['document_id']:<18} {row['label']:<10} "
-            f"{row['confidence']:>5.2f}  {row['risk']:<6} {step}"
+            f"{row['review_id']:<12} {subject:<26} {confidence:>5}  {row['risk'] or '':<6} "
+            f"{row.get('flow') or '':<18} {step}"
         )
 
 
-def _print_review(review: dict[str, Any]) -> None:
-    details = review["details"]
-    print(f"review      {review['review_id']} ({review['status']})")
-    print(f"document    {details['document_id']} · tenant {details['tenant']} · step {details['step']}")
-    classification = details["classification"]
-    evidence = ", ".join(classification["evidence"])
-    print(f"label       {classification['label']} at {classification['confidence']:.2f}: {evidence}")
-    for finding in details["assessment"]["findings"]:
-        print(f"finding     {finding['kind']} ({finding['severity']}): {finding['detail']}")
-    for name, field in ((details.get("extraction") or {}).get("fields") or {}).items():
-        print(f"field       {name} = {field['value']!r}  ← {field['evidence']['text']!r}")
+def review_lines(details: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a reviewer reads of a review, any flow's, as (heading, text) lines."""
+    subject = details.get("subject") or {}
+    lines = [
+        (subject.get("kind", "subject"), f"{subject.get('id')} · tenant {subject.get('tenant')}"),
+        ("flow", f"{details.get('flow')} · step {details.get('step')}"),
+    ]
     if details.get("summary"):
-        print(f"summary     {details['summary']['summary']}")
-    print(f"proposed    {json.dumps(details['proposed_action'])}")
+        lines.append(("summary", str(details["summary"])))
+    if details.get("confidence") is not None:
+        lines.append(("confidence", f"{details['confidence']:.2f} · risk {details.get('risk')}"))
+    if details.get("evidence"):
+        lines.append(("evidence", ", ".join(details["evidence"])))
+    for finding in details.get("findings") or []:
+        lines.append(("finding", f"{finding['kind']} ({finding['severity']}): {finding['detail']}"))
+    for name, field in (details.get("fields") or {}).items():
+        lines.append(("field", f"{name} = {field['value']!r}  <- {field['evidence']['text']!r}"))
+    for name, value in (details.get("details") or {}).items():
+        shown = value if isinstance(value, str) else json.dumps(value)
+        lines.append((name, shown if len(shown) <= 200 else shown[:197] + "..."))
+    lines.append(("proposed", json.dumps(details.get("proposed_action"))))
+    return lines
+
+
+def _print_review(review: dict[str, Any]) -> None:
+    print(f"{'review':<11} {review['review_id']} ({review['status']})")
+    for heading, text in review_lines(review["details"]):
+        print(f"{heading:<11} {text}")
     if review.get("decision"):
-        print(f"decision    {json.dumps(review['decision'])}")
+        print(f"{'decision':<11} {json.dumps(review['decision'])}")
 
 
 def _edits(pairs: list[str]) -> dict[str, str]:
@@ -288,6 +307,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     breakers.add_parser("list", parents=[stack])
     breakers.add_parser("close", parents=[stack]).add_argument("model")
+    authoring = groups.add_parser("flows", help="the flows: list them, print and draw what deploys")
+    flows_commands = authoring.add_subparsers(dest="command", required=True)
+    flows_commands.add_parser("list", help="every flow, its type, its size written and woven")
+    shown = flows_commands.add_parser("show", help="the definition that deploys (the house style woven in)")
+    shown.add_argument("flow")
+    shown.add_argument("--written", action="store_true", help="as its author wrote it")
+    drawn = flows_commands.add_parser("graph", help="the flow's graph, as Mermaid text")
+    drawn.add_argument("flow")
+    drawn.add_argument("--svg", metavar="FILE", help="also draw it as an SVG picture")
     reviews.add_parser("list")
     reviews.add_parser("export")
     for name in ("show", "approve", "reject", "revise"):
@@ -298,6 +326,14 @@ def main(argv: list[str] | None = None) -> int:
         if name == "revise":
             command.add_argument("--edit", action="append", required=True, metavar="FIELD=VALUE")
     args = parser.parse_args(argv)
+    if args.group == "flows":
+        from aiflows import authoring
+
+        if args.command == "list":
+            return authoring.list_flows()
+        if args.command == "show":
+            return authoring.show(args.flow, args.written)
+        return authoring.graph(args.flow, args.svg)
     if args.group == "trace":
         return _trace(args)
     if args.group in ("alarms", "runs", "logs", "dlq", "breakers"):

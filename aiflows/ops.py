@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from aiflows.runtime import use_shared_runtime
-
 DEFAULT_STACK = "AiFlows"
 # flow -> the stack output holding its state machine's ARN
 FLOW_OUTPUTS = {
@@ -191,7 +189,6 @@ class RunCost:
 
 def run_costs(clients: Clients, stack: str, flow: str, since: datetime.datetime) -> list[RunCost]:
     """Every run since then with its ledger's total, the most expensive first."""
-    use_shared_runtime()
     from aiflows_runtime.state import Ledger
 
     values = outputs(clients, stack)
@@ -223,7 +220,6 @@ def model_spend(
     clients: Clients, stack: str, correlation_id: str
 ) -> dict[tuple[str, str], tuple[int, float]]:
     """One run's spend by (capability, model): calls and dollars, from its ledger."""
-    use_shared_runtime()
     from aiflows_runtime.state import Ledger
 
     ledger = Ledger(_output(outputs(clients, stack), "StateTableName", stack), client=clients("dynamodb"))
@@ -367,7 +363,6 @@ class BreakerRow:
 
 
 def _breaker(clients: Clients, stack: str) -> Any:
-    use_shared_runtime()
     from aiflows_runtime.policies import routing_policy
     from aiflows_runtime.state import CircuitBreaker
 
@@ -377,7 +372,6 @@ def _breaker(clients: Clients, stack: str) -> Any:
 
 def breakers(clients: Clients, stack: str) -> list[BreakerRow]:
     """Each routed model's breaker, as the gateway sees it."""
-    use_shared_runtime()
     from aiflows_runtime.policies import routing_policy
 
     policy = routing_policy()
@@ -399,7 +393,6 @@ def breakers(clients: Clients, stack: str) -> list[BreakerRow]:
 
 
 def close_breaker(clients: Clients, stack: str, model: str) -> BreakerRow:
-    use_shared_runtime()
     from aiflows_runtime.policies import routing_policy
 
     if model not in routing_policy().models:
@@ -420,7 +413,6 @@ class LogLine:
 
 def run_logs(clients: Clients, stack: str, correlation_id: str, errors_only: bool = False) -> list[LogLine]:
     """What every function of the stack logged about one run (its correlation id), in time order."""
-    use_shared_runtime()
     from aiflows_runtime.errors import error_code
 
     values = outputs(clients, stack)

@@ -1,10 +1,10 @@
 """Cold-start cost of each capability: import and initialisation of its handler module
 in a fresh interpreter, next to `import boto3` alone, measured in the same run.
 
-    .venv/bin/python bench/coldstart.py [--repeat 7]
+    .venv/bin/python -m bench.coldstart [--repeat 7]
 
 Each figure is the median of N fresh interpreters (python -I, the function's
-folder and the shared layer on sys.path, as in the Lambda runtime).
+code root and the shared layer on the path, as the Lambda runtime sets them).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main() -> None:
     print(f"Cold start: handler import + init, median of {args.repeat} fresh interpreters")
     print(f"  {'import boto3 alone':<22} {baseline:8.1f} ms   1.00x")
     for folder in sorted(p.parent for p in (ROOT / "functions").glob("*/handler.py")):
-        took = measure("handler", [str(folder), str(RUNTIME)], folder, args.repeat)
+        took = measure(f"{folder.name}.handler", [str(folder.parent), str(RUNTIME)], folder, args.repeat)
         print(f"  {folder.name:<22} {took:8.1f} ms   {took / baseline:4.2f}x")
 
 

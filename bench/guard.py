@@ -12,22 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
+from aiflows.registry import capability_module
+from aiflows_runtime.policies import action_policy, content_policy, guard_policy, injection_policy
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "functions" / "runtime" / "python"))
-
-from aiflows_runtime.policies import (  # noqa: E402
-    action_policy,
-    content_policy,
-    guard_policy,
-    injection_policy,
-)
-
-sys.path.insert(0, str(ROOT / "functions" / "guard"))
-import logic  # noqa: E402 - the guard's own domain code, as its handler runs it
+logic = capability_module("guard", "logic")  # the guard's own domain code, as its handler runs it
 
 POLICIES = logic.Policies(guard_policy(), injection_policy(), content_policy(), action_policy())
 

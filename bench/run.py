@@ -15,18 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from aiflows.flows import flows
+from localcloud import LocalCloud
+from localcloud.__main__ import put_event_file
 
-from localcloud import LocalCloud  # noqa: E402
-from localcloud.__main__ import put_event_file  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 EVENT = ROOT / "events" / "document_submitted.json"
 FLOW_OUTPUT = "DocumentIntakeStateMachineArn"
@@ -224,12 +223,12 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=30)
     parser.add_argument("--deploys", type=int, default=3)
     args = parser.parse_args()
-    definition = (ROOT / "statemachines" / "document_intake.asl.json").read_text()
+    definition = json.dumps(flows()["document_intake"].woven())  # what deploys
 
     floor_latency, floor_throughput = floor(definition, args.flows)
     deploy_ms, latency, throughput = local_cloud(args.assembly, args.flows, args.deploys)
 
-    print("Local cloud benchmark (document_intake, events/document_submitted.json)")
+    print("Local cloud benchmark (document_intake, statemachines/document_intake/events/clear.json)")
     print(f"  local deploy of {args.assembly.name}:        {summary(deploy_ms)}")
     print(f"  flow latency, local cloud:       {summary(latency)}")
     print(f"  flow latency, moto floor:        {summary(floor_latency)}")

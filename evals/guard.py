@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiflows_runtime.guardrails.injection import detect_injection
+from aiflows_runtime.pii import find_pii
+from aiflows_runtime.policies import injection_policy
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "guard_corpus"
 HOLDOUT = CORPUS / "holdout"  # written apart, by another author; no rule was written from its lines
-sys.path.insert(0, str(ROOT / "functions" / "runtime" / "python"))
-
-from aiflows_runtime.guardrails.injection import detect_injection  # noqa: E402
-from aiflows_runtime.pii import find_pii  # noqa: E402
-from aiflows_runtime.policies import injection_policy  # noqa: E402
 
 PII_KINDS = ("email", "phone", "card_number", "iban", "national_id")
 GOALS = {"injection_recall": 0.95, "injection_fpr": 0.02, "pii_recall": 0.98}

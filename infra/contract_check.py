@@ -1,6 +1,8 @@
 """The contract check: every Task of every flow against its function's contracts.
 
-For each ``lambda:invoke`` Task whose ``FunctionName`` is ``${<Capability>Function}``:
+For each ``lambda:invoke`` Task whose ``FunctionName`` is a capability's
+``${<Capability>Function}`` (``${RequestReviewFunction}`` for ``request_review``),
+against the contracts its manifest names:
 
 - its ``Payload`` must name every required field of the capability's input contract,
   and nothing the contract does not have (``Payload.$`` passing a whole state is
@@ -13,26 +15,15 @@ Broken wiring fails here, in the tests and at synth, before anything is deployed
 
 from __future__ import annotations
 
-import json
 import re
-import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = ROOT / "functions" / "runtime" / "python"
-_SUBSTITUTION = re.compile(r"^\$\{(\w+)Function\}$")
+from aiflows.registry import CapabilityInfo, by_binding
 
-
-def _contracts() -> dict[str, tuple[type[BaseModel], type[BaseModel]]]:
-    if str(RUNTIME) not in sys.path:
-        sys.path.append(str(RUNTIME))
-    from aiflows_runtime.contracts import STEP_CONTRACTS
-
-    return dict(STEP_CONTRACTS)
+_SUBSTITUTION = re.compile(r"^\$\{(\w+)\}$")
 
 
 def walk_states(definition: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -81,8 +72,11 @@ def _payload_paths(value: Any) -> Iterator[str]:
                 yield from _payload_paths(item)
 
 
-def check_definition(definition: dict[str, Any], flow: str = "flow") -> list[str]:
-    contracts = _contracts()
+def check_definition(
+    definition: dict[str, Any], flow: str = "flow", bindings: Mapping[str, CapabilityInfo] | None = None
+) -> list[str]:
+    """Every problem of the definition's capability Tasks; ``bindings`` maps ``${Name}`` to a capability."""
+    capabilities = by_binding() if bindings is None else bindings
     problems: list[str] = []
     for path, state in walk_states(definition):
         if state.get("Type") != "Task" or not str(state.get("Resource", "")).startswith(
@@ -93,13 +87,17 @@ def check_definition(definition: dict[str, Any], flow: str = "flow") -> list[str
         parameters = state.get("Parameters", {})
         match = _SUBSTITUTION.match(str(parameters.get("FunctionName", "")))
         if not match:
-            problems.append(f"{where}: FunctionName must be ${{<Capability>Function}}")
+            problems.append(f"{where}: FunctionName must be a capability's ${{<Capability>Function}}")
             continue
-        capability = re.sub(r"(?<!^)(?=[A-Z])", "_", match.group(1)).lower()
-        if capability not in contracts:
-            problems.append(f"{where}: no contract for capability {capability!r}")
+        info = capabilities.get(match.group(1))
+        if info is None:
+            known = ", ".join(f"${{{name}}}" for name in sorted(capabilities))
+            problems.append(
+                f"{where}: ${{{match.group(1)}}} is no capability's function (functions/*/capability.toml "
+                f"gives {known}); fix the name, or add the capability's folder"
+            )
             continue
-        input_model, output_model = contracts[capability]
+        input_model, output_model = info.input_model, info.output_model
         if "Payload.$" in parameters:
             problems.append(f"{where}: passes a whole state (Payload.$); name the fields it passes")
             continue
@@ -122,10 +120,13 @@ def check_definition(definition: dict[str, Any], flow: str = "flow") -> list[str
     return problems
 
 
-def check_all(folder: Path = ROOT / "statemachines") -> list[str]:
+def check_all() -> list[str]:
+    """The problems of every flow's definition, as written."""
+    from aiflows.flows import flows
+
     problems: list[str] = []
-    for path in sorted(folder.glob("*.asl.json")):
-        problems.extend(check_definition(json.loads(path.read_text()), path.name.removesuffix(".asl.json")))
+    for flow in flows().values():
+        problems.extend(check_definition(flow.woven(), flow.name, flow.capabilities()))
     return problems
 
 

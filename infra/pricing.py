@@ -11,13 +11,9 @@ ledger.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-STATEMACHINES = Path(__file__).resolve().parents[1] / "statemachines"
 
 STANDARD_PER_TRANSITION = 0.000025  # USD, $0.025 per 1,000 state transitions
 EXPRESS_PER_REQUEST = 0.000001  # USD, $1.00 per million requests
@@ -72,33 +68,25 @@ class Row:
     express: float
 
 
-INTAKE_PATHS: dict[str, dict[str, str]] = {
-    "acts alone": {"Decide": "Act"},
-    "human review, approved": {"Decide": "Review"},
-    "human review, rejected": {"Decide": "Review", "ReviewDecision": "PublishRejected"},
-    "long document (SQS worker), acts alone": {"Decide": "Act", "SummaryRoute": "LongRunningSummary"},
-}
-EXPRESS_SECONDS = 2.0  # classify and extract side by side, as the local cloud runs them
-
-
 def table() -> list[Row]:
-    intake = json.loads((STATEMACHINES / "document_intake.asl.json").read_text())
-    sync = json.loads((STATEMACHINES / "classify_extract.asl.json").read_text())
-    rows = [
-        Row("document_intake", path, n, standard_per_thousand(intake, c), float("nan"))
-        for path, c in INTAKE_PATHS.items()
-        for n in [transitions(intake, c)]
-    ]
-    n = transitions(sync)
-    rows.append(
-        Row(
-            "classify_extract",
-            f"{EXPRESS_SECONDS:.0f} s",
-            n,
-            standard_per_thousand(sync),
-            express_per_thousand(EXPRESS_SECONDS),
-        )
-    )
+    """A row per priced path of every flow, on the definition that deploys (the woven one)."""
+    from aiflows.flows import flows
+
+    rows = []
+    for flow in flows().values():
+        definition, pricing = flow.woven(), flow.manifest.pricing
+        express = flow.manifest.type == "EXPRESS"
+        for path, choices in pricing.paths.items():
+            label = f"{path}, {pricing.express_seconds:g} s" if express else path
+            rows.append(
+                Row(
+                    flow.name,
+                    label,
+                    transitions(definition, choices),
+                    standard_per_thousand(definition, choices),
+                    express_per_thousand(pricing.express_seconds) if express else float("nan"),
+                )
+            )
     return rows
 
 
@@ -108,9 +96,7 @@ def render() -> str:
         "| --- | --- | ---: | ---: | ---: |",
     ]
     for row in table():
-        express = (
-            "n/a (waits for people: Standard only)" if math.isnan(row.express) else f"${row.express:.4f}"
-        )
+        express = "n/a (a Standard flow)" if math.isnan(row.express) else f"${row.express:.4f}"
         lines.append(f"| {row.flow} | {row.path} | {row.transitions} | ${row.standard:.4f} | {express} |")
     return "\n".join(lines)
 

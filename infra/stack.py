@@ -2,59 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from aiflows.flows import FlowInfo, flows
+from aiflows.registry import CapabilityInfo, RegistryError, camel, capabilities
 from infra.constructs.capability_function import CapabilityFunction
 from infra.constructs.claim_bucket import ClaimBucket
 from infra.constructs.corpus import Corpus
 from infra.constructs.event_bus import EventBus
-from infra.constructs.flow import Flow
+from infra.constructs.flow import Flow, FlowDefinitionError, substitutions
 from infra.constructs.monitoring import RUNBOOKS, Monitoring
 from infra.constructs.review_api import ReviewApi
 from infra.constructs.state_table import StateTable
 from infra.constructs.work_queue import WORKER_TIMEOUT, WorkQueue
 from infra.nag import acknowledge
-
-
-@dataclass(frozen=True)
-class Capability:
-    """What one capability's function reaches besides the state table (which all of them use)."""
-
-    capability: str  # its folder under functions/
-    claims: Literal["read", "read_write", "read_redact"] | None = None  # the claim bucket
-    model_route: str | None = None  # its route in routing.toml: the models it may call
-    publishes: bool = False  # puts events on the bus
-    reads_corpus: bool = False
-    works_the_queue: bool = False  # fed by the work queue; answers the flow's task tokens
-    memory_mb: int = 512
-    timeout_seconds: int | None = None  # None: the CapabilityFunction default (30 s)
-
-
-# Construct id -> capability. Who reads claims: every step whose input holds a
-# document parses it with parse_input, which fetches a text_ref from the bucket.
-CAPABILITIES: dict[str, Capability] = {
-    "ValidateFunction": Capability("validate", claims="read_write"),
-    # writes a redacted copy of a large text; reads up to 1 MiB of it with every rule: more CPU, more time
-    "GuardFunction": Capability("guard", claims="read_redact", memory_mb=1024, timeout_seconds=60),
-    "ClassifyFunction": Capability("classify", claims="read", model_route="classify"),
-    "ExtractFunction": Capability("extract", claims="read", model_route="extract"),
-    "SummarizeFunction": Capability("summarize", claims="read", model_route="summarize"),
-    "RetrieveFunction": Capability("retrieve", reads_corpus=True),
-    "ActFunction": Capability("act", publishes=True),
-    "WorkerFunction": Capability("worker", claims="read", model_route="summarize", works_the_queue=True),
-    "RequestReviewFunction": Capability("request_review", claims="read", publishes=True),
-}
-
-
-# The cost-per-run alarms' budgets (USD, average over an hour's runs). Each flow's
-# definition also caps a single run (its Tasks' budget_usd), which ends in BudgetExceeded.
-COST_PER_RUN_USD = {"document_intake": 0.01, "classify_extract": 0.005}
+from infra.weave import EVENT_BUS, weave
 
 
 class AiFlowsStack(Stack):
@@ -68,34 +35,16 @@ class AiFlowsStack(Stack):
         self.claim_bucket = ClaimBucket(self, "ClaimBucket")
         self.corpus = Corpus(self, "Corpus")
 
-        self.functions = {
-            construct_id: self._capability(construct_id, spec) for construct_id, spec in CAPABILITIES.items()
-        }
-        for construct_id, spec in CAPABILITIES.items():
-            if spec.works_the_queue:
-                self.work_queue.add_worker(self.functions[construct_id].function)
-        self._managed_guardrails(self.functions["GuardFunction"])
+        self.capabilities = capabilities()
+        self.functions = {info.binding: self._capability(info) for info in self.capabilities.values()}
+        for info in self.capabilities.values():
+            if info.manifest.reaches.work_queue:
+                self.work_queue.add_worker(self.functions[info.binding].function)
+        if "guard" in self.capabilities:
+            self._managed_guardrails(self.functions[self.capabilities["guard"].binding])
 
-        def function(construct_id: str) -> Any:
-            return self.functions[construct_id].function
-
-        self.document_intake = Flow(
-            self,
-            "DocumentIntake",
-            name="document_intake",
-            bindings={
-                **{f: function(f) for f, spec in CAPABILITIES.items() if not spec.works_the_queue},
-                "EventBus": self.event_bus.event_bus,
-                "WorkQueue": self.work_queue.queue,
-            },
-        )
-        self.classify_extract = Flow(
-            self,
-            "ClassifyExtract",
-            name="classify_extract",
-            state_machine_type=sfn.StateMachineType.EXPRESS,
-            bindings={f: function(f) for f in ("ClassifyFunction", "ExtractFunction")},
-        )
+        resources = {EVENT_BUS: self.event_bus.event_bus, "WorkQueue": self.work_queue.queue}
+        self.flows = {info.name: self._flow(info, resources) for info in flows().values()}
         self.review_api = ReviewApi(
             self, "ReviewApi", state_table=self.state_table, claim_bucket=self.claim_bucket
         )
@@ -109,26 +58,25 @@ class AiFlowsStack(Stack):
             runbook_url=self.node.try_get_context("runbook_url") or RUNBOOKS,
             alert_email=self.node.try_get_context("alert_email"),
         )
-        # What a run is expected to cost on average; the definitions' budget_usd caps one run.
-        self.monitoring.watch_flow(self.document_intake, cost_per_run_usd=COST_PER_RUN_USD["document_intake"])
-        self.monitoring.watch_flow(
-            self.classify_extract, cost_per_run_usd=COST_PER_RUN_USD["classify_extract"]
-        )
-        self.event_bus.start_flow(
-            "DocumentSubmitted",
-            source=["aiflows.documents"],
-            detail_type=["document.submitted"],
-            flow=self.document_intake,
-            description="A submitted document starts the document_intake flow (its live alias).",
-        )
+        outputs: dict[str, str] = {}
+        for info in flows().values():
+            flow = self.flows[info.name]
+            # What a run is expected to cost on average; the manifest's budget_usd caps one run.
+            self.monitoring.watch_flow(flow, cost_per_run_usd=info.manifest.cost_per_run_alarm_usd)
+            for trigger in info.manifest.triggers:
+                self.event_bus.start_flow(
+                    camel(trigger.detail_type[0].replace(".", "_").replace("-", "_")),
+                    source=trigger.source,
+                    detail_type=trigger.detail_type,
+                    flow=flow,
+                    description=f"{', '.join(trigger.detail_type)} starts {info.name} (its live alias).",
+                )
+            outputs[f"{info.construct_id}StateMachineArn"] = flow.state_machine.state_machine_arn
+            outputs[f"{info.construct_id}VersionArn"] = flow.version_arn
+            outputs[f"{info.construct_id}AliasArn"] = flow.alias_arn
 
-        outputs = {
+        outputs |= {
             "EventBusName": self.event_bus.event_bus.event_bus_name,
-            "DocumentIntakeStateMachineArn": self.document_intake.state_machine.state_machine_arn,
-            "DocumentIntakeVersionArn": self.document_intake.version_arn,
-            "DocumentIntakeAliasArn": self.document_intake.alias_arn,
-            "ClassifyExtractStateMachineArn": self.classify_extract.state_machine.state_machine_arn,
-            "ClassifyExtractAliasArn": self.classify_extract.alias_arn,
             "ReviewApiUrl": self.review_api.url,
             "ReviewApiFunctionName": self.review_api.handler.function.function_name,
             "ReviewerUserPoolId": self.review_api.user_pool.user_pool_id,
@@ -139,10 +87,48 @@ class AiFlowsStack(Stack):
             "EventTargetDeadLetterQueueUrl": self.event_bus.target_dead_letter_queue.queue_url,
             "AlertsTopicArn": self.monitoring.topic.topic_arn,
             "ClaimBucketName": self.claim_bucket.bucket.bucket_name,
-            **{f"{f}Name": function(f).function_name for f in CAPABILITIES},
+            **{f"{binding}Name": fn.function.function_name for binding, fn in self.functions.items()},
         }
         for output_id, value in outputs.items():
             CfnOutput(self, output_id, value=value)
+
+    def _flow(self, info: FlowInfo, resources: dict[str, Any]) -> Flow:
+        """A flow of statemachines/, woven, each ``${Name}`` bound to its capability or resource."""
+        capabilities = info.capabilities()
+        try:
+            definition = weave(info, capabilities)
+        except ValueError as exc:
+            raise FlowDefinitionError(str(exc)) from None
+        used = substitutions(definition)
+        bindings: dict[str, object] = {}
+        for name in sorted(used):
+            if name in capabilities:
+                bindings[name] = self.functions[capabilities[name].binding].function
+            elif name in resources:
+                bindings[name] = resources[name]
+            else:
+                known = sorted({*capabilities, *resources})
+                raise FlowDefinitionError(
+                    f"{info.definition_path}: ${{{name}}} names nothing the stack has ({', '.join(known)}); "
+                    f"fix the name, add functions/<name>/capability.toml for a capability named "
+                    f"${{<Name>Function}}, or bind it in flow.toml's [bindings]"
+                )
+        unused = sorted(set(info.manifest.bindings) - used)
+        if unused:
+            raise FlowDefinitionError(
+                f"{info.folder / 'flow.toml'}: [bindings] {', '.join(unused)} never appear in "
+                f"{info.definition_path}; remove them, or use them"
+            )
+        return Flow(
+            self,
+            info.construct_id,
+            name=info.name,
+            definition=definition,
+            bindings=bindings,
+            state_machine_type=sfn.StateMachineType[info.manifest.type],
+            source=info.definition_path,
+            capabilities=capabilities,
+        )
 
     def _managed_guardrails(self, guard: CapabilityFunction) -> None:
         """Amazon Bedrock Guardrails and Amazon Comprehend for the guard step, when asked for.
@@ -180,37 +166,42 @@ class AiFlowsStack(Stack):
                 "resource, so '*' is the only resource it accepts.",
             )
 
-    def _capability(self, construct_id: str, spec: Capability) -> CapabilityFunction:
+    def _capability(self, info: CapabilityInfo) -> CapabilityFunction:
+        """A capability's function, given exactly what its manifest says it reaches."""
+        reaches = info.manifest.reaches
         environment = {"STATE_TABLE_NAME": self.state_table.table.table_name}
-        if spec.claims:
+        if reaches.claims:
             environment["CLAIM_BUCKET"] = self.claim_bucket.bucket.bucket_name
-        if spec.publishes:
+        if reaches.bus:
             environment["EVENT_BUS_NAME"] = self.event_bus.event_bus.event_bus_name
-        if spec.reads_corpus:
+        if reaches.corpus:
             environment.update(self.corpus.environment)
+        if reaches.work_queue and info.manifest.timeout_seconds > WORKER_TIMEOUT.to_seconds():
+            raise RegistryError(
+                f"{info.folder / 'capability.toml'}: timeout_seconds = {info.manifest.timeout_seconds}, "
+                f"but a work queue worker may take {WORKER_TIMEOUT.to_seconds()} s at most"
+            )
         capability = CapabilityFunction(
             self,
-            construct_id,
-            capability=spec.capability,
+            info.binding,
+            capability=info.name,
             environment=environment,
-            model_route=spec.model_route,
-            timeout=WORKER_TIMEOUT
-            if spec.works_the_queue
-            else (Duration.seconds(spec.timeout_seconds) if spec.timeout_seconds else None),
-            memory_size=spec.memory_mb,
-            answers_task_tokens=spec.works_the_queue,
-            invoked_by="queue" if spec.works_the_queue else "flow",
+            models=info.route_models,
+            timeout=Duration.seconds(info.manifest.timeout_seconds),
+            memory_size=info.manifest.memory_mb,
+            answers_task_tokens=reaches.work_queue,
+            invoked_by="queue" if reaches.work_queue else "flow",
         )
         self.state_table.grant_read_write_data(capability.function)
-        if spec.claims == "read_write":
+        if reaches.claims == "read_write":
             self.claim_bucket.grant_read_write(capability)
-        elif spec.claims == "read":
+        elif reaches.claims == "read":
             self.claim_bucket.grant_read(capability)
-        elif spec.claims == "read_redact":
+        elif reaches.claims == "read_redact":
             self.claim_bucket.grant_read(capability)
             self.claim_bucket.grant_redacted_copies(capability)
-        if spec.publishes:
+        if reaches.bus:
             self.event_bus.event_bus.grant_put_events_to(capability.function)
-        if spec.reads_corpus:
+        if reaches.corpus:
             self.corpus.grant_read(capability.function)
         return capability

@@ -1,8 +1,8 @@
 """The local cloud's command line.
 
-    python -m localcloud demo   [--assembly cdk.out] [--event events/document_submitted.json]
+    python -m localcloud demo   [--assembly cdk.out] [--event statemachines/document_intake/events/clear.json]
     python -m localcloud serve  [--assembly cdk.out] [--port 4599]
-    python -m localcloud console [--assembly cdk.out] [--port 8642] [--seed events/….json]
+    python -m localcloud console [--assembly cdk.out] [--port 8642] [--seed <sample event>.json]
 
 ``demo`` deploys the assembly, puts events on the bus, approves the reviews they
 ask for as a reviewer would, and prints each run. ``serve`` deploys and keeps the
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aiflows.runtime import use_shared_runtime
+from aiflows.cli import review_lines
 from localcloud.cloud import Deployment, LocalCloud
 from localcloud.report import render_execution
 
@@ -60,7 +60,6 @@ def _function_logs(cloud: LocalCloud, since_ms: int) -> list[str]:
 
 def _approve_reviews(cloud: LocalCloud, deployment: Deployment, correlation_id: str, reviewer: str) -> None:
     """Answer the run's reviews as a reviewer would, through the review API's own code."""
-    use_shared_runtime()
     from aiflows_runtime.contracts import ReviewDecision
     from aiflows_runtime.reviews import ReviewStore, answer_flow
 
@@ -71,17 +70,9 @@ def _approve_reviews(cloud: LocalCloud, deployment: Deployment, correlation_id: 
     for review in store.pending():
         if review.details.get("correlation_id") != correlation_id:
             continue
-        details = review.details
-        print(f"\nReview {review.review_id} is waiting for a person ({details['step']}):")
-        classification = details["classification"]
-        print(f"  document      {details['document_id']} (tenant {details['tenant']})")
-        print(f"  label         {classification['label']} at confidence {classification['confidence']:.2f}")
-        print(f"  evidence      {', '.join(classification['evidence']) or '(none)'}")
-        for finding in details["assessment"]["findings"]:
-            print(f"  finding       {finding['kind']} ({finding['severity']}): {finding['detail']}")
-        if details.get("summary"):
-            print(f"  summary       {details['summary']['summary'][:100]}")
-        print(f"  proposed      {json.dumps(details['proposed_action'])}")
+        print(f"\nReview {review.review_id} is waiting for a person ({review.details['step']}):")
+        for heading, text in review_lines(review.details):
+            print(f"  {heading:<13} {text[:100]}")
         decision = ReviewDecision(
             review_id=review.review_id, decision="approve", reviewer=reviewer, reason="evidence checked"
         )
@@ -152,7 +143,7 @@ def demo(args: argparse.Namespace) -> int:
         print("  make serve                   keep the local cloud up and explore it with the AWS CLI")
         print("  docs/local-cloud.md          what the local cloud runs, and how it differs from AWS")
         print("  docs/flows.md                the flows, step by step, and what each costs to run")
-        print("  statemachines/*.asl.json     the flows you just ran; functions/ holds their handlers")
+        print("  statemachines/<flow>/        the flows you just ran; functions/<capability>/ their steps")
         print("  npx cdk deploy               the same app, on AWS")
         return status
 
@@ -247,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "demo" and not args.event:
-        args.event = [Path("events/document_submitted.json"), Path("events/document_submitted_review.json")]
+        samples = Path("statemachines/document_intake/events")
+        args.event = [samples / "clear.json", samples / "review.json"]
     return int(args.handler(args))
 
 

@@ -33,8 +33,6 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiflows.runtime import use_shared_runtime
-
 LABEL_KEYWORDS: dict[str, tuple[str, ...]] = {
     "invoice": ("invoice", "amount due", "payment", "total", "vat", "bill to"),
     "contract": ("agreement", "party", "parties", "term", "termination", "governing law"),
@@ -180,30 +178,38 @@ class LocalModel:
 
 
 # --- the heuristics -----------------------------------------------------------
-def _prompts() -> Any:
-    """The handlers' own prompt templates, read from the shared runtime's source folder."""
-    use_shared_runtime()
-    from aiflows_runtime import prompts
+def _template(prompt_id: str) -> Any:
+    """The capability's own prompt template, read from its folder (``functions/<name>/prompts/``)."""
+    from aiflows.registry import capabilities
+    from aiflows_runtime.prompts import load
 
-    return prompts
+    capability, _, version = prompt_id.partition("/")
+    info = capabilities().get(capability)
+    if info is None:
+        raise LookupError(f"the local model knows no capability {capability!r}")
+    return load(info.folder, capability, version)
 
 
 def _guess_prompt(text: str) -> str:
-    prompts = _prompts()
-    for prompt_id in prompts.available():
-        try:
-            prompts.load(prompt_id).parse(text)
-        except prompts.PromptError:
-            continue
-        return prompt_id
+    from aiflows.registry import capabilities
+    from aiflows_runtime.prompts import PromptError, load, versions
+
+    for info in capabilities().values():
+        for version in versions(info.folder):
+            try:
+                load(info.folder, info.name, version).parse(text)
+            except PromptError:
+                continue
+            return f"{info.name}/{version}"
     return "unknown"
 
 
 def answer_for(prompt_id: str, text: str) -> dict[str, Any]:
-    prompts = _prompts()
+    from aiflows_runtime.prompts import PromptError
+
     try:
-        variables = prompts.load(prompt_id).parse(text)
-    except prompts.PromptError:
+        variables = _template(prompt_id).parse(text)
+    except (LookupError, PromptError):
         return {"error": f"the local model does not know prompt {prompt_id}"}
     capability = prompt_id.split("/")[0]
     if capability == "classify":
@@ -211,7 +217,7 @@ def answer_for(prompt_id: str, text: str) -> dict[str, Any]:
         return classify(variables["title"] + "\n" + variables["text"], labels)
     if capability == "extract":
         return extract(variables["text"], [f.strip() for f in variables["fields"].split(",")])
-    if capability == "summarize":
+    if capability in ("summarize", "worker"):
         return summarize(variables["text"], int(variables["max_words"]))
     return {"error": f"the local model has no heuristic for {capability}"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -15,14 +14,10 @@ from typing import Any
 
 import pytest
 
+from aiflows.registry import capability_module
+from localcloud import Deployment, LocalCloud
+
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = ROOT / "functions" / "runtime" / "python"
-
-for path in (ROOT, RUNTIME):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from localcloud import Deployment, LocalCloud  # noqa: E402 - after the paths it needs
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
@@ -42,23 +37,9 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
-FUNCTION_LOCAL_MODULES = ("handler", "logic", "effects")
-
-
 def import_function_module(capability: str, module: str = "handler") -> ModuleType:
-    """Import a module of one function folder, as that function's Lambda would.
-
-    Every function folder has its own ``handler`` and ``logic``; the modules of one
-    folder are dropped from ``sys.modules`` before the next folder is imported.
-    """
-    folder = ROOT / "functions" / capability
-    for name in FUNCTION_LOCAL_MODULES:
-        sys.modules.pop(name, None)
-    sys.path.insert(0, str(folder))
-    try:
-        return importlib.import_module(module)
-    finally:
-        sys.path.remove(str(folder))
+    """A module of one capability folder, imported as that function's Lambda imports it."""
+    return capability_module(capability, module)
 
 
 def synth(app_script: Path, outdir: Path) -> Path:
@@ -137,12 +118,12 @@ def bus_events(cloud: LocalCloud, app: Deployment) -> list[dict[str, Any]]:
 
     The list fills as tests call :func:`drained`.
     """
-    from aiflows_runtime.contracts import BUS_EVENTS, EVENT_SOURCE
+    from aiflows_runtime.contracts import SHARED_EVENTS
 
     sqs, events = cloud.client("sqs"), cloud.client("events")
     url = sqs.create_queue(QueueName="bus-capture")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sources = sorted({source for source, _ in BUS_EVENTS.values()} - {EVENT_SOURCE})  # what the flows put
+    sources = sorted({source for source, _ in SHARED_EVENTS.values()})  # what the flows and reviews put
     bus = app.outputs["EventBusName"]
     events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": sources}))
     events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])

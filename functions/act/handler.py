@@ -2,15 +2,16 @@
 
 from typing import Any
 
-import effects
-
 from aiflows_runtime.actions import PutEvent, plan
 from aiflows_runtime.capability import idempotent_step, register_context
 from aiflows_runtime.clients import client
-from aiflows_runtime.contracts import ActInput, ActOutput, parse_input
+from aiflows_runtime.contracts import parse_input
 from aiflows_runtime.observability import capability_handler
 from aiflows_runtime.policies import action_policy
 from aiflows_runtime.settings import settings
+
+from . import effects
+from .contract import ActInput, ActOutput
 
 CAPABILITY = "act"
 

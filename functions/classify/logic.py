@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aiflows_runtime.contracts import ClassifyAnswer, Document
+from aiflows_runtime.contracts import Document
+
+from .contract import ClassifyAnswer
 
 FALLBACK_LABEL = "other"
 

@@ -2,16 +2,17 @@
 
 from typing import Any
 
-import logic
-
-from aiflows_runtime.capability import ask_model, idempotent_step, model_use, register_context
-from aiflows_runtime.contracts import ExtractAnswer, ExtractInput, ExtractOutput, parse_input
+from aiflows_runtime.capability import Capability, ask_model, idempotent_step, model_use, register_context
+from aiflows_runtime.contracts import parse_input
 from aiflows_runtime.observability import capability_handler
 
-CAPABILITY = "extract"
+from . import logic
+from .contract import ExtractAnswer, ExtractInput, ExtractOutput
+
+CAPABILITY = Capability.at(__file__)
 
 
-@idempotent_step(CAPABILITY)
+@idempotent_step(CAPABILITY.name)
 def extract(request: ExtractInput) -> dict[str, Any]:
     variables = logic.prompt_variables(request.document, request.fields, request.max_chars)
     answer = ask_model(CAPABILITY, request, request.document.tenant, variables, ExtractAnswer)
@@ -21,7 +22,7 @@ def extract(request: ExtractInput) -> dict[str, Any]:
     ).model_dump()
 
 
-@capability_handler(CAPABILITY)
+@capability_handler(CAPABILITY.name)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     register_context(context)
     return extract(request=parse_input(event, ExtractInput))

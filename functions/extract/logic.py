@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aiflows_runtime.contracts import Document, ExtractAnswer, ExtractedField, Span
+from aiflows_runtime.contracts import Document, ExtractedField, Span
+
+from .contract import ExtractAnswer
 
 
 def prompt_variables(document: Document, fields: tuple[str, ...], max_chars: int) -> dict[str, str]:

@@ -9,17 +9,18 @@ and trace with the versions of the policies that made it.
 
 from typing import Any
 
-import logic
-
 from aiflows_runtime.claimcheck import store_text
 from aiflows_runtime.clients import client
-from aiflows_runtime.contracts import Document, GuardInput, GuardOutput, parse_input
+from aiflows_runtime.contracts import Document, parse_input
 from aiflows_runtime.errors import GuardBlocked
 from aiflows_runtime.guardrails.services import apply_guardrail, detect_pii_entities
 from aiflows_runtime.observability import capability_handler, record_guard
 from aiflows_runtime.policies import action_policy, content_policy, guard_policy, injection_policy
 from aiflows_runtime.settings import settings
 from aiflows_runtime.state import GuardRecord, Ledger
+
+from . import logic
+from .contract import GuardInput, GuardOutput
 
 CAPABILITY = "guard"
 

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from aiflows_runtime.actions import ActionNotAllowed, plan
-from aiflows_runtime.contracts import Finding, GuardInput, Outcome, Severity
+from aiflows_runtime.contracts import Finding, Outcome, Severity
 from aiflows_runtime.guardrails.content import denied, without_allowed
 from aiflows_runtime.guardrails.injection import assess
 from aiflows_runtime.guardrails.inputs import input_problems
@@ -30,6 +30,8 @@ from aiflows_runtime.policies import (
     GuardPolicy,
     InjectionPolicy,
 )
+
+from .contract import GuardInput
 
 SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 SEVERITY_OF: dict[str, Severity] = {"block": "high", "review": "high", "redact": "medium", "pass": "low"}
@@ -156,30 +158,29 @@ def assess_output(request: GuardInput, policies: Policies) -> Verdict:
         findings.append(
             Finding(kind="input_risk", severity="high", detail="from the input guard", outcome="review")
         )
-    confidence = request.classification.confidence if request.classification else 0.0
+    confidence = request.confidence or 0.0
     if confidence < guard.auto_act_confidence:
         findings.append(
             Finding(
                 kind="low_confidence",
                 severity="medium",
-                detail=f"classification confidence {confidence:.2f} < {guard.auto_act_confidence:.2f}",
+                detail=f"confidence {confidence:.2f} < {guard.auto_act_confidence:.2f}",
                 outcome=outcomes.low_confidence,
             )
         )
-    if request.extraction and request.extraction.unsupported:
+    if request.unsupported:
         findings.append(
             Finding(
                 kind="unsupported_fields",
                 severity="medium",
-                detail=f"evidence not in the document for {', '.join(request.extraction.unsupported)}",
+                detail=f"evidence not in the document for {', '.join(request.unsupported)}",
                 outcome=outcomes.unsupported_fields,
             )
         )
     outputs = []
     if request.summary:
         outputs.append(("summary", request.summary.summary))
-    if request.extraction:
-        outputs += [(f"field {name}", str(f.value)) for name, f in request.extraction.fields.items()]
+    outputs += [(f"field {name}", str(f.value)) for name, f in request.fields.items()]
     for where, text in outputs:
         findings += [
             f.model_copy(update={"kind": "injection_in_output"})

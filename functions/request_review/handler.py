@@ -9,10 +9,12 @@ import json
 from typing import Any
 
 from aiflows_runtime.clients import client
-from aiflows_runtime.contracts import ReviewRequest, ReviewTicket, parse_input
+from aiflows_runtime.contracts import REVIEWS_SOURCE, parse_input
 from aiflows_runtime.observability import capability_handler, logger, record_pending_reviews
 from aiflows_runtime.reviews import PENDING, ReviewStore
 from aiflows_runtime.settings import settings
+
+from .contract import ReviewRequest, ReviewTicket
 
 CAPABILITY = "request_review"
 
@@ -23,7 +25,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     config = settings()
     dynamodb, events = client("dynamodb"), client("events")
     details = request.model_dump(mode="json", exclude={"task_token"})
-    if details["document"].get("text_ref"):
+    if (details.get("document") or {}).get("text_ref"):
         details["document"].pop("text", None)  # a large text stays in S3: the console reads it there
     store = ReviewStore(config.state_table_name, client=dynamodb)
     # A reminder or an escalation replaces the run's earlier request: its token no longer waits.
@@ -38,7 +40,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         Entries=[
             {
                 "EventBusName": config.event_bus_name,
-                "Source": "aiflows.reviews",
+                "Source": REVIEWS_SOURCE,
                 "DetailType": "review.requested",
                 "Detail": json.dumps(
                     {
@@ -46,12 +48,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                         "correlation_id": request.correlation_id,
                         "flow": request.flow,
                         "step": request.step,
-                        "document_id": request.document_id,
-                        "tenant": request.tenant,
+                        "subject": {"id": request.subject.id, "kind": request.subject.kind},
+                        "tenant": request.subject.tenant,
                         "reminder": request.reminder,
                         "escalation": request.escalation,
-                        "confidence": request.classification.confidence,
-                        "risk": request.assessment.risk,
+                        "confidence": request.confidence,
+                        "risk": request.risk,
                     }
                 ),
             }

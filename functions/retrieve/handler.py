@@ -10,12 +10,13 @@ import zipfile
 from functools import cache
 from typing import Any
 
-import logic
-
 from aiflows_runtime.clients import client
-from aiflows_runtime.contracts import Passage, RetrieveInput, RetrieveOutput, parse_input
+from aiflows_runtime.contracts import parse_input
 from aiflows_runtime.observability import capability_handler, tracer
 from aiflows_runtime.settings import settings
+
+from . import logic
+from .contract import Passage, RetrieveInput, RetrieveOutput
 
 CAPABILITY = "retrieve"
 DOCUMENT_SUFFIXES = (".md", ".txt")

@@ -13,7 +13,6 @@ function refuses one too (401) when no identity reaches it.
 from pathlib import Path
 from typing import Any
 
-import logic
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError, UnauthorizedError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -32,6 +31,8 @@ from aiflows_runtime.reviews import (
     answer_flow,
 )
 from aiflows_runtime.settings import settings
+
+from . import logic
 
 CONSOLE = Path(__file__).with_name("console")
 STATIC = {

@@ -28,20 +28,21 @@ class DecisionBody(BaseModel):
 
 
 def summary(review_id: str, status: str, created_at: float, details: dict[str, Any]) -> dict[str, Any]:
-    """One row of the list of pending reviews."""
-    classification = details.get("classification", {})
-    assessment = details.get("assessment", {})
+    """One row of the list of pending reviews, for any flow's review."""
+    subject = details.get("subject") or {}
     return {
         "review_id": review_id,
         "status": status,
         "created_at": created_at,
-        "document_id": details.get("document_id"),
-        "tenant": details.get("tenant"),
+        "flow": details.get("flow"),
+        "subject_id": subject.get("id"),
+        "subject_kind": subject.get("kind"),
+        "tenant": subject.get("tenant"),
         "step": details.get("step"),
         "escalation": details.get("escalation", False),
-        "label": classification.get("label"),
-        "confidence": classification.get("confidence"),
-        "risk": assessment.get("risk"),
+        "summary": (details.get("summary") or "")[:160],
+        "confidence": details.get("confidence"),
+        "risk": details.get("risk"),
     }
 
 

@@ -2,16 +2,17 @@
 
 from typing import Any
 
-import logic
-
-from aiflows_runtime.capability import ask_model, idempotent_step, model_use, register_context
-from aiflows_runtime.contracts import SummarizeAnswer, SummarizeInput, SummarizeOutput, parse_input
+from aiflows_runtime.capability import Capability, ask_model, idempotent_step, model_use, register_context
+from aiflows_runtime.contracts import parse_input
 from aiflows_runtime.observability import capability_handler
 
-CAPABILITY = "summarize"
+from . import logic
+from .contract import SummarizeAnswer, SummarizeInput, SummarizeOutput
+
+CAPABILITY = Capability.at(__file__)
 
 
-@idempotent_step(CAPABILITY)
+@idempotent_step(CAPABILITY.name)
 def summarize(request: SummarizeInput) -> dict[str, Any]:
     variables = logic.prompt_variables(request.document, request.max_words)
     answer = ask_model(CAPABILITY, request, request.document.tenant, variables, SummarizeAnswer)
@@ -21,7 +22,7 @@ def summarize(request: SummarizeInput) -> dict[str, Any]:
     ).model_dump()
 
 
-@capability_handler(CAPABILITY)
+@capability_handler(CAPABILITY.name)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     register_context(context)
     return summarize(request=parse_input(event, SummarizeInput))

@@ -2,15 +2,16 @@
 
 from typing import Any
 
-import logic
-
 from aiflows_runtime.claimcheck import store_text
 from aiflows_runtime.clients import client
-from aiflows_runtime.contracts import ObjectRef, ValidateInput, ValidateOutput, parse_input
+from aiflows_runtime.contracts import ObjectRef, parse_input
 from aiflows_runtime.observability import capability_handler
 from aiflows_runtime.policies import guard_policy
 from aiflows_runtime.runs import claim_run
 from aiflows_runtime.settings import settings
+
+from . import logic
+from .contract import ValidateInput, ValidateOutput
 
 CAPABILITY = "validate"
 

@@ -13,23 +13,19 @@ succeeded is not summarized and charged again.
 import json
 from typing import Any
 
-import logic
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from aiflows_runtime.capability import ask_model, idempotent_step, register_context
+from aiflows_runtime.capability import Capability, ask_model, idempotent_step, register_context
 from aiflows_runtime.clients import client
-from aiflows_runtime.contracts import (
-    SummarizeAnswer,
-    SummarizeInput,
-    WorkItem,
-    WorkResult,
-    parse_input,
-)
+from aiflows_runtime.contracts import parse_input
 from aiflows_runtime.errors import TOKEN_GONE, FlowError, TransientError, error_code
 from aiflows_runtime.observability import capability_handler, logger
 
-CAPABILITY = "worker"
+from . import logic
+from .contract import ChunkAnswer, WorkItem, WorkResult
+
+CAPABILITY = Capability.at(__file__)
 # Report every failed record, even when all fail: SQS returns exactly those.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -46,15 +42,8 @@ def summarize_chunks(item: WorkItem) -> WorkResult:
     summaries: list[str] = []
     cost = 0.0
     for number, part in enumerate(parts, start=1):
-        request = SummarizeInput(
-            correlation_id=item.correlation_id,
-            flow=item.flow,
-            budget_usd=item.budget_usd,
-            document=item.document.model_copy(update={"text": part, "text_ref": None}),
-            max_words=min(500, budget),
-        )
         answer = ask_model(
-            "summarize", request, item.document.tenant, {"max_words": budget, "text": part}, SummarizeAnswer
+            CAPABILITY, item, item.document.tenant, {"max_words": budget, "text": part}, ChunkAnswer
         )
         summaries.append(answer.value.summary)
         cost += answer.cost_usd
@@ -73,7 +62,7 @@ def summarize_chunks(item: WorkItem) -> WorkResult:
     )
 
 
-@idempotent_step(CAPABILITY, key="task_token")
+@idempotent_step(CAPABILITY.name, key="task_token")
 def work(request: WorkItem) -> dict[str, Any]:
     try:
         try:
@@ -122,7 +111,7 @@ def handle_item(body: Any) -> dict[str, Any]:
     return work(request=item)
 
 
-@capability_handler(CAPABILITY)
+@capability_handler(CAPABILITY.name)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     register_context(context)
     return process_partial_response(

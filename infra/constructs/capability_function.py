@@ -7,8 +7,7 @@ change of default is one edit here.
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -24,9 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 # The layer asset root: its python/ folder lands on /opt/python, where Lambda looks.
 SHARED_RUNTIME = FUNCTIONS / "runtime"
-# The model routing policy the gateway reads at run time: the Bedrock grants follow it.
-ROUTING_POLICY = SHARED_RUNTIME / "python" / "aiflows_runtime" / "policies" / "routing.toml"
-
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "handler.lambda_handler"
@@ -48,7 +44,9 @@ SERVICE_ENVIRONMENT = {
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
 
-_ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".pytest_cache"]
+_ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".pytest_cache", "*.egg-info", "pyproject.toml"]
+# What a capability folder holds for development only: its tests and its local-model heuristic.
+_DEVELOPMENT_ONLY = ["test_*.py", "tests", "local_model.py", "conftest.py"]
 
 Invoker = Literal["flow", "queue", "api"]
 _DLQ_REASONS: dict[Invoker, str] = {
@@ -61,18 +59,16 @@ _DLQ_REASONS: dict[Invoker, str] = {
 }
 
 
-def routed_models(route: str, policy: Path = ROUTING_POLICY) -> tuple[str, ...]:
-    """The models a capability's route may call, primary first, then each fallback.
+def capability_code(capability: str, functions: Path = FUNCTIONS) -> lambda_.Code:
+    """The capability's folder as a package: ``<asset>/<capability>/``, nothing else of ``functions/``.
 
-    Read at synth from the same file the model gateway reads at run time, so the
-    function may call exactly the models its route names: a model added to a route
-    is granted by the next deploy, a model removed is no longer callable.
+    The handler is then ``<capability>.handler.lambda_handler``, and the folder's
+    modules import each other relatively (``from . import logic``): no two
+    capabilities' modules share a name, in Lambda or in one test process.
     """
-    routes = tomllib.loads(policy.read_text()).get("capabilities", {})
-    if route not in routes:
-        raise ValueError(f"{policy.name} has no route {route!r} (routes: {sorted(routes)})")
-    models = [routes[route]["primary"], *routes[route].get("fallbacks", [])]
-    return tuple(dict.fromkeys(models))
+    excludes = ["*", f"!{capability}", f"!{capability}/**"]
+    excludes += [f"{capability}/{pattern}" for pattern in _DEVELOPMENT_ONLY]
+    return lambda_.Code.from_asset(str(functions), exclude=[*excludes, *_ASSET_EXCLUDES])
 
 
 def foundation_model_arn(scope: Construct, model_id: str) -> str:
@@ -122,9 +118,10 @@ class CapabilityFunction(Construct):
     X-Ray), instead of the managed AWSLambdaBasicExecutionRole, which would let it
     write to any log group of the account.
 
-    ``model_route`` names the routing policy's route the function asks models
-    through (``routing.toml``): its role may ``bedrock:InvokeModel`` (which also
-    authorizes Converse) on exactly the foundation models of that route.
+    ``models`` are the models of the capability's route (its manifest's ``[model]``):
+    its role may ``bedrock:InvokeModel`` (which also authorizes Converse) on exactly
+    those foundation models. Without ``code_dir``, the code is the capability's
+    folder of ``functions/`` as a package (:func:`capability_code`).
     ``answers_task_tokens`` lets it answer the task tokens of the flows that wait on
     it (``states:SendTask*``). ``invoked_by`` says who invokes it, a flow's Task
     states or a queue's event source mapping, for the acknowledgement that it needs
@@ -141,13 +138,12 @@ class CapabilityFunction(Construct):
         memory_size: int = 512,
         timeout: Duration | None = None,
         code_dir: Path | None = None,
-        model_route: str | None = None,
+        models: Sequence[str] = (),
         answers_task_tokens: bool = False,
         invoked_by: Invoker = "flow",
     ) -> None:
         super().__init__(scope, construct_id)
         self.capability = capability
-        self.model_route = model_route
         extra = dict(environment or {})
         defaults = {**SERVICE_ENVIRONMENT, "CAPABILITY": capability}
         clashes = sorted(defaults.keys() & extra.keys())
@@ -171,8 +167,10 @@ class CapabilityFunction(Construct):
         self.function = lambda_.Function(
             self,
             "Default",
-            code=lambda_.Code.from_asset(str(code_dir or FUNCTIONS / capability), exclude=_ASSET_EXCLUDES),
-            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(code_dir), exclude=_ASSET_EXCLUDES)
+            if code_dir
+            else capability_code(capability),
+            handler=HANDLER if code_dir else f"{capability}.{HANDLER}",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             memory_size=memory_size,
@@ -187,7 +185,7 @@ class CapabilityFunction(Construct):
             layers=[powertools_layer(self), shared_runtime_layer(self)],
             description=f"aiflows capability: {capability}",
         )
-        self.models: tuple[str, ...] = routed_models(model_route) if model_route else ()
+        self.models: tuple[str, ...] = tuple(models)
         if self.models:
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(

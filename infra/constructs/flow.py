@@ -1,10 +1,11 @@
-"""A flow: one ASL file of ``statemachines/``, bound to the stack's resources, least privilege.
+"""A flow: an ASL definition bound to the stack's resources, least privilege.
 
-A file-based definition gets no automatic permissions from CDK. ``Flow`` reads the
-definition, checks that every ``${Name}`` in it has a binding and every binding is
-used, checks every Task against its function's contracts (``infra.contract_check``),
-and derives the state machine's grants from its Task states, and from nothing else:
-a Task that calls a resource is the only reason to be allowed to call it.
+A file-based definition gets no automatic permissions from CDK. ``Flow`` takes the
+definition that deploys (for a flow of ``statemachines/``, the one ``infra.weave``
+wove), checks that every ``${Name}`` in it has a binding and every binding is used,
+checks every Task against its function's contracts (``infra.contract_check``), and
+derives the state machine's grants from its Task states, and from nothing else: a
+Task that calls a resource is the only reason to be allowed to call it.
 
 Each deploy that changes the definition publishes a new version, and the ``live``
 alias routes every execution to it. Callers start the alias, so a bad deploy is
@@ -27,10 +28,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from aiflows.registry import CapabilityInfo
 from infra.contract_check import check_definition, walk_states
 from infra.nag import acknowledge
-
-STATEMACHINES = Path(__file__).resolve().parents[2] / "statemachines"
 
 _SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
 _BOUND = re.compile(r"^\$\{(\w+)\}$")
@@ -181,7 +181,7 @@ def check_bindings(
 
 
 class Flow(Construct):
-    """A Step Functions state machine from ``statemachines/<name>.asl.json``, versioned.
+    """A Step Functions state machine of a definition, versioned.
 
     ``bindings`` maps each ``${Name}`` of the definition to a resource of the stack:
     a function (its ARN replaces the name), an event bus (its name), a queue (its
@@ -199,20 +199,21 @@ class Flow(Construct):
         construct_id: str,
         *,
         name: str,
+        definition: dict[str, Any],
         bindings: Mapping[str, object],
         state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
-        definitions_dir: Path = STATEMACHINES,
+        source: Path | str = "",
+        capabilities: Mapping[str, CapabilityInfo] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.name = name
-        path = definitions_dir / f"{name}.asl.json"
-        text = path.read_text()
-        definition = json.loads(text)
-        kinds = check_bindings(definition, bindings, f"{name} ({path})")
-        broken = check_definition(definition, name)
+        self.definition = definition
+        where = f"{name} ({source})" if source else name
+        kinds = check_bindings(definition, bindings, where)
+        broken = check_definition(definition, name, capabilities)
         if broken:
             raise FlowDefinitionError(
-                f"{name} ({path}) breaks its functions' contracts:\n" + "\n".join(f"  - {p}" for p in broken)
+                f"{where} breaks its functions' contracts:\n" + "\n".join(f"  - {p}" for p in broken)
             )
         required = needs(definition, name)
         for need in required:
@@ -235,7 +236,7 @@ class Flow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "Default",
-            definition_body=sfn.DefinitionBody.from_string(text),
+            definition_body=sfn.DefinitionBody.from_string(json.dumps(definition, indent=2)),
             definition_substitutions={
                 key: getattr(resource, kinds[key].attribute) for key, resource in bindings.items()
             },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import uuid
 import zipfile
@@ -98,7 +99,9 @@ def _forget_runtime_caches() -> None:
 
 
 def load_handler(capability: str) -> ModuleType:
-    return import_function_module(capability)
+    """The capability's handler, imported afresh: a new execution environment, built from this test's
+    environment (its idempotency layer and clients), as a cold start builds it."""
+    return importlib.reload(import_function_module(capability))
 
 
 class Context:

@@ -9,8 +9,8 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from aiflows_runtime import prompts
-from aiflows_runtime.contracts import ClassifyAnswer, parse_answer
+from aiflows.registry import capabilities
+from aiflows_runtime.contracts import parse_answer
 from aiflows_runtime.gateway import (
     BudgetExceeded,
     ModelGateway,
@@ -23,8 +23,11 @@ from aiflows_runtime.state import CLOSED, OPEN, CircuitBreaker, Ledger, LedgerEn
 from localcloud import LocalCloud
 from localcloud.model import Malformed, Throttle, Timeout
 
-PRIMARY = "amazon.nova-lite-v1:0"
-FALLBACK = "anthropic.claude-3-5-haiku-20241022-v1:0"
+CLASSIFY = capabilities()["classify"]  # a real capability's route and prompt
+ROUTE = CLASSIFY.manifest.model
+assert ROUTE is not None
+ClassifyAnswer = CLASSIFY.answer_model()
+PRIMARY, FALLBACK = ROUTE.models[:2]
 
 
 @dataclass
@@ -77,9 +80,9 @@ def make(cloud: LocalCloud, table: str, read_timeout: float = 5.0) -> Harness:
 
 
 def ask(harness: Harness, text: str, correlation_id: str = "run-1", budget: float | None = None):
-    prompt = prompts.load("classify/v1").render(labels="invoice, contract, other", title="T", text=text)
+    prompt = CLASSIFY.prompt().render(labels="invoice, contract, other", title="T", text=text)
     run = RunContext(correlation_id=correlation_id, flow="test", tenant="acme", budget_usd=budget)
-    return harness.gateway.ask("classify", prompt, run, lambda t: parse_answer(t, ClassifyAnswer))
+    return harness.gateway.ask("classify", ROUTE, prompt, run, lambda t: parse_answer(t, ClassifyAnswer))
 
 
 def test_a_throttled_primary_falls_back_to_the_next_model(cloud: LocalCloud, state_table: str) -> None:
@@ -271,12 +274,16 @@ def test_the_converse_request_is_valid_against_botocores_service_model() -> None
     gateway = ModelGateway(
         policy=routing_policy(), bedrock=client, breaker=Memory(), cache=Memory(), ledger=Memory()
     )  # type: ignore[arg-type]
-    prompt = prompts.load("classify/v1").render(labels="invoice, other", title="T", text="An invoice")
-    expected = gateway._request("classify", PRIMARY, prompt, RunContext("run-s", "test", "acme"))
+    prompt = CLASSIFY.prompt().render(labels="invoice, other", title="T", text="An invoice")
+    expected = gateway._request("classify", ROUTE, PRIMARY, prompt, RunContext("run-s", "test", "acme"))
     with Stubber(client) as stub:
         stub.add_response("converse", response, expected_params=expected)
         answer = gateway.ask(
-            "classify", prompt, RunContext("run-s", "test", "acme"), lambda t: parse_answer(t, ClassifyAnswer)
+            "classify",
+            ROUTE,
+            prompt,
+            RunContext("run-s", "test", "acme"),
+            lambda t: parse_answer(t, ClassifyAnswer),
         )
         stub.assert_no_pending_responses()
     assert (answer.input_tokens, answer.output_tokens) == (50, 12)
@@ -286,10 +293,10 @@ def test_the_converse_request_is_valid_against_botocores_service_model() -> None
 def test_a_repair_that_would_pass_the_budget_is_not_made(cloud: LocalCloud, state_table: str) -> None:
     harness = make(cloud, state_table)
     policy = harness.gateway.policy
-    route = policy.route("classify")
+    route = ROUTE
     price = policy.models[PRIMARY]
     # Given a budget that fits the first call's worst case, but not a second call on top of it
-    prompt = prompts.load("classify/v1").render(
+    prompt = CLASSIFY.prompt().render(
         labels="invoice, contract, other", title="T", text="Invoice for the budgeted repair"
     )
     first = price.cost(estimate_tokens(prompt.system + prompt.text), route.max_tokens)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from aiflows_runtime.contracts import GuardOutput, ValidateOutput
+from aiflows.registry import capabilities
 from aiflows_runtime.errors import InvalidInput
 from aiflows_runtime.policies import guard_policy
 from aiflows_runtime.state import Ledger
@@ -15,6 +15,8 @@ from tests.capabilities.conftest import Context, load_handler
 
 pytestmark = pytest.mark.usefixtures("function_env")
 CLAIMS = "aiflows-test-claims"
+
+GuardOutput, ValidateOutput = capabilities()["guard"].output_model, capabilities()["validate"].output_model
 
 
 @pytest.fixture
@@ -205,15 +207,6 @@ def test_a_large_referenced_text_is_redacted_into_a_copy_of_its_own(
     assert redacted.endswith("Card [CARD_NUMBER].") and "4111" not in redacted
 
 
-def classification(confidence: float) -> dict[str, Any]:
-    return {
-        "label": "invoice",
-        "confidence": confidence,
-        "evidence": ["invoice"],
-        "model": {"model_id": "m", "prompt_id": "classify/v1", "cost_usd": 0.0, "cache_hit": False},
-    }
-
-
 @pytest.mark.parametrize(
     ("confidence", "input_risk", "auto_act", "risk"),
     [(0.95, "low", True, "low"), (0.5, "low", False, "medium"), (0.95, "high", False, "high")],
@@ -228,7 +221,7 @@ def test_the_output_guard_decides_whether_the_flow_may_act_alone(
             "stage": "output",
             "document": document("Invoice 7"),
             "input_risk": input_risk,
-            "classification": classification(confidence),
+            "confidence": confidence,
         },
         context,
     )
@@ -240,7 +233,7 @@ def output_event(**extra: Any) -> dict[str, Any]:
         "correlation_id": "g-3",
         "stage": "output",
         "document": document("Invoice 7"),
-        "classification": classification(0.95),
+        "confidence": 0.95,
         **extra,
     }
 

@@ -7,19 +7,17 @@ from typing import Any
 
 import pytest
 
-from aiflows_runtime.contracts import (
-    ActOutput,
-    ClassifyOutput,
-    ExtractOutput,
-    RetrieveOutput,
-    SummarizeOutput,
-)
+from aiflows.registry import capabilities
 from aiflows_runtime.errors import InvalidInput
 from aiflows_runtime.state import Ledger
 from localcloud import LocalCloud
 from tests.capabilities.conftest import BUS, Context, corpus_files, load_handler
 
 pytestmark = pytest.mark.usefixtures("function_env")
+
+OUTPUT = {name: info.output_model for name, info in capabilities().items()}
+ActOutput, ClassifyOutput, ExtractOutput = OUTPUT["act"], OUTPUT["classify"], OUTPUT["extract"]
+RetrieveOutput, SummarizeOutput = OUTPUT["retrieve"], OUTPUT["summarize"]
 
 DOCUMENT = {
     "document_id": "inv-7",

@@ -19,30 +19,22 @@ DETAILS = {
     "correlation_id": "run-r",
     "flow": "document_intake",
     "step": "Review",
-    "document_id": "inv-9",
-    "tenant": "acme",
     "escalation": False,
+    "reminder": False,
+    "subject": {"id": "inv-9", "kind": "document", "tenant": "acme"},
+    "summary": "An invoice of 90.00 EUR.",
+    "confidence": 0.6,
+    "risk": "medium",
+    "findings": [],
+    "evidence": ["invoice"],
+    "fields": {"total": {"value": "90.00", "evidence": {"start": 18, "end": 27, "text": "90.00 EUR"}}},
     "document": {"document_id": "inv-9", "tenant": "acme", "text": "Invoice 9. Total: 90.00 EUR."},
-    "classification": {
-        "label": "invoice",
-        "confidence": 0.6,
-        "evidence": ["invoice"],
-        "model": {"model_id": "m", "prompt_id": "classify/v1", "cost_usd": 0.0, "cache_hit": False},
-    },
-    "extraction": {
-        "fields": {"total": {"value": "90.00", "evidence": {"start": 18, "end": 27, "text": "90.00 EUR"}}},
-        "missing": [],
-        "unsupported": [],
-        "model": {"model_id": "m", "prompt_id": "extract/v1", "cost_usd": 0.0, "cache_hit": False},
-    },
-    "assessment": {
-        "stage": "output",
-        "risk": "medium",
-        "findings": [],
-        "auto_act": False,
-        "policy_version": "v",
-    },
-    "proposed_action": {"action": "write_record"},
+    "proposed_action": {"action": "write_record", "payload": {}},
+    "models": [
+        {"model_id": "m", "prompt_id": "classify/v1", "cost_usd": 0.0, "cache_hit": False},
+        {"model_id": "m", "prompt_id": "extract/v1", "cost_usd": 0.0, "cache_hit": False},
+    ],
+    "details": {"label": "invoice"},
 }
 
 
@@ -132,7 +124,7 @@ def test_pending_reviews_are_listed_without_their_token(context: Context, waitin
     [row] = body["reviews"]
     assert (row["review_id"], row["confidence"], row["risk"]) == (waiting[0], 0.6, "medium")
     status, shown = call(context, "GET", f"/reviews/{waiting[0]}")
-    assert status == 200 and shown["details"]["extraction"]["fields"]["total"]["value"] == "90.00"
+    assert status == 200 and shown["details"]["fields"]["total"]["value"] == "90.00"
     assert "token" not in json.dumps(body) + json.dumps(shown).replace("task_token", "")
     assert "task_token" not in json.dumps(shown)
 
@@ -208,7 +200,11 @@ def test_every_decision_is_kept_as_feedback_and_exported(context: Context, waiti
     assert line["id"] == review_id
     assert line["human"]["reviewer"] == "ada@example.com"
     assert line["human"]["corrections"] == {"total": {"before": "90.00", "after": "99.00"}}
-    assert line["model_output"] == {"label": "invoice", "confidence": 0.6, "fields": {"total": "90.00"}}
+    assert line["model_output"] == {
+        "confidence": 0.6,
+        "fields": {"total": "90.00"},
+        "details": {"label": "invoice"},
+    }
     assert line["decided_at"] > 0
 
 

@@ -32,13 +32,15 @@ def test_the_guardrails_page_shows_a_blocked_run_with_its_reason(
 ) -> None:
     # The command docs/guardrails.md gives a newcomer to see a block
     argv = ["demo", "--assembly", str(app_assembly), "--time-scale", "0.01"]
-    code = localcloud_cli([*argv, "--event", "events/document_submitted_blocked.json", "--allow-failure"])
+    code = localcloud_cli(
+        [*argv, "--event", "statemachines/document_intake/events/blocked.json", "--allow-failure"]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert re.search(r"^Execution .*: FAILED in", printed, flags=re.MULTILINE)
     assert "Error: Blocked" in printed
     assert "content_crypto_payment: document: payment in cryptocurrency is never accepted" in printed
     assert (
-        "python -m localcloud demo --event events/document_submitted_blocked.json --allow-failure"
+        "python -m localcloud demo --event statemachines/document_intake/events/blocked.json --allow-failure"
         in (Path(__file__).resolve().parents[2] / "docs" / "guardrails.md").read_text()
     )

@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 
-from aiflows_runtime.contracts import BUS_EVENTS, ReviewDecision
+from aiflows.flows import bus_events as registered_events
+from aiflows_runtime.contracts import ReviewDecision
 from aiflows_runtime.reviews import AlreadyDecided, ReviewStore, answer_flow
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
 from tests.conftest import drained, execution_of, of_type, pending_review
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "events"
-INVOICE = json.loads((EVENTS / "document_submitted.json").read_text())
+EVENTS = ROOT / "statemachines" / "document_intake" / "events"
+INVOICE = json.loads((EVENTS / "clear.json").read_text())
 
 
 def submit(cloud: LocalCloud, app: Deployment, detail: dict[str, Any], tmp_path: Path) -> str:
@@ -90,7 +91,8 @@ def test_a_confident_run_acts_without_review_and_announces_it(
     assert saved["fields"]["total"]["value"] == "1,250.00"
     # And a document.processed event went out
     [processed] = of_type(drained(cloud, bus_events), "document.processed", event_id)
-    assert processed["detail"]["record"] == "record#invoice#auto-1"
+    assert processed["detail"]["reference"] == "record#invoice#auto-1"
+    assert processed["detail"]["subject"] == {"id": "auto-1", "kind": "document"}
 
 
 def test_a_doubtful_run_waits_for_a_person_who_approves(
@@ -163,14 +165,14 @@ def test_a_revision_carries_the_reviewers_edits_into_the_action(
 def test_an_invalid_event_fails_in_a_named_state_and_is_announced(
     cloud: LocalCloud, app: Deployment, bus_events: list[dict[str, Any]]
 ) -> None:
-    event_id = put_event_file(cloud, app, EVENTS / "document_submitted_invalid.json")
+    event_id = put_event_file(cloud, app, EVENTS / "invalid.json")
     done = finished(cloud, execution_of(cloud, app, event_id))
     assert (done["status"], done["error"]) == ("FAILED", "InvalidDocument")
     cause = json.loads(done["cause"])
     assert cause["errorType"] == "InvalidInput"
     for field in ("document.document_id", "document.tenant", "document.text"):
         assert field in cause["errorMessage"]
-    [failed] = of_type(drained(cloud, bus_events), "document.failed", event_id)
+    [failed] = of_type(drained(cloud, bus_events), "flow.failed", event_id)
     assert (failed["detail"]["step"], failed["detail"]["error"]) == ("Validate", "InvalidInput")
 
 
@@ -250,11 +252,11 @@ def test_every_event_on_the_bus_has_the_documented_shape(
     seen = drained(cloud, bus_events)
     assert {e["detail-type"] for e in seen} >= {
         "document.processed",
-        "document.failed",
+        "flow.failed",
         "document.rejected",
         "review.requested",
     }
     for event in seen:
-        source, contract = BUS_EVENTS[event["detail-type"]]
+        source, contract, _ = registered_events()[event["detail-type"]]
         assert event["source"] == source
         contract.model_validate(event["detail"])

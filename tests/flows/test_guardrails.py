@@ -14,7 +14,8 @@ from localcloud.__main__ import put_event_file
 from tests.conftest import drained, execution_of, of_type, pending_review
 
 ROOT = Path(__file__).resolve().parents[2]
-INVOICE = json.loads((ROOT / "events" / "document_submitted.json").read_text())
+SAMPLES = ROOT / "statemachines" / "document_intake" / "events"  # the flow's sample events
+INVOICE = json.loads((SAMPLES / "clear.json").read_text())
 TEXT = INVOICE["Detail"]["text"]
 
 
@@ -59,7 +60,7 @@ def test_block_ends_the_run_in_blocked_with_the_reason_and_announces_it(
     )
     assert "content 2026-" in cause["errorMessage"]
     # And it announced it, naming the step
-    [failed] = of_type(drained(cloud, bus_events), "document.failed", event_id)
+    [failed] = of_type(drained(cloud, bus_events), "flow.failed", event_id)
     assert (failed["detail"]["step"], failed["detail"]["error"]) == ("GuardInput", "GuardBlocked")
     # And no model was paid for a blocked document; the verdict is in the run's ledger
     assert ledger(cloud, app).entries(event_id) == []
@@ -114,12 +115,11 @@ def test_review_sends_the_run_to_a_person_with_the_findings_as_evidence(
     store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     review = store.get(review_id)
     # Then the reviewer sees the injection finding, its rules and what it leads to
-    findings = review.details["assessment"]["findings"]
+    findings = review.details["findings"]
     [injection] = [f for f in findings if f["kind"] == "prompt_injection"]
     assert injection["outcome"] == "review"
     assert "addressed_to_model" in injection["detail"]
-    assert review.details["assessment"]["outcome"] == "review"
-    assert review.details["assessment"]["auto_act"] is False
+    assert review.details["risk"] == "high"
     # And when the person approves, the flow acts
     decision = ReviewDecision(review_id=review_id, decision="approve", reviewer="ada@example.com")
     answer_flow(cloud.client("stepfunctions"), store.decide(decision), decision)

@@ -11,7 +11,8 @@ from localcloud import Deployment, LocalCloud
 from localcloud.model import Timeout
 
 ROOT = Path(__file__).resolve().parents[2]
-INVOICE = json.loads((ROOT / "events" / "document_submitted.json").read_text())
+SAMPLES = ROOT / "statemachines" / "document_intake" / "events"  # the flow's sample events
+INVOICE = json.loads((SAMPLES / "clear.json").read_text())
 MARKER = "Northwind-line-item"
 STATE_LIMIT = 256 * 1024
 # Heartbeats guard real work (a cold start, a chunk): give them 10 s on a busy machine.
@@ -80,7 +81,7 @@ def test_a_large_document_goes_to_the_worker_over_sqs(cloud: LocalCloud, app: De
     events = history(cloud, arn)
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
     assert "LongRunningSummary" in entered and "Summarize" not in entered
-    summarize_calls = [c for c in cloud.model.calls if c.prompt_id == "summarize/v1"]
+    summarize_calls = [c for c in cloud.model.calls if c.prompt_id == "worker/v1"]
     assert len(summarize_calls) >= 10  # 80 KB in 8 KB chunks
     # And the text travelled by reference: no state carried it
     assert_small_states(events, text)

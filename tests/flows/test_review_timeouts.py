@@ -9,7 +9,8 @@ from aiflows_runtime.reviews import ReviewStore
 from localcloud import Deployment, LocalCloud
 
 ROOT = Path(__file__).resolve().parents[2]
-DOUBTFUL = json.loads((ROOT / "events" / "document_submitted_review.json").read_text())
+SAMPLES = ROOT / "statemachines" / "document_intake" / "events"  # the flow's sample events
+DOUBTFUL = json.loads((SAMPLES / "review.json").read_text())
 # Half a day of waiting in two seconds (3 s, the floor that keeps real work's timeouts
 # sane); the escalation's two days in nine; the run's own week in thirty.
 LOCAL_CLOUD = {"time_scale": 0.00005, "timeout_floor": 3.0}
@@ -38,7 +39,15 @@ def test_an_unanswered_review_is_escalated_then_times_out(cloud: LocalCloud, app
     assert (done["status"], done["error"], done["cause"]) == ("FAILED", "TimedOut", "EscalateReview")
     history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
-    assert entered[-5:] == ["EscalateReview", "ReviewTimedOut", "PublishFailure", "FailureKind", "TimedOut"]
+    assert entered[-7:] == [
+        "EscalateReview",
+        "ReviewTimedOut",
+        "FailureTenant",
+        "FailureOfTenant",
+        "PublishFailure",
+        "FailureKind",
+        "TimedOut",
+    ]
     assert entered.index("Review") < entered.index("RemindReview") < entered.index("EscalateReview")
     # And each request withdrew the one before: only the escalation is still pending
     store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from aiflows.registry import capabilities
 from aiflows_runtime.policies import routing_policy
 from aiflows_runtime.state import CircuitBreaker, Ledger
 from infra.constructs.monitoring import NAMESPACE, RUNBOOK_LIST
@@ -32,8 +33,8 @@ from tests.conftest import execution_of, pending_review
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "runbooks"
-EVENTS = ROOT / "events"
-INVOICE = json.loads((EVENTS / "document_submitted.json").read_text())
+EVENTS = ROOT / "statemachines" / "document_intake" / "events"
+INVOICE = json.loads((EVENTS / "clear.json").read_text())
 # Fast enough that the work queue's visibility timeout (6 x 900 s) passes in seconds.
 LOCAL_CLOUD = {"time_scale": 0.001}
 _BLOCK = re.compile(r"```console\n(.*?)```", re.S)
@@ -146,7 +147,7 @@ def test_failed_runs_runbook_finds_the_run_its_step_and_its_reason(
     cloud: LocalCloud, app: Deployment, tmp_path: Path
 ) -> None:
     # Given a run that failed: its document has no text and no tenant
-    event_id = put_event_file(cloud, app, EVENTS / "document_submitted_invalid.json")
+    event_id = put_event_file(cloud, app, EVENTS / "invalid.json")
     assert finished(cloud, app, event_id)["status"] == "FAILED"
     cloud.flush_traces()
     # When the on-call person follows the page
@@ -284,7 +285,7 @@ def test_breaker_runbook_names_the_model_and_its_error_and_closes_it(
 ) -> None:
     # Given the classify route's first model throttles until its breaker opens
     policy = routing_policy()
-    primary = policy.route("classify").models[0]
+    primary = capabilities()["classify"].route_models[0]
     cloud.model.script(
         primary, *[Throttle()] * (policy.gateway.attempts_per_model * policy.breaker.failure_threshold)
     )
@@ -319,7 +320,7 @@ def test_every_custom_metric_the_alarms_and_dashboards_read_is_emitted(
     cloud: LocalCloud, app: Deployment, tmp_path: Path
 ) -> None:
     # Given a run that waits for a review, and an express run (the earlier tests opened a breaker)
-    event_id = put_event_file(cloud, app, EVENTS / "document_submitted_review.json")
+    event_id = put_event_file(cloud, app, EVENTS / "review.json")
     pending_review(cloud, app, event_id)
     express = cloud.client("stepfunctions").start_sync_execution(
         stateMachineArn=app.outputs["ClassifyExtractStateMachineArn"],

@@ -11,6 +11,7 @@ from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
 
 ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "statemachines" / "document_intake" / "events"  # the flow's sample events
 
 
 def trace_documents(cloud: LocalCloud) -> dict[str, list[dict[str, Any]]]:
@@ -29,7 +30,7 @@ def test_one_run_gives_one_trace_that_covers_every_state_and_handler(
 ) -> None:
     # Given a run of the flow
     before = set(trace_documents(cloud))
-    event_id = put_event_file(cloud, app, ROOT / "events" / "document_submitted.json")
+    event_id = put_event_file(cloud, app, SAMPLES / "clear.json")
     execution = cloud.wait_for_new_execution(app, set(), timeout=60)
     assert execution["status"] == "SUCCEEDED"
     cloud.flush_traces()
@@ -91,7 +92,7 @@ def test_no_raw_pii_from_the_input_reaches_a_segment_or_a_log_line(
         f"INVOICE INV-77. Bill to: ACME Corp. Contact {PII['email']} or {PII['phone']}. "
         f"Pay to {PII['iban']}, or in gift cards. Amount due: 300.00 EUR including VAT. Total: 300.00 EUR."
     )
-    event = ROOT / "events" / "document_submitted.json"
+    event = SAMPLES / "clear.json"
     entry = json.loads(event.read_text())
     entry["Detail"] = {**entry["Detail"], "document_id": "pii-1", "text": text}
     seeded = Path(cloud.workdir) / "pii-event.json"
@@ -135,7 +136,7 @@ def test_the_trace_view_reads_a_run_from_x_ray(
     from aiflows.cli import main as cli
 
     # Given a finished run
-    event_id = put_event_file(cloud, app, ROOT / "events" / "document_submitted.json")
+    event_id = put_event_file(cloud, app, SAMPLES / "clear.json")
     execution = cloud.wait_for_new_execution(app, set(), timeout=60)
     cloud.flush_traces()
     html_file = tmp_path / "trace.html"

@@ -9,7 +9,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.constructs.capability_function import CapabilityFunction, foundation_model_arn, routed_models
+from aiflows.registry import capabilities
+from aiflows_runtime.manifest import ModelRoute
+from infra.constructs.capability_function import CapabilityFunction, foundation_model_arn
 
 
 def test_functions_share_one_runtime_layer_and_one_powertools_reference(
@@ -71,39 +73,23 @@ def test_the_defaults_cannot_be_overridden_by_environment(stack: cdk.Stack, echo
         )
 
 
-ROUTES = """
-[capabilities.draft]
-primary = "amazon.nova-micro-v1:0"
-fallbacks = ["amazon.nova-lite-v1:0", "amazon.nova-micro-v1:0"]
-
-[capabilities.solo]
-primary = "anthropic.claude-3-5-haiku-20241022-v1:0"
-"""
-
-
-def test_routed_models_are_the_primary_then_each_fallback_once(tmp_path: Path) -> None:
-    # Given a routing policy
-    policy = tmp_path / "routing.toml"
-    policy.write_text(ROUTES)
-    # Then a route's models are its primary and fallbacks, in order, each once
-    assert routed_models("draft", policy) == ("amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0")
-    assert routed_models("solo", policy) == ("anthropic.claude-3-5-haiku-20241022-v1:0",)
-    # And a route the policy does not have is refused at synth
-    with pytest.raises(ValueError, match="no route 'nope'"):
-        routed_models("nope", policy)
-
-
-def test_every_route_of_the_real_policy_reads(tmp_path: Path) -> None:
-    # The policy the gateway reads: each capability that asks a model has a route of two models or more
-    for route in ("classify", "extract", "summarize"):
-        assert len(routed_models(route)) >= 2, route
+def test_a_route_calls_its_primary_then_each_fallback_once() -> None:
+    # Given a route that names a model twice
+    route = ModelRoute(
+        prompt="v1",
+        primary="amazon.nova-micro-v1:0",
+        fallbacks=("amazon.nova-lite-v1:0", "amazon.nova-micro-v1:0"),
+        max_tokens=10,
+        temperature=0,
+    )
+    # Then its models are the primary and the fallbacks, in order, each once
+    assert route.models == ("amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0")
 
 
 def test_a_model_route_grants_invoke_model_on_exactly_its_models(stack: cdk.Stack, echo_code: Path) -> None:
     # Given a capability that asks models through the classify route, and one that asks none
-    asks = CapabilityFunction(
-        stack, "AsksFunction", capability="asks", code_dir=echo_code, model_route="classify"
-    )
+    routed = capabilities()["classify"].manifest.model.models
+    asks = CapabilityFunction(stack, "AsksFunction", capability="asks", code_dir=echo_code, models=routed)
     CapabilityFunction(stack, "QuietFunction", capability="quiet", code_dir=echo_code)
     # When the stack is synthesized
     template = Template.from_stack(stack).to_json()
@@ -121,9 +107,9 @@ def test_a_model_route_grants_invoke_model_on_exactly_its_models(stack: cdk.Stac
     (statement,) = bedrock[asks_role]
     assert statement["Action"] == "bedrock:InvokeModel"
     assert stack.resolve(statement["Resource"]) == [
-        stack.resolve(foundation_model_arn(stack, model)) for model in routed_models("classify")
+        stack.resolve(foundation_model_arn(stack, model)) for model in routed
     ]
-    assert asks.models == routed_models("classify")
+    assert asks.models == routed
 
 
 def test_a_function_that_answers_task_tokens_gets_them_in_a_policy_of_its_own(

@@ -85,6 +85,10 @@ def write(folder: Path, name: str, body: dict[str, Any]) -> None:
     (folder / f"{name}.asl.json").write_text(json.dumps(body))
 
 
+def read(folder: Path, name: str) -> dict[str, Any]:
+    return dict(json.loads((folder / f"{name}.asl.json").read_text()))
+
+
 def capability(stack: cdk.Stack, name: str, code: Path) -> CapabilityFunction:
     return CapabilityFunction(stack, f"{name}Function", capability=name.lower(), code_dir=code)
 
@@ -119,7 +123,7 @@ def test_grants_are_derived_for_tasks_in_parallel_branches(
         stack,
         "FanOut",
         name="fan_out",
-        definitions_dir=flows,
+        definition=read(flows, "fan_out"),
         bindings={
             "ClassifyFunction": alpha.function,
             "ExtractFunction": beta.function,
@@ -177,7 +181,7 @@ def test_a_substitution_without_binding_stops_synth(stack: cdk.Stack, flows: Pat
             stack,
             "FanOut",
             name="fan_out",
-            definitions_dir=flows,
+            definition=read(flows, "fan_out"),
             bindings={"ClassifyFunction": alpha.function},
         )
 
@@ -194,7 +198,7 @@ def test_a_binding_the_definition_never_uses_stops_synth(
             stack,
             "One",
             name="one",
-            definitions_dir=tmp_path,
+            definition=read(tmp_path, "one"),
             bindings={"ClassifyFunction": alpha.function, "ExtractFunction": beta.function},
         )
 
@@ -266,7 +270,7 @@ def test_a_resource_of_the_wrong_kind_stops_synth(stack: cdk.Stack, tmp_path: Pa
     with pytest.raises(
         FlowDefinitionError, match="calls \\$\\{ClassifyFunction\\} as a function, but it is bound to a queue"
     ):
-        Flow(stack, "One", name="one", definitions_dir=tmp_path, bindings={"ClassifyFunction": queue})
+        Flow(stack, "One", name="one", definition=read(tmp_path, "one"), bindings={"ClassifyFunction": queue})
 
 
 def test_an_unknown_kind_of_binding_stops_synth(stack: cdk.Stack, tmp_path: Path) -> None:
@@ -277,7 +281,7 @@ def test_an_unknown_kind_of_binding_stops_synth(stack: cdk.Stack, tmp_path: Path
     with pytest.raises(
         FlowDefinitionError, match="must be bound to a function, event bus, queue, table or bucket"
     ):
-        Flow(stack, "One", name="one", definitions_dir=tmp_path, bindings={"ClassifyFunction": role})
+        Flow(stack, "One", name="one", definition=read(tmp_path, "one"), bindings={"ClassifyFunction": role})
 
 
 def test_buses_and_buckets_bind_by_name_and_put_events_is_granted(stack: cdk.Stack, tmp_path: Path) -> None:
@@ -309,7 +313,11 @@ def test_buses_and_buckets_bind_by_name_and_put_events_is_granted(stack: cdk.Sta
     bucket = s3.Bucket(stack, "Archive")
     # When the flow is built and synthesized
     flow = Flow(
-        stack, "Notify", name="notify", definitions_dir=tmp_path, bindings={"Bus": bus, "Archive": bucket}
+        stack,
+        "Notify",
+        name="notify",
+        definition=read(tmp_path, "notify"),
+        bindings={"Bus": bus, "Archive": bucket},
     )
     template = Template.from_stack(stack)
     # Then the bus and the bucket replace their names by their names
@@ -334,7 +342,11 @@ def test_the_flow_exposes_its_name_and_machine(stack: cdk.Stack, tmp_path: Path,
     one_step(tmp_path)
     alpha = capability(stack, "Classify", echo_code)
     flow = Flow(
-        stack, "One", name="one", definitions_dir=tmp_path, bindings={"ClassifyFunction": alpha.function}
+        stack,
+        "One",
+        name="one",
+        definition=read(tmp_path, "one"),
+        bindings={"ClassifyFunction": alpha.function},
     )
     # Then it is known by its flow name, and its state machine is the construct's default child
     assert flow.name == "one"
@@ -366,7 +378,7 @@ def test_a_flow_that_breaks_its_functions_contracts_stops_synth_listing_every_pr
     }
     # When the flow is built, then it fails, and the message lists each problem
     with pytest.raises(FlowDefinitionError) as raised:
-        Flow(stack, "Miswired", name="miswired", definitions_dir=tmp_path, bindings=bindings)
+        Flow(stack, "Miswired", name="miswired", definition=read(tmp_path, "miswired"), bindings=bindings)
     message = str(raised.value)
     assert "miswired" in message and "contracts" in message
     for problem in (
@@ -387,8 +399,14 @@ def test_a_function_without_a_contract_cannot_be_called(
     write(tmp_path, "odd", definition({"Echo": invoke("EchoFunction", End=True)}))
     echo = capability(stack, "Echo", echo_code)
     # When the flow is built, then it fails: every Task's function must have a contract
-    with pytest.raises(FlowDefinitionError, match="no contract for capability 'echo'"):
-        Flow(stack, "Odd", name="odd", definitions_dir=tmp_path, bindings={"EchoFunction": echo.function})
+    with pytest.raises(FlowDefinitionError, match=r"\$\{EchoFunction\} is no capability's function"):
+        Flow(
+            stack,
+            "Odd",
+            name="odd",
+            definition=read(tmp_path, "odd"),
+            bindings={"EchoFunction": echo.function},
+        )
 
 
 def test_each_flow_publishes_a_version_and_a_live_alias_that_callers_start(
@@ -400,7 +418,7 @@ def test_each_flow_publishes_a_version_and_a_live_alias_that_callers_start(
         stack,
         "One",
         name="one",
-        definitions_dir=tmp_path,
+        definition=read(tmp_path, "one"),
         state_machine_type=sfn.StateMachineType.EXPRESS,
         bindings={"ClassifyFunction": capability(stack, "Classify", echo_code).function},
     )

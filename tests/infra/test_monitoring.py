@@ -9,12 +9,13 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
+from aiflows.flows import flows
 from infra.constructs.monitoring import RUNBOOK_LIST, Monitoring
-from infra.stack import COST_PER_RUN_USD
 from tests.infra.conftest import Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
-FLOWS = ("document_intake", "classify_extract")
+FLOWS = tuple(flows())
+COST_PER_RUN_USD = {name: flow.manifest.cost_per_run_alarm_usd for name, flow in flows().items()}
 
 
 def resources(synthesized: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
@@ -44,7 +45,7 @@ def test_each_flow_has_a_dashboard_with_every_figure_an_operator_asks_for(synthe
     assert set(dashboards) == {f"AiFlows-{flow}" for flow in FLOWS}
     for flow in FLOWS:
         body = body_of(dashboards[f"AiFlows-{flow}"])
-        machine = synthesized.logical_id(getattr(synthesized.stack, flow).state_machine)
+        machine = synthesized.logical_id(synthesized.stack.flows[flow].state_machine)
         # runs, success rate, p50/p95 duration, of this flow's state machine
         for metric in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionTime"):
             assert f'"{metric}"' in body, (flow, metric)
@@ -82,7 +83,13 @@ def test_the_alarms_watch_failures_dead_letters_breakers_and_cost(synthesized: S
         runbook = alarm["AlarmDescription"].rsplit("Runbook: ", 1)[1]
         assert (ROOT / runbook).is_file(), (name, runbook)
 
-    failed = alarms["AiFlows-document_intake-failed-runs"]
+    for flow in FLOWS:
+        check_flow_alarms(alarms, flow)
+    check_queue_alarms(synthesized, alarms)
+
+
+def check_flow_alarms(alarms: dict[str, Any], flow: str) -> None:
+    failed = alarms[f"AiFlows-{flow}-failed-runs"]
     # a sparse metric is a gap, not a zero: FILL makes the sum defined when only one has data
     assert failed["Metrics"][0]["Expression"] == "FILL(failed, 0) + FILL(timed_out, 0) + FILL(aborted, 0)"
     assert {m["MetricStat"]["Metric"]["MetricName"] for m in failed["Metrics"][1:]} == {
@@ -92,14 +99,16 @@ def test_the_alarms_watch_failures_dead_letters_breakers_and_cost(synthesized: S
     }
     assert (failed["Threshold"], failed["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
 
-    cost = alarms["AiFlows-document_intake-cost-per-run"]
-    assert cost["Threshold"] == COST_PER_RUN_USD["document_intake"]
+    cost = alarms[f"AiFlows-{flow}-cost-per-run"]
+    assert cost["Threshold"] == COST_PER_RUN_USD[flow]
     assert cost["ComparisonOperator"] == "GreaterThanThreshold"
     stats = {m["Id"]: m["MetricStat"] for m in cost["Metrics"] if "MetricStat" in m}
     assert stats["cost"]["Metric"]["MetricName"] == "FlowCostUSD"
     assert stats["runs"]["Metric"]["MetricName"] == "ExecutionsStarted"
     assert stats["cost"]["Period"] == stats["runs"]["Period"] == 3600
 
+
+def check_queue_alarms(synthesized: Synthesized, alarms: dict[str, Any]) -> None:
     dlq = alarms["AiFlows-work-dlq-not-empty"]
     assert (dlq["MetricName"], dlq["Statistic"], dlq["Threshold"]) == (
         "ApproximateNumberOfMessagesVisible",

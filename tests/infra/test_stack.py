@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -11,54 +10,42 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from aiflows.flows import flows
+from aiflows.registry import capabilities
 from aiflows_runtime.settings import RuntimeSettings
 from infra.constructs.capability_function import POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION
+from infra.constructs.flow import substitutions
 from tests.infra.conftest import Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
-ROUTING = ROOT / "functions" / "runtime" / "python" / "aiflows_runtime" / "policies" / "routing.toml"
 
-FUNCTIONS = (
-    "ValidateFunction",
-    "GuardFunction",
-    "ClassifyFunction",
-    "ExtractFunction",
-    "SummarizeFunction",
-    "RetrieveFunction",
-    "ActFunction",
-    "WorkerFunction",
-    "RequestReviewFunction",
-)
-CAPABILITY = {
-    "ValidateFunction": "validate",
-    "GuardFunction": "guard",
-    "ClassifyFunction": "classify",
-    "ExtractFunction": "extract",
-    "SummarizeFunction": "summarize",
-    "RetrieveFunction": "retrieve",
-    "ActFunction": "act",
-    "WorkerFunction": "worker",
-    "RequestReviewFunction": "request_review",
+# What the stack must build, from the same registry it builds from: the capabilities'
+# manifests and the flows' folders. Adding a capability or a flow changes none of this.
+CAPABILITIES = capabilities()
+FLOWS = flows()
+FUNCTIONS = tuple(info.binding for info in CAPABILITIES.values())
+CAPABILITY = {info.binding: info.name for info in CAPABILITIES.values()}
+_CLAIM_ACTIONS: dict[str, Any] = {
+    "read": "s3:GetObject",
+    "read_redact": "s3:GetObject",  # and PutObject under redacted/ only (checked on its own)
+    "read_write": ["s3:GetObject", "s3:PutObject"],
 }
-# What each function reaches besides the state table: the reviewed design, written out.
 CLAIMS = {
-    "ValidateFunction": ["s3:GetObject", "s3:PutObject"],
-    "GuardFunction": "s3:GetObject",  # and PutObject under redacted/ only (checked on its own)
-    "ClassifyFunction": "s3:GetObject",
-    "ExtractFunction": "s3:GetObject",
-    "SummarizeFunction": "s3:GetObject",
-    "WorkerFunction": "s3:GetObject",
-    # parse_input resolves the document's text_ref before the review is stored
-    "RequestReviewFunction": "s3:GetObject",
+    info.binding: _CLAIM_ACTIONS[info.manifest.reaches.claims]
+    for info in CAPABILITIES.values()
+    if info.manifest.reaches.claims
 }
-MODEL_ROUTE = {
-    "ClassifyFunction": "classify",
-    "ExtractFunction": "extract",
-    "SummarizeFunction": "summarize",
-    "WorkerFunction": "summarize",
-}
-PUBLISHERS = ("ActFunction", "RequestReviewFunction")
-INTAKE_FUNCTIONS = tuple(f for f in FUNCTIONS if f != "WorkerFunction")
+REDACTORS = {info.binding for info in CAPABILITIES.values() if info.manifest.reaches.claims == "read_redact"}
+MODELS = {info.binding: info.route_models for info in CAPABILITIES.values() if info.route_models}
+PUBLISHERS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.bus)
+CORPUS_READERS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.corpus)
+WORKERS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.work_queue)
+
+
+def flow_functions(flow: str) -> tuple[str, ...]:
+    """The capabilities' functions a flow's Tasks invoke (its woven definition's ${...Function})."""
+    used = substitutions(FLOWS[flow].woven())
+    return tuple(sorted(name for name in used if name in FLOWS[flow].capabilities()))
 
 
 def resource(synthesized: Synthesized, logical_id: str) -> dict[str, Any]:
@@ -134,20 +121,24 @@ def test_there_is_one_function_per_capability(synthesized: Synthesized) -> None:
     for name, capability in CAPABILITY.items():
         properties = function_properties(synthesized, name)
         assert properties["Environment"]["Variables"]["CAPABILITY"] == capability
+        assert properties["Handler"] == f"{capability}.handler.lambda_handler"
         assert (ROOT / "functions" / capability / "handler.py").is_file()
 
 
-def test_the_classify_function_has_the_capability_defaults(synthesized: Synthesized) -> None:
-    # Given the classify capability
-    classify = synthesized.stack.functions["ClassifyFunction"]
-    # Then it runs python3.12 on arm64, traced, logging JSON into its own log group
-    properties = function_properties(synthesized, "ClassifyFunction")
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_function_has_the_capability_defaults_and_its_manifests_size(
+    synthesized: Synthesized, name: str
+) -> None:
+    # Given a capability's function and its manifest
+    classify = synthesized.stack.functions[name]
+    manifest = CAPABILITIES[CAPABILITY[name]].manifest
+    # Then it runs python3.12 on arm64, traced, logging JSON into its own log group, sized as declared
+    properties = function_properties(synthesized, name)
     assert properties["Runtime"] == "python3.12"
     assert properties["Architectures"] == ["arm64"]
-    assert properties["Handler"] == "handler.lambda_handler"
     assert properties["TracingConfig"] == {"Mode": "Active"}
-    assert properties["MemorySize"] == 512
-    assert properties["Timeout"] == 30
+    assert properties["MemorySize"] == manifest.memory_mb
+    assert properties["Timeout"] == manifest.timeout_seconds
     assert properties["LoggingConfig"] == {
         "LogFormat": "JSON",
         "ApplicationLogLevel": "INFO",
@@ -175,7 +166,7 @@ def test_each_function_is_told_exactly_what_it_reaches(synthesized: Synthesized,
         expected["CLAIM_BUCKET"] = ref(synthesized, stack.claim_bucket.bucket)
     if name in PUBLISHERS:
         expected["EVENT_BUS_NAME"] = ref(synthesized, stack.event_bus.event_bus)
-    if name == "RetrieveFunction":
+    if name in CORPUS_READERS:
         expected["CORPUS_BUCKET"] = {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
         expected["CORPUS_KEY"] = stack.resolve(stack.corpus.asset.s3_object_key)
     assert variables == expected
@@ -257,11 +248,11 @@ def test_each_function_reads_and_writes_the_table_and_its_index_by_exact_arn(
 def test_each_function_reaches_the_claim_bucket_only_as_designed(synthesized: Synthesized, name: str) -> None:
     # Given a function's s3 statements
     statements = statements_with(function_statements(synthesized, name), "s3:")
-    if name == "RetrieveFunction":
+    if name in CORPUS_READERS:
         statements = [s for s in statements if "ClaimBucket" in json.dumps(s["Resource"])]
     claims = {"Fn::Join": ["", [arn_of(synthesized, synthesized.stack.claim_bucket.bucket), "/*"]]}
     # Then validate reads and writes the claims, the readers read them, the others have nothing
-    if name == "GuardFunction":
+    if name in REDACTORS:
         # the guard writes redacted copies under redacted/, and nowhere else
         redacted = {
             "Fn::Join": ["", [arn_of(synthesized, synthesized.stack.claim_bucket.bucket), "/redacted/*"]]
@@ -278,26 +269,25 @@ def test_each_function_reaches_the_claim_bucket_only_as_designed(synthesized: Sy
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_bedrock_grants_are_exactly_the_models_of_the_route(synthesized: Synthesized, name: str) -> None:
-    # Given the routing policy the model gateway reads, and a function's bedrock statements
-    routes = tomllib.loads(ROUTING.read_text())["capabilities"]
+    # Given the route of the capability's manifest, which the model gateway reads, and its statements
     statements = statements_with(function_statements(synthesized, name), "bedrock:")
-    if name not in MODEL_ROUTE:
+    if name not in MODELS:
         # Then a function that asks no model may call none
         assert statements == []
         return
-    route = routes[MODEL_ROUTE[name]]
-    models = [route["primary"], *route.get("fallbacks", [])]
+    models = MODELS[name]
     # Then it may InvokeModel (Converse included) on each routed foundation model, and nothing else
     (statement,) = statements
     assert statement["Action"] == "bedrock:InvokeModel"
     assert sorted(json.dumps(r, sort_keys=True) for r in as_list(statement["Resource"])) == sorted(
         json.dumps(model_arn(m), sort_keys=True) for m in models
     )
-    assert len(models) >= 2  # a primary and at least one fallback: the fallback is granted too
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_only_act_and_request_review_put_events_on_the_bus(synthesized: Synthesized, name: str) -> None:
+def test_only_the_capabilities_that_reach_the_bus_put_events_on_it(
+    synthesized: Synthesized, name: str
+) -> None:
     statements = statements_with(function_statements(synthesized, name), "events:")
     if name in PUBLISHERS:
         assert statements == [
@@ -311,16 +301,17 @@ def test_only_act_and_request_review_put_events_on_the_bus(synthesized: Synthesi
         assert statements == []
 
 
-def test_retrieve_reads_exactly_the_corpus_object(synthesized: Synthesized) -> None:
+@pytest.mark.parametrize("name", CORPUS_READERS)
+def test_the_corpus_readers_read_exactly_the_corpus_object(synthesized: Synthesized, name: str) -> None:
     # Given the corpus asset and the retrieve function
     asset = synthesized.stack.corpus.asset
     key = synthesized.stack.resolve(asset.s3_object_key)
-    variables = function_properties(synthesized, "RetrieveFunction")["Environment"]["Variables"]
+    variables = function_properties(synthesized, name)["Environment"]["Variables"]
     assert variables["CORPUS_KEY"] == key
     # Then it may get that one object of the assets bucket, and list or read nothing else
     statements = [
         s
-        for s in statements_with(function_statements(synthesized, "RetrieveFunction"), "s3:")
+        for s in statements_with(function_statements(synthesized, name), "s3:")
         if "ClaimBucket" not in json.dumps(s["Resource"])
     ]
     assert statements == [
@@ -355,7 +346,8 @@ def test_the_corpus_asset_is_the_corpus_folder_zipped(synthesized: Synthesized) 
 
 def test_the_worker_is_fed_by_the_work_queue_in_batches(synthesized: Synthesized) -> None:
     # Given the worker and the work queue
-    worker = synthesized.stack.functions["WorkerFunction"]
+    (worker_name,) = WORKERS
+    worker = synthesized.stack.functions[worker_name]
     queue = synthesized.stack.work_queue.queue
     # Then one mapping feeds it 5 messages at a time, reporting failed items, 5 pollers at most
     mappings = synthesized.template.find_resources("AWS::Lambda::EventSourceMapping")
@@ -369,10 +361,10 @@ def test_the_worker_is_fed_by_the_work_queue_in_batches(synthesized: Synthesized
         }
     ]
     # And it may take 60 s, a sixth of the queue's visibility timeout
-    assert function_properties(synthesized, "WorkerFunction")["Timeout"] == 60
+    assert function_properties(synthesized, worker_name)["Timeout"] == 60
     assert resource(synthesized, synthesized.logical_id(queue))["Properties"]["VisibilityTimeout"] == 6 * 60
     # And it may receive and delete the queue's messages, and send to no queue
-    (consume,) = statements_with(function_statements(synthesized, "WorkerFunction"), "sqs:")
+    (consume,) = statements_with(function_statements(synthesized, worker_name), "sqs:")
     assert consume["Resource"] == arn_of(synthesized, queue)
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} <= set(
         consume["Action"]
@@ -380,12 +372,12 @@ def test_the_worker_is_fed_by_the_work_queue_in_batches(synthesized: Synthesized
     assert "sqs:SendMessage" not in consume["Action"]
 
 
-def test_only_the_worker_answers_task_tokens(synthesized: Synthesized) -> None:
+def test_only_the_work_queues_worker_answers_task_tokens(synthesized: Synthesized) -> None:
     for name in FUNCTIONS:
         # Given a function's states statements
         statements = statements_with(function_statements(synthesized, name), "states:")
         # Then the worker may send task success, failure and heartbeats (they take no resource)
-        if name == "WorkerFunction":
+        if name in WORKERS:
             assert statements == [
                 {
                     "Action": [
@@ -401,12 +393,10 @@ def test_only_the_worker_answers_task_tokens(synthesized: Synthesized) -> None:
             assert statements == [], name
 
 
-@pytest.mark.parametrize("flow_attribute", ["document_intake", "classify_extract"])
-def test_each_state_machine_is_traced_and_logs_everything(
-    synthesized: Synthesized, flow_attribute: str
-) -> None:
+@pytest.mark.parametrize("name", FLOWS)
+def test_each_state_machine_is_traced_and_logs_everything(synthesized: Synthesized, name: str) -> None:
     # Given a flow's state machine
-    flow = getattr(synthesized.stack, flow_attribute)
+    flow = synthesized.stack.flows[name]
     properties = resource(synthesized, synthesized.logical_id(flow.state_machine))["Properties"]
     # Then it is traced, logging ALL events to its own group, without the documents they carry
     assert properties["TracingConfiguration"] == {"Enabled": True}
@@ -420,72 +410,55 @@ def test_each_state_machine_is_traced_and_logs_everything(
     assert log_group["DeletionPolicy"] == "Delete"
 
 
-def test_document_intake_is_standard_and_classify_extract_is_express(synthesized: Synthesized) -> None:
+@pytest.mark.parametrize("name", FLOWS)
+def test_each_flow_is_of_its_manifests_type(synthesized: Synthesized, name: str) -> None:
+    machine = synthesized.stack.flows[name].state_machine
+    properties = resource(synthesized, synthesized.logical_id(machine))["Properties"]
+    assert properties["StateMachineType"] == FLOWS[name].manifest.type
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_each_flow_deploys_its_woven_definition_bound_to_the_stacks_own_resources(
+    synthesized: Synthesized, name: str
+) -> None:
+    # Given a flow's state machine
     stack = synthesized.stack
-
-    def machine_type(flow: Any) -> str:
-        return resource(synthesized, synthesized.logical_id(flow.state_machine))["Properties"][
-            "StateMachineType"
-        ]
-
-    # Then document_intake waits for people (Standard), classify_extract answers synchronously (Express)
-    assert machine_type(stack.document_intake) == "STANDARD"
-    assert machine_type(stack.classify_extract) == "EXPRESS"
-
-
-def test_document_intake_is_the_file_and_binds_the_stacks_own_resources(synthesized: Synthesized) -> None:
-    # Given the document_intake state machine
-    stack = synthesized.stack
-    properties = resource(synthesized, synthesized.logical_id(stack.document_intake.state_machine))[
-        "Properties"
-    ]
-    # Then the deployed definition is statemachines/document_intake.asl.json, as written
-    asl = json.loads((ROOT / "statemachines" / "document_intake.asl.json").read_text())
-    assert json.loads(properties["DefinitionString"]) == asl
+    properties = resource(synthesized, synthesized.logical_id(stack.flows[name].state_machine))["Properties"]
+    # Then the deployed definition is the written one with the house style woven in
+    assert json.loads(properties["DefinitionString"]) == FLOWS[name].woven()
     # And each ${<Name>Function} resolves to the stack's own function of that name (by ARN),
     # ${EventBus} to the bus (by name) and ${WorkQueue} to the work queue (by URL)
-    assert properties["DefinitionSubstitutions"] == {
-        **{name: arn_of(synthesized, stack.functions[name].function) for name in INTAKE_FUNCTIONS},
+    used = substitutions(FLOWS[name].woven())
+    framework = {
         "EventBus": ref(synthesized, stack.event_bus.event_bus),
         "WorkQueue": ref(synthesized, stack.work_queue.queue),
     }
-
-
-def test_classify_extract_is_the_file_and_binds_the_stacks_own_functions(synthesized: Synthesized) -> None:
-    stack = synthesized.stack
-    properties = resource(synthesized, synthesized.logical_id(stack.classify_extract.state_machine))[
-        "Properties"
-    ]
-    asl = json.loads((ROOT / "statemachines" / "classify_extract.asl.json").read_text())
-    assert json.loads(properties["DefinitionString"]) == asl
     assert properties["DefinitionSubstitutions"] == {
-        name: arn_of(synthesized, stack.functions[name].function)
-        for name in ("ClassifyFunction", "ExtractFunction")
+        **{f: arn_of(synthesized, stack.functions[f].function) for f in flow_functions(name)},
+        **{key: value for key, value in framework.items() if key in used},
     }
 
 
-@pytest.mark.parametrize(
-    ("flow_attribute", "functions"),
-    [("document_intake", INTAKE_FUNCTIONS), ("classify_extract", ("ClassifyFunction", "ExtractFunction"))],
-)
-def test_each_state_machine_may_invoke_exactly_its_functions(
-    synthesized: Synthesized, flow_attribute: str, functions: tuple[str, ...]
-) -> None:
+@pytest.mark.parametrize("name", FLOWS)
+def test_each_state_machine_may_invoke_exactly_its_functions(synthesized: Synthesized, name: str) -> None:
     # Given a flow's role
     stack = synthesized.stack
-    role_id = synthesized.logical_id(getattr(stack, flow_attribute).state_machine.role)
-    statements = policies_of(synthesized, role_id)
+    statements = policies_of(synthesized, synthesized.logical_id(stack.flows[name].state_machine.role))
     # Then it may invoke each function its Tasks call, by exact ARN, and no other
     invoked = [r for s in statements_with(statements, "lambda:") for r in as_list(s["Resource"])]
     assert all(s["Action"] == "lambda:InvokeFunction" for s in statements_with(statements, "lambda:"))
     assert sorted(map(json.dumps, invoked)) == sorted(
-        json.dumps(arn_of(synthesized, stack.functions[name].function)) for name in functions
+        json.dumps(arn_of(synthesized, stack.functions[f].function)) for f in flow_functions(name)
     )
 
 
-def test_document_intake_may_put_events_and_send_work_and_nothing_more(synthesized: Synthesized) -> None:
+@pytest.mark.parametrize("name", FLOWS)
+def test_each_flow_may_put_events_on_the_bus_and_send_work_only_if_it_does(
+    synthesized: Synthesized, name: str
+) -> None:
     stack = synthesized.stack
-    statements = policies_of(synthesized, synthesized.logical_id(stack.document_intake.state_machine.role))
+    statements = policies_of(synthesized, synthesized.logical_id(stack.flows[name].state_machine.role))
+    # Then every flow may put its events (flow.failed at least) on the bus, and nothing else there
     assert statements_with(statements, "events:") == [
         {
             "Action": "events:PutEvents",
@@ -493,25 +466,24 @@ def test_document_intake_may_put_events_and_send_work_and_nothing_more(synthesiz
             "Resource": arn_of(synthesized, stack.event_bus.event_bus),
         }
     ]
-    assert statements_with(statements, "sqs:") == [
+    # And it may send work to the queue only when one of its Tasks does
+    sends = [
         {
             "Action": "sqs:SendMessage",
             "Effect": "Allow",
             "Resource": arn_of(synthesized, stack.work_queue.queue),
         }
     ]
-    classify_extract = policies_of(
-        synthesized, synthesized.logical_id(stack.classify_extract.state_machine.role)
-    )
-    assert statements_with(classify_extract, "events:") == statements_with(classify_extract, "sqs:") == []
+    uses_queue = "WorkQueue" in substitutions(FLOWS[name].woven())
+    assert statements_with(statements, "sqs:") == (sends if uses_queue else [])
 
 
-@pytest.mark.parametrize("flow_attribute", ["document_intake", "classify_extract"])
+@pytest.mark.parametrize("name", FLOWS)
 def test_each_deploy_publishes_a_version_and_the_live_alias_routes_to_it(
-    synthesized: Synthesized, flow_attribute: str
+    synthesized: Synthesized, name: str
 ) -> None:
     # Given a flow's version and alias
-    flow = getattr(synthesized.stack, flow_attribute)
+    flow = synthesized.stack.flows[name]
     machine_id = synthesized.logical_id(flow.state_machine)
     version = resource(synthesized, synthesized.stack.get_logical_id(flow.version))
     alias = resource(synthesized, synthesized.stack.get_logical_id(flow.alias))
@@ -536,28 +508,37 @@ def test_each_deploy_publishes_a_version_and_the_live_alias_routes_to_it(
     assert synthesized.stack.resolve(flow.alias_arn) == alias_arn_of(synthesized, flow)
 
 
-def test_the_bus_rule_starts_the_document_intake_alias_with_the_whole_event(synthesized: Synthesized) -> None:
-    # Given the aiflows bus and its DocumentSubmitted rule
+TRIGGERS = [(name, trigger) for name, flow in FLOWS.items() for trigger in flow.manifest.triggers]
+
+
+def test_there_is_one_bus_rule_per_trigger(synthesized: Synthesized) -> None:
+    assert len(synthesized.template.find_resources("AWS::Events::Rule")) == len(TRIGGERS)
+
+
+@pytest.mark.parametrize(("name", "trigger"), TRIGGERS, ids=[f"{n}-{t.detail_type[0]}" for n, t in TRIGGERS])
+def test_each_trigger_is_a_bus_rule_that_starts_its_flows_alias_with_the_whole_event(
+    synthesized: Synthesized, name: str, trigger: Any
+) -> None:
+    # Given the aiflows bus and the rule of one trigger of a flow's manifest
     stack = synthesized.stack
     bus = stack.event_bus
+    flow = stack.flows[name]
     bus_id = synthesized.logical_id(bus.event_bus)
     assert resource(synthesized, bus_id)["Properties"] == {"Name": "aiflows"}
-    rules = synthesized.template.find_resources("AWS::Events::Rule")
-    assert len(rules) == 1
-    (rule_id, rule), *_ = rules.items()
-    assert rule_id.startswith("EventBusDocumentSubmitted")
-    # Then it matches document.submitted events from aiflows.documents, exactly
+    pattern = {"source": list(trigger.source), "detail-type": list(trigger.detail_type)}
+    rules = synthesized.template.find_resources(
+        "AWS::Events::Rule", {"Properties": {"EventPattern": pattern}}
+    )
+    # Then exactly one rule matches its source and detail-type, on the bus
+    (rule_id, rule), *others = rules.items()
+    assert not others
     assert rule["Properties"]["EventBusName"] == {"Ref": bus_id}
-    assert rule["Properties"]["EventPattern"] == {
-        "source": ["aiflows.documents"],
-        "detail-type": ["document.submitted"],
-    }
     # And its one target is the flow's live alias (a rollback reaches new events), given the
     # whole event, with a DLQ and retries
     (target,) = rule["Properties"]["Targets"]
-    alias_arn = alias_arn_of(synthesized, stack.document_intake)
+    alias_arn = alias_arn_of(synthesized, flow)
     assert target["Arn"] == alias_arn
-    assert stack.get_logical_id(stack.document_intake.alias) in rule["DependsOn"]
+    assert stack.get_logical_id(flow.alias) in rule["DependsOn"]
     assert not {"Input", "InputPath", "InputTransformer"} & target.keys()
     dlq_id = synthesized.logical_id(bus.target_dead_letter_queue)
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
@@ -568,7 +549,7 @@ def test_the_bus_rule_starts_the_document_intake_alias_with_the_whole_event(synt
     assert resource(synthesized, role_id)["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}}
     ]
-    machine = ref(synthesized, stack.document_intake.state_machine)
+    machine = ref(synthesized, flow.state_machine)
     assert sorted(map(json.dumps, policies_of(synthesized, role_id))) == sorted(
         map(
             json.dumps,
@@ -748,11 +729,15 @@ def test_the_outputs_name_what_clients_and_the_local_cloud_need(synthesized: Syn
     # Then each one refers to the resource it names
     assert outputs == {
         "EventBusName": value(stack.event_bus.event_bus),
-        "DocumentIntakeStateMachineArn": value(stack.document_intake.state_machine),
-        "DocumentIntakeVersionArn": {"Value": {"Ref": stack.get_logical_id(stack.document_intake.version)}},
-        "DocumentIntakeAliasArn": {"Value": alias_arn_of(synthesized, stack.document_intake)},
-        "ClassifyExtractStateMachineArn": value(stack.classify_extract.state_machine),
-        "ClassifyExtractAliasArn": {"Value": alias_arn_of(synthesized, stack.classify_extract)},
+        **{
+            f"{flow.construct_id}{what}": output
+            for flow in FLOWS.values()
+            for what, output in (
+                ("StateMachineArn", value(stack.flows[flow.name].state_machine)),
+                ("VersionArn", {"Value": {"Ref": stack.get_logical_id(stack.flows[flow.name].version)}}),
+                ("AliasArn", {"Value": alias_arn_of(synthesized, stack.flows[flow.name])}),
+            )
+        },
         "ReviewApiUrl": outputs["ReviewApiUrl"],
         "ReviewApiEndpointFF143331": outputs["ReviewApiUrl"],  # the one RestApi adds by itself
         "ReviewApiFunctionName": value(stack.review_api.handler.function),

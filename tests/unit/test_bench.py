@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from aiflows_runtime.contracts import STEP_CONTRACTS
-from infra.stack import CAPABILITIES
+from aiflows.registry import CapabilityInfo, capabilities
 
 # the functions a Task state calls (the queue's worker answers a task token instead)
-CALLED_BY_TASKS = sorted(f for f, spec in CAPABILITIES.items() if not spec.works_the_queue)
+CALLED_BY_TASKS = sorted(
+    (info for info in capabilities().values() if not info.manifest.reaches.work_queue),
+    key=lambda info: info.name,
+)
 
 
-@pytest.mark.parametrize("function", CALLED_BY_TASKS)
-def test_each_canned_answer_of_the_floor_is_a_valid_output(function: str) -> None:
+@pytest.mark.parametrize("capability", CALLED_BY_TASKS, ids=lambda info: info.name)
+def test_each_canned_answer_of_the_floor_is_a_valid_output(capability: CapabilityInfo) -> None:
     from bench.run import CANNED
 
-    _, output = STEP_CONTRACTS[CAPABILITIES[function].capability]
-    output.model_validate(CANNED[function])
+    capability.output_model.model_validate(CANNED[capability.binding])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from aiflows_runtime.contracts import LABELS, ClassifyAnswer, Document
-from tests.conftest import import_function_module
+from aiflows.registry import capability_module
+from aiflows_runtime.contracts import Document
 
-logic = import_function_module("classify", "logic")
+logic = capability_module("classify", "logic")
+contract = capability_module("classify", "contract")
+LABELS, ClassifyAnswer = contract.LABELS, contract.ClassifyAnswer
 DOCUMENT = Document(document_id="d-1", tenant="acme", title=None, text="Invoice 7. Amount due: 10 EUR.")
 
 

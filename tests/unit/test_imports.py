@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from aiflows.registry import capabilities, capability_module
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("localcloud", "infra", "aiflows")
@@ -37,19 +39,24 @@ def test_module_imports(name: str) -> None:
 
 
 @pytest.mark.parametrize("folder", handler_folders(), ids=lambda p: p.name)
-def test_handler_imports_as_lambda_would(folder: Path) -> None:
-    # A fresh interpreter with only the function's folder and the shared layer on
-    # the path, as in the Lambda runtime: no test-only path can hide a missing import.
-    code = "import handler; assert callable(handler.lambda_handler)"
+def test_handler_imports_as_lambda_would(folder: Path, tmp_path: Path) -> None:
+    # A fresh interpreter with only the function's code root (its folder, as the asset
+    # lays it out) and the shared layer on the path, as in the Lambda runtime, and no
+    # site-packages (-S: not even the editable install of the runtime): no test-only
+    # path can hide a missing import.
+    shutil.copytree(folder, tmp_path / folder.name, ignore=shutil.ignore_patterns("__pycache__"))
+    code = f"import {folder.name}.handler as h; assert callable(h.lambda_handler)"
+    site = [p for p in sys.path if p.endswith("site-packages")]
     subprocess.run(
         [
             sys.executable,
             "-I",
+            "-S",
             "-c",
-            f"import sys; sys.path[:0] = {[str(folder), str(RUNTIME)]!r}; {code}",
+            f"import sys; sys.path[:0] = {[str(tmp_path), str(RUNTIME), *site]!r}; {code}",
         ],
         check=True,
-        cwd=folder,
+        cwd=tmp_path,
         env={
             "AWS_DEFAULT_REGION": "us-east-1",
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -60,4 +67,24 @@ def test_handler_imports_as_lambda_would(folder: Path) -> None:
 
 
 def test_every_handler_folder_is_found() -> None:
-    assert "classify" in {p.name for p in handler_folders()}
+    assert {p.name for p in handler_folders()} >= set(capabilities())
+
+
+def test_every_capability_module_imports_in_one_process_without_clashes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the environment a handler reads at import
+    monkeypatch.setenv("STATE_TABLE_NAME", "state")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    # When every module of every capability is imported in this one process
+    # Then two capabilities' logic modules are each their own package's
+    loaded = {}
+    for name, info in capabilities().items():
+        for path in sorted(info.folder.glob("*.py")):
+            module = capability_module(name, path.stem) if path.stem != "__init__" else None
+            if module is not None:
+                loaded[f"{name}.{path.stem}"] = module
+    logics = [m for key, m in loaded.items() if key.endswith(".logic")]
+    assert len(logics) >= 2 and len({m.__file__ for m in logics}) == len(logics)
+    for key, module in loaded.items():
+        assert module.__name__ == key and Path(module.__file__).parent.name == key.split(".")[0]

@@ -6,12 +6,15 @@ import json
 
 import pytest
 
+from aiflows.registry import capabilities
 from aiflows_runtime import prompts
 from localcloud.model import LocalModel, Malformed, ModelFault, Throttle, classify, extract, summarize
 
 
 def converse(model: LocalModel, prompt_id: str, max_tokens: int = 1000, **variables: str) -> dict:
-    rendered = prompts.load(prompt_id).render(**variables)
+    capability, _, version = prompt_id.partition("/")
+    folder = capabilities()[capability].folder
+    rendered = prompts.load(folder, capability, version).render(**variables)
     return model.converse(
         {
             "modelId": "m",

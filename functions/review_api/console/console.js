@@ -36,8 +36,9 @@ async function loadQueue() {
   for (const review of reviews) {
     const item = document.createElement("li");
     item.dataset.reviewId = review.review_id;
-    item.append(text("strong", `${review.document_id}`), document.createElement("br"));
-    item.append(text("span", `${review.label} · ${Math.round(review.confidence * 100)}% · `));
+    item.append(text("strong", `${review.subject_kind} ${review.subject_id}`), document.createElement("br"));
+    const confidence = review.confidence === null ? "" : `${Math.round(review.confidence * 100)}% · `;
+    item.append(text("span", `${review.flow} · ${confidence}`));
     item.append(text("span", `risk ${review.risk}`, `risk-${review.risk}`));
     if (review.escalation) item.append(text("span", " · escalated"));
     item.addEventListener("click", () => show(review.review_id));
@@ -56,23 +57,30 @@ function highlight(container, body, spans) {
   container.append(document.createTextNode(body.slice(last)));
 }
 
+const shown = (value) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
+
 async function show(reviewId) {
   const review = await api(`reviews/${reviewId}`);
   current = review;
   for (const li of $("reviews").children) li.classList.toggle("selected", li.dataset.reviewId === reviewId);
   const details = review.details;
-  const fields = details.extraction?.fields || {};
+  const subject = details.subject;
+  const fields = details.fields || {};
   $("review").hidden = false;
-  $("doc-title").textContent = details.document.title || details.document_id;
-  $("doc-meta").textContent = `${details.document_id} · tenant ${details.tenant} · step ${details.step} · review ${reviewId}`;
-  highlight($("doc-text"), details.document.text || "(the text is in S3: " + JSON.stringify(details.document.text_ref) + ")",
-    Object.values(fields).map((f) => f.evidence));
-  $("label").textContent = details.classification.label;
-  $("confidence").value = details.classification.confidence;
-  $("confidence-text").textContent = `${Math.round(details.classification.confidence * 100)}% confident`;
-  $("label-evidence").replaceChildren(...details.classification.evidence.map((e) => text("li", e)));
-  $("findings").replaceChildren(...(details.assessment.findings.length
-    ? details.assessment.findings.map((f) => text("li", `${f.kind} (${f.severity}): ${f.detail}`))
+  $("doc-title").textContent = subject.title || details.document?.title || subject.id;
+  $("doc-meta").textContent = `${subject.kind} ${subject.id} · tenant ${subject.tenant} · flow ${details.flow} · step ${details.step} · review ${reviewId}`;
+  const body = details.document
+    ? details.document.text || "(the text is in S3: " + JSON.stringify(details.document.text_ref) + ")"
+    : "";
+  highlight($("doc-text"), body, Object.values(fields).map((f) => f.evidence));
+  $("summary").textContent = details.summary || "";
+  $("confidence").hidden = details.confidence === null;
+  $("confidence").value = details.confidence ?? 0;
+  $("confidence-text").textContent = details.confidence === null
+    ? `risk ${details.risk}` : `${Math.round(details.confidence * 100)}% confident · risk ${details.risk}`;
+  $("subject-evidence").replaceChildren(...(details.evidence || []).map((e) => text("li", e)));
+  $("findings").replaceChildren(...(details.findings.length
+    ? details.findings.map((f) => text("li", `${f.kind} (${f.severity}): ${f.detail}`))
     : [text("li", "none")]));
   const rows = Object.entries(fields).map(([name, field]) => {
     const row = document.createElement("tr");
@@ -87,8 +95,9 @@ async function show(reviewId) {
     return row;
   });
   $("fields").tBodies[0].replaceChildren(...rows);
-  $("summary").textContent = details.summary?.summary || "";
-  $("passages").replaceChildren(...(details.passages || []).map((p) => text("li", `${p.text} (${p.doc_id}, ${p.score})`)));
+  $("fields-section").hidden = rows.length === 0;
+  $("details").replaceChildren(...Object.entries(details.details || {}).flatMap(([name, value]) =>
+    [text("dt", name), text("dd", shown(value))]));
   $("proposed").textContent = JSON.stringify(details.proposed_action, null, 2);
   $("reason").value = "";
   $("outcome").textContent = review.status === "PENDING" ? "" : `Already ${review.status.toLowerCase()}.`;

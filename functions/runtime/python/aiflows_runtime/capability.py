@@ -1,13 +1,17 @@
-"""What a capability handler needs besides its logic: the gateway and idempotency.
+"""What a capability handler needs besides its logic: its manifest, the gateway and idempotency.
 
-Both are built once per execution environment (on first use, so a handler's
-import stays light) from the function's settings.
+A handler names its capability once, ``CAPABILITY = Capability.at(__file__)``: the
+folder it lives in, and the manifest there (its model route and prompts). The
+gateway and idempotency are built once per execution environment (on first use,
+so a handler's import stays light) from the function's settings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -19,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import Contract, ModelUse, StepInput, parse_answer
 from aiflows_runtime.gateway import ModelAnswer, ModelGateway, RunContext
+from aiflows_runtime.manifest import CapabilityManifest, ModelRoute, load_manifest
 from aiflows_runtime.observability import record_breaker_open, record_model_call
 from aiflows_runtime.policies import routing_policy
 from aiflows_runtime.settings import settings
@@ -26,6 +31,33 @@ from aiflows_runtime.state import CircuitBreaker, Ledger, ResponseCache
 
 F = TypeVar("F", bound=Callable[..., Any])
 A = TypeVar("A", bound=Contract)
+
+
+@dataclass(frozen=True)
+class Capability:
+    """One capability: its folder under ``functions/`` and the manifest there."""
+
+    name: str
+    folder: Path
+    manifest: CapabilityManifest
+
+    @classmethod
+    def at(cls, module_file: str) -> Capability:
+        """The capability whose folder holds ``module_file`` (a handler passes ``__file__``)."""
+        folder = Path(module_file).resolve().parent
+        return cls(folder.name, folder, load_manifest(folder))
+
+    @property
+    def route(self) -> ModelRoute:
+        if self.manifest.model is None:
+            raise ValueError(f"{self.name} calls no model: its capability.toml has no [model] route")
+        return self.manifest.model
+
+    def prompt(self) -> Any:
+        """The prompt template its route names (``prompts/<version>.toml`` in its folder)."""
+        from aiflows_runtime import prompts
+
+        return prompts.load(self.folder, self.name, self.route.prompt)
 
 
 @cache
@@ -91,19 +123,20 @@ def register_context(context: Any) -> None:
 
 
 def ask_model(
-    capability: str,
+    capability: Capability,
     request: StepInput,
     tenant: str,
     variables: dict[str, Any],
     answer_model: type[A],
 ) -> ModelAnswer[A]:
     """Render the capability's prompt (the version its route names) and ask its models."""
-    from aiflows_runtime import prompts
-
-    models = gateway()
-    prompt = prompts.load(models.policy.route(capability).prompt).render(**variables)
-    return models.ask(
-        capability, prompt, run_context(request, tenant), lambda text: parse_answer(text, answer_model)
+    prompt = capability.prompt().render(**variables)
+    return gateway().ask(
+        capability.name,
+        capability.route,
+        prompt,
+        run_context(request, tenant),
+        lambda text: parse_answer(text, answer_model),
     )
 
 

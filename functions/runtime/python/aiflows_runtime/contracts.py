@@ -1,10 +1,11 @@
-"""Pydantic contracts at every boundary: events on the bus, each step's input and output,
-and the answer each prompt asks a model for.
+"""The shared contracts: the types every capability may use, and the shared steps' contracts.
 
-``STEP_CONTRACTS`` names the input and output contract of every capability; the
-contract check (``infra/contract_check.py``) reads the flows in ``statemachines/``
-against it, so a Task that passes a field its function does not take, misses one
-it needs, or reads one its function does not return fails before anything deploys.
+A capability's own input, output and answer models live in its folder
+(``functions/<name>/contract.py``) and build on these: the document, the run's
+context (``StepInput``), the model used, evidence spans and findings. The shared
+steps (review, completion, failure) have generic contracts here, so they serve
+any flow. The contract check (``infra/contract_check.py``) reads every flow's
+Tasks against the contracts its capabilities' manifests name.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from aiflows_runtime.claimcheck import has_refs, resolve_refs
 from aiflows_runtime.clients import client
 from aiflows_runtime.errors import InvalidInput, MalformedAnswer
-
-EVENT_SOURCE = "aiflows.documents"
-DOCUMENT_SUBMITTED = "document.submitted"
 
 
 class Contract(BaseModel):
@@ -77,136 +75,25 @@ class ModelUse(Contract):
     cache_hit: bool = False
 
 
-# --- classify ---------------------------------------------------------------
-LABELS = ("invoice", "contract", "complaint", "resume", "other")
-
-
 MODEL_INPUT_CHARS = 32768  # what a model reads of a document: its head, where labels and fields live
 
 
-class ClassifyInput(StepInput):
-    document: Document
-    labels: tuple[str, ...] = LABELS
-    max_chars: int = Field(default=MODEL_INPUT_CHARS, ge=1000, le=400_000)
-
-
-class ClassifyAnswer(Contract):
-    label: str
-    confidence: float = Field(ge=0.0, le=1.0)
-    evidence: list[str] = Field(default_factory=list)
-
-
-class ClassifyOutput(Contract):
-    label: str
-    confidence: float = Field(ge=0.0, le=1.0)
-    evidence: list[str]
-    model: ModelUse
-
-
-# --- extract ----------------------------------------------------------------
-DEFAULT_FIELDS = ("invoice_number", "date", "total", "currency", "customer", "email")
-
-
-class ExtractInput(StepInput):
-    document: Document
-    fields: tuple[str, ...] = DEFAULT_FIELDS
-    max_chars: int = Field(default=MODEL_INPUT_CHARS, ge=1000, le=400_000)
-
-
-class AnsweredField(Contract):
-    value: str
-    evidence: str
-
-
-class ExtractAnswer(Contract):
-    fields: dict[str, AnsweredField]
-
-
 class Span(Contract):
+    """Where a piece of evidence lies in a document's text."""
+
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     text: str
 
 
 class ExtractedField(Contract):
+    """A value a capability read from a document, with the span it came from."""
+
     value: str
     evidence: Span
 
 
-class ExtractOutput(Contract):
-    fields: dict[str, ExtractedField]
-    missing: list[str]
-    unsupported: list[str] = Field(
-        default_factory=list, description="fields the model gave with evidence not found in the document"
-    )
-    model: ModelUse
-
-
-# --- summarize --------------------------------------------------------------
-class SummarizeInput(StepInput):
-    document: Document
-    max_words: int = Field(default=60, ge=5, le=500)
-
-
-class SummarizeAnswer(Contract):
-    summary: str
-
-
-class SummarizeOutput(Contract):
-    summary: str
-    words: int
-    truncated: bool
-    model: ModelUse
-
-
-# --- retrieve ---------------------------------------------------------------
-class RetrieveInput(StepInput):
-    query: str = Field(min_length=1, max_length=4000)
-    top_k: int = Field(default=3, ge=1, le=20)
-
-
-class Passage(Contract):
-    doc_id: str
-    text: str
-    score: float
-
-
-class RetrieveOutput(Contract):
-    passages: list[Passage]
-    corpus_size: int
-
-
-# --- act --------------------------------------------------------------------
-class ActInput(StepInput):
-    action: str = Field(min_length=1)
-    action_id: str = Field(min_length=1, max_length=256)
-    payload: dict[str, Any]
-
-
-class ActOutput(Contract):
-    action: str
-    action_id: str
-    status: Literal["done"]
-    reference: str
-
-
-# --- validate -----------------------------------------------------------------
-class ValidateInput(StepInput):
-    document: Document
-    execution: str = Field(min_length=1, description="the execution that claims the run")
-
-
-class ValidateOutput(Contract):
-    tenant: str
-    document: Document = Field(description="inline text only when under the claim-check limit")
-    size_bytes: int = Field(ge=0)
-    long_running: bool
-
-
-# --- guard ------------------------------------------------------------------
 Severity = Literal["low", "medium", "high"]
-
-
 Outcome = Literal["block", "review", "redact", "pass"]
 
 
@@ -232,64 +119,45 @@ class ProposedAction(Contract):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
-class GuardInput(StepInput):
-    stage: Literal["input", "output"]
-    document: Document
-    input_risk: Severity | None = None
-    input_findings: list[Finding] = Field(default_factory=list, description="the input guard's, as evidence")
-    classification: ClassifyOutput | None = None
-    extraction: ExtractOutput | None = None
-    summary: SummaryDigest | None = None
-    proposed_action: ProposedAction | None = None
+# --- the shared steps: review, completion, failure ----------------------------------
+class Subject(Contract):
+    """What a run is about (a document, a ticket...): the shared steps speak of it this way."""
+
+    id: str = Field(min_length=1, max_length=256)
+    kind: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    tenant: str = Field(min_length=1, max_length=64)
+    title: str | None = Field(default=None, max_length=512)
 
 
-class GuardOutput(Contract):
-    stage: Literal["input", "output"]
-    outcome: Outcome = Field(description="the strongest outcome of the findings (block never returns)")
-    risk: Severity
-    findings: list[Finding]
-    auto_act: bool
-    policy_version: str = Field(description="every policy file the verdict read, with its version")
-    document: Document | None = Field(
-        default=None, description="input stage: the document the flow goes on with (redacted when it had PII)"
-    )
-    redacted: bool = False
+class SubjectRef(Contract):
+    id: str
+    kind: str
 
 
-# --- the long-running worker (SQS, task token) ----------------------------------
-class WorkItem(StepInput):
-    """The body of a message on the work queue, sent by ``sqs:sendMessage.waitForTaskToken``."""
-
-    task_token: str = Field(min_length=1)
-    document: Document
-    max_words: int = Field(default=120, ge=5, le=1000)
-
-
-class WorkResult(Contract):
-    summary: str
-    words: int
-    truncated: bool
-    chunks: int = Field(ge=1)
-    cost_usd: float = Field(ge=0)
-
-
-# --- human review --------------------------------------------------------------
 class ReviewRequest(StepInput):
-    """What ``request_review`` receives through ``lambda:invoke.waitForTaskToken``."""
+    """What ``request_review`` receives through ``lambda:invoke.waitForTaskToken``, from any flow."""
 
     task_token: str = Field(min_length=1)
-    document_id: str
-    tenant: str
-    document: Document = Field(description="shown beside the evidence; a large text stays a reference")
+    subject: Subject
     step: str = "Review"
     reminder: bool = False
     escalation: bool = False
-    classification: ClassifyOutput
-    extraction: ExtractOutput | None = None
-    summary: SummaryDigest | None = None
-    passages: list[Passage] = Field(default_factory=list)
-    assessment: GuardOutput
-    proposed_action: dict[str, Any]
+    summary: str = Field(default="", max_length=8000, description="what the reviewer reads first")
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    risk: Severity = "medium"
+    findings: list[Finding] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list, description="quotes of the subject behind the answer")
+    fields: dict[str, ExtractedField] = Field(
+        default_factory=dict, description="values a revision may edit, each with the span it came from"
+    )
+    document: Document | None = Field(
+        default=None, description="the text the evidence points into; a large text stays a reference"
+    )
+    proposed_action: ProposedAction
+    models: list[ModelUse] = Field(
+        default_factory=list, description="the models and prompts behind what the reviewer sees"
+    )
+    details: dict[str, Any] = Field(default_factory=dict, description="anything else, shown as it is")
 
 
 class ReviewTicket(Contract):
@@ -307,34 +175,39 @@ class ReviewDecision(Contract):
     edits: dict[str, Any] = Field(default_factory=dict)
 
 
-# --- events the flows put on the bus ------------------------------------------------
-class DocumentProcessed(Contract):
+class FlowCompleted(Contract):
+    """A run that did its work: the detail of a flow's completion event (``document.processed``...)."""
+
     correlation_id: str
     flow: str
-    document_id: str
     tenant: str
-    label: str
-    confidence: float
+    subject: SubjectRef
     decision: Literal["auto", "approve", "revise"]
-    record: str
+    reference: str | None = Field(description="what the run's action produced, e.g. the record written")
+    details: dict[str, Any]
 
 
-class DocumentRejected(Contract):
+class FlowRejected(Contract):
+    """A run a reviewer rejected: the detail of a flow's rejection event (``document.rejected``...)."""
+
     correlation_id: str
     flow: str
-    document_id: str
     tenant: str
+    subject: SubjectRef
     review_id: str
     reviewer: str
     reason: str
 
 
-class DocumentFailed(Contract):
+class FlowFailed(Contract):
+    """``flow.failed``: the failure path every flow gets woven in publishes it, whatever failed."""
+
     correlation_id: str
     flow: str
     step: str
     error: str
     cause: str | None
+    tenant: str | None
 
 
 class ReviewRequested(Contract):
@@ -342,34 +215,25 @@ class ReviewRequested(Contract):
     correlation_id: str
     flow: str
     step: str
-    document_id: str
+    subject: SubjectRef
     tenant: str
     reminder: bool
     escalation: bool
-    confidence: float
+    confidence: float | None
     risk: Severity
 
 
-# detail-type -> (source, contract of the detail); docs/events.md documents each one.
-BUS_EVENTS: dict[str, tuple[str, type[Contract]]] = {
-    DOCUMENT_SUBMITTED: (EVENT_SOURCE, Document),
-    "document.processed": ("aiflows.flows", DocumentProcessed),
-    "document.rejected": ("aiflows.flows", DocumentRejected),
-    "document.failed": ("aiflows.flows", DocumentFailed),
-    "review.requested": ("aiflows.reviews", ReviewRequested),
-}
+FLOWS_SOURCE = "aiflows.flows"
+REVIEWS_SOURCE = "aiflows.reviews"
+FLOW_FAILED = "flow.failed"
 
-
-STEP_CONTRACTS: dict[str, tuple[type[Contract], type[Contract]]] = {
-    "classify": (ClassifyInput, ClassifyOutput),
-    "extract": (ExtractInput, ExtractOutput),
-    "summarize": (SummarizeInput, SummarizeOutput),
-    "retrieve": (RetrieveInput, RetrieveOutput),
-    "act": (ActInput, ActOutput),
-    "validate": (ValidateInput, ValidateOutput),
-    "guard": (GuardInput, GuardOutput),
-    "request_review": (ReviewRequest, ReviewTicket),
+# The events every flow may put on the bus, by detail-type: (source, contract of the detail).
+# A flow's own completion and rejection events are named in its manifest with these contracts.
+SHARED_EVENTS: dict[str, tuple[str, type[Contract]]] = {
+    FLOW_FAILED: (FLOWS_SOURCE, FlowFailed),
+    "review.requested": (REVIEWS_SOURCE, ReviewRequested),
 }
+OUTCOME_CONTRACTS: dict[str, type[Contract]] = {"completed": FlowCompleted, "rejected": FlowRejected}
 
 M = TypeVar("M", bound=BaseModel)
 

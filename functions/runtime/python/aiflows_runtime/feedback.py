@@ -19,7 +19,7 @@ from aiflows_runtime.state import dynamodb_client
 
 def changes(review: Review, decision: ReviewDecision) -> dict[str, dict[str, Any]]:
     """Each edited field, with the model's value before and the reviewer's after."""
-    extracted = (review.details.get("extraction") or {}).get("fields", {})
+    extracted = review.details.get("fields") or {}
     return {
         name: {"before": (extracted.get(name) or {}).get("value"), "after": value}
         for name, value in sorted(decision.edits.items())
@@ -28,22 +28,19 @@ def changes(review: Review, decision: ReviewDecision) -> dict[str, dict[str, Any
 
 def evaluation_line(review: Review, decision: ReviewDecision, decided_at: float) -> dict[str, Any]:
     details = review.details
-    classification = details.get("classification", {})
-    extraction = details.get("extraction") or {}
+    subject = details.get("subject") or {}
     return {
         "id": review.review_id,
         "flow": details.get("flow"),
         "correlation_id": details.get("correlation_id"),
-        "document_id": details.get("document_id"),
-        "tenant": details.get("tenant"),
+        "subject": {"id": subject.get("id"), "kind": subject.get("kind")},
+        "tenant": subject.get("tenant"),
         "decided_at": decided_at,
-        "prompts": sorted(
-            {m["prompt_id"] for m in (classification.get("model"), extraction.get("model")) if m}
-        ),
+        "prompts": sorted({m["prompt_id"] for m in details.get("models") or []}),
         "model_output": {
-            "label": classification.get("label"),
-            "confidence": classification.get("confidence"),
-            "fields": {k: v.get("value") for k, v in extraction.get("fields", {}).items()},
+            "confidence": details.get("confidence"),
+            "fields": {k: v.get("value") for k, v in (details.get("fields") or {}).items()},
+            "details": details.get("details") or {},
         },
         "human": {
             "reviewer": decision.reviewer,

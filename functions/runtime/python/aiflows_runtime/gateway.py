@@ -2,8 +2,8 @@
 
 It calls Amazon Bedrock's Converse API and adds what a dependable flow needs:
 
-- routing by policy (``policies/routing.toml``): the capability's primary model,
-  then its fallbacks;
+- routing by the capability's manifest (its ``[model]`` route): the primary
+  model, then its fallbacks, each priced in ``policies/routing.toml``;
 - connect and read timeouts, and retries with exponential backoff and full
   jitter on throttling and timeouts (botocore's own retries are off, so the
   policy is the only one that counts);
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from aiflows_runtime.errors import FlowError, MalformedAnswer, TransientError, error_code
+from aiflows_runtime.manifest import ModelRoute
 from aiflows_runtime.policies import RoutingPolicy
 from aiflows_runtime.prompts import RenderedPrompt
 from aiflows_runtime.state import CachedAnswer, CircuitBreaker, Ledger, LedgerEntry, ResponseCache
@@ -159,28 +160,34 @@ class ModelGateway:
         )
 
     def ask(
-        self, capability: str, prompt: RenderedPrompt, run: RunContext, parse: Callable[[str], T]
+        self,
+        capability: str,
+        route: ModelRoute,
+        prompt: RenderedPrompt,
+        run: RunContext,
+        parse: Callable[[str], T],
     ) -> ModelAnswer[T]:
-        """Ask the capability's models in policy order; the first valid answer wins."""
-        route = self.policy.route(capability)
-        if prompt.prompt_id != route.prompt:
+        """Ask the route's models in order (primary, then fallbacks); the first valid answer wins."""
+        if prompt.prompt_id != f"{capability}/{route.prompt}":
             raise ValueError(f"{capability} is routed with prompt {route.prompt}, not {prompt.prompt_id}")
+        unpriced = [model for model in route.models if model not in self.policy.models]
+        if unpriced:
+            raise ValueError(f"{capability} routes to models routing.toml does not price: {unpriced}")
         self.attempts = []
         for model in route.models:
             if not self._breaker.allow(model):
                 self.attempts.append(Attempt(model, "open"))
                 self._on_breaker_open(model, "a call was refused")
                 continue
-            answer = self._ask_model(capability, model, prompt, run, parse)
+            answer = self._ask_model(capability, route, model, prompt, run, parse)
             if answer is not None:
                 return answer
         tried = ", ".join(f"{a.model_id}: {a.outcome}" for a in self.attempts)
         raise ModelUnavailable(f"{capability}: no model could answer ({tried})")
 
     def _request(
-        self, capability: str, model: str, prompt: RenderedPrompt, run: RunContext
+        self, capability: str, route: ModelRoute, model: str, prompt: RenderedPrompt, run: RunContext
     ) -> dict[str, Any]:
-        route = self.policy.route(capability)
         return {
             "modelId": model,
             "system": [{"text": prompt.system}],
@@ -196,13 +203,13 @@ class ModelGateway:
     def _ask_model(
         self,
         capability: str,
+        route: ModelRoute,
         model: str,
         prompt: RenderedPrompt,
         run: RunContext,
         parse: Callable[[str], T],
     ) -> ModelAnswer[T] | None:
-        route = self.policy.route(capability)
-        request = self._request(capability, model, prompt, run)
+        request = self._request(capability, route, model, prompt, run)
         cache_key = ResponseCache.key(
             model, prompt.prompt_id, {k: request[k] for k in ("system", "messages", "inferenceConfig")}
         )
@@ -221,7 +228,7 @@ class ModelGateway:
                     )
 
         price = self.policy.models[model]
-        self._check_budget(run, capability, model, estimate_tokens(prompt.system + prompt.text))
+        self._check_budget(run, capability, route, model, estimate_tokens(prompt.system + prompt.text))
 
         gateway = self.policy.gateway
         attempt, repaired = 0, False
@@ -281,7 +288,7 @@ class ModelGateway:
                         estimate_tokens(_request_text(request)),
                         input_tokens + output_tokens + estimate_tokens(REPAIR) + 250,
                     )
-                    self._check_budget(run, capability, model, repair_tokens)
+                    self._check_budget(run, capability, route, model, repair_tokens)
                     continue
                 self._failed(model, "malformed answer")
                 return None
@@ -308,11 +315,12 @@ class ModelGateway:
         self._failed(model, f"{len(outcomes)} attempts failed: {', '.join(outcomes)}")
         return None
 
-    def _check_budget(self, run: RunContext, capability: str, model: str, input_tokens: int) -> None:
+    def _check_budget(
+        self, run: RunContext, capability: str, route: ModelRoute, model: str, input_tokens: int
+    ) -> None:
         """Refuse a call whose worst case (these input tokens, max_tokens out) passes the run's budget."""
         if run.budget_usd is None:
             return
-        route = self.policy.route(capability)
         worst_case = self.policy.models[model].cost(input_tokens, route.max_tokens)
         spent = self._ledger.total(run.correlation_id).cost_usd
         if spent + worst_case > run.budget_usd:

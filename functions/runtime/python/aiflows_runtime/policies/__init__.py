@@ -41,39 +41,11 @@ class ModelPrice(_Policy):
         return input_tokens / 1000 * self.input_per_1k + output_tokens / 1000 * self.output_per_1k
 
 
-class CapabilityRoute(_Policy):
-    prompt: str
-    primary: str
-    fallbacks: tuple[str, ...] = ()
-    max_tokens: int = Field(gt=0)
-    temperature: float = Field(ge=0, le=1)
-    cacheable: bool = False
-
-    @property
-    def models(self) -> tuple[str, ...]:
-        return (self.primary, *self.fallbacks)
-
-
 class RoutingPolicy(_Policy):
     version: str
     gateway: GatewaySettings
     breaker: BreakerSettings
     models: dict[str, ModelPrice]
-    capabilities: dict[str, CapabilityRoute]
-
-    @model_validator(mode="after")
-    def _every_routed_model_has_a_price(self) -> RoutingPolicy:
-        for name, route in self.capabilities.items():
-            unpriced = [m for m in route.models if m not in self.models]
-            if unpriced:
-                raise ValueError(f"capability {name} routes to models without a price: {unpriced}")
-        return self
-
-    def route(self, capability: str) -> CapabilityRoute:
-        try:
-            return self.capabilities[capability]
-        except KeyError:
-            raise KeyError(f"routing policy {self.version} has no route for {capability!r}") from None
 
 
 @cache

@@ -1,13 +1,14 @@
 """Prompts as code: versioned template files, rendered strictly.
 
-Each template is ``prompts/<capability>/<version>.toml`` with:
+Each template is ``functions/<capability>/prompts/<version>.toml``, beside the
+capability's code, with:
 
 - ``variables``: the names the template uses, declared; rendering with a name
   missing, or with one the template does not declare, fails loudly;
 - ``system`` and ``template``: text with ``$name`` placeholders (``string.Template``,
   so JSON braces in a prompt need no escaping);
-- ``output_model``: the contract in ``aiflows_runtime.contracts`` that the model's
-  answer must satisfy.
+- ``output_model``: the model of the capability's ``contract.py`` that the
+  model's answer must satisfy.
 
 A prompt's id, ``<capability>/<version>``, travels with every model call, so a
 result can be traced back to the exact text that produced it.
@@ -23,7 +24,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).parent
 _PLACEHOLDER = re.compile(r"\$(?:(\w+)|\{(\w+)\})")
 
 
@@ -91,12 +91,12 @@ def _placeholders(text: str) -> set[str]:
 
 
 @cache
-def load(prompt_id: str) -> PromptTemplate:
-    """Load ``<capability>/<version>``, checking that the declared variables are the used ones."""
-    capability, _, version = prompt_id.partition("/")
-    path = HERE / capability / f"{version}.toml"
+def load(folder: Path, capability: str, version: str) -> PromptTemplate:
+    """Load ``<folder>/prompts/<version>.toml``, checking that the declared variables are the used ones."""
+    prompt_id = f"{capability}/{version}"
+    path = folder / "prompts" / f"{version}.toml"
     if not version or not path.is_file():
-        raise PromptError(f"no prompt {prompt_id!r} (looked for {path.relative_to(HERE.parent)})")
+        raise PromptError(f"no prompt {prompt_id!r} (looked for {path})")
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     template = PromptTemplate(
         capability=capability,
@@ -110,10 +110,11 @@ def load(prompt_id: str) -> PromptTemplate:
     used = _placeholders(template.system) | _placeholders(template.template)
     if used != set(template.variables):
         raise PromptError(
-            f"prompt {prompt_id}: declares {sorted(template.variables)} but uses {sorted(used)}"
+            f"prompt {prompt_id} ({path}): declares {sorted(template.variables)} but uses {sorted(used)}"
         )
     return template
 
 
-def available() -> list[str]:
-    return sorted(f"{p.parent.name}/{p.stem}" for p in HERE.glob("*/*.toml"))
+def versions(folder: Path) -> list[str]:
+    """The prompt versions of a capability folder."""
+    return sorted(p.stem for p in (folder / "prompts").glob("*.toml"))

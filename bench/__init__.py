@@ -1,0 +1,1 @@
+"""The benchmarks `make bench` runs: each prints its figures."""

@@ -1,0 +1,1 @@
+"""The review API and console (a framework function, not a capability)."""

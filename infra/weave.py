@@ -1,0 +1,297 @@
+"""The house style, woven into a flow's definition at synth: the author writes the intent.
+
+A Task that invokes a capability gets what its author did not write:
+
+- ``Payload``: the run's ``correlation_id`` (from the manifest's path), the ``flow``'s
+  name and its ``budget_usd``, when the capability's input contract takes them;
+- ``TimeoutSeconds``: the capability's ``[task] timeout_seconds``;
+- ``Retry``: Lambda's service errors and throttling, and the capability's
+  ``[task] retry_on``, with exponential backoff, ``JitterStrategy: FULL`` and
+  ``MaxDelaySeconds``.
+
+Every top-level Task, Parallel or Map without a ``Catch`` gets one to ``<State>Failed``,
+and a Catch of the author's may name ``<State>Failed`` too: each such state is written
+here. It names the step and keeps the error, and the failure path after it publishes
+``flow.failed`` (flow, step, error, cause, correlation id, tenant) and ends in a named
+Fail state: ``InvalidInput``, ``BudgetExceeded``, ``Blocked``, ``TimedOut``,
+``StepFailed`` (a ``States.*`` error) or ``FlowFailed`` (the step's own error), each
+renamable in the manifest's ``[failures]``.
+
+With a ``[review]`` in the manifest, its review Task asks again when nobody decides:
+``Remind<State>`` after ``remind_after_seconds``, ``Escalate<State>`` after
+``escalate_after_seconds``, then ``<State>TimedOut`` on the failure path.
+
+What the author writes always wins: a Retry, Catch, TimeoutSeconds, Payload field or
+state of the same name is kept as written.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiflows.registry import CapabilityInfo
+from aiflows_runtime.contracts import FLOW_FAILED, FLOWS_SOURCE
+from aiflows_runtime.manifest import LAMBDA_SERVICE_ERRORS
+
+if TYPE_CHECKING:
+    from aiflows.flows import FlowInfo
+
+LAMBDA_INVOKE = ("arn:aws:states:::lambda:invoke", "arn:aws:states:::lambda:invoke.waitForTaskToken")
+EVENT_BUS = "EventBus"  # the ${Name} of the flows' bus
+PUBLISH_FAILURE = "PublishFailure"
+FAILURE_TENANT = "FailureTenant"
+FAILURE_KIND = "FailureKind"
+# error -> the Fail state it ends in; the manifest's [failures] renames them
+FAILURE_STATES: dict[str, str] = {
+    "InvalidInput": "InvalidInput",
+    "BudgetExceeded": "BudgetExceeded",
+    "GuardBlocked": "Blocked",
+    "States.Timeout": "TimedOut",
+    "States.HeartbeatTimeout": "TimedOut",
+    "States.*": "StepFailed",
+}
+FLOW_FAILED_STATE = "FlowFailed"
+_FAIL_COMMENTS = {
+    "InvalidInput": "The input breaks its contract; the cause lists each field.",
+    "BudgetExceeded": "The run would spend more than the flow's budget.",
+    "GuardBlocked": "A guardrail's policy blocked the run; the cause names the findings and policy versions.",
+    "States.Timeout": "A step, or a reviewer, did not answer in time.",
+    "States.*": "A step failed in Step Functions itself (States.*): the cause says how.",
+}
+
+
+def capability_of(
+    state: Mapping[str, Any], capabilities: Mapping[str, CapabilityInfo]
+) -> CapabilityInfo | None:
+    """The capability a Task invokes, if it is a ``lambda:invoke`` of a capability's ``${Name}``."""
+    if state.get("Type") != "Task" or state.get("Resource") not in LAMBDA_INVOKE:
+        return None
+    name = str((state.get("Parameters") or {}).get("FunctionName", ""))
+    if name.startswith("${") and name.endswith("}"):
+        return capabilities.get(name[2:-1])
+    return None
+
+
+def weave(flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> dict[str, Any]:
+    """The flow's definition as it deploys: the written one, with the house style woven in."""
+    definition = copy.deepcopy(flow.written)
+    _weave_tasks(definition, flow, capabilities)
+    states: dict[str, Any] = definition["States"]
+    if flow.manifest.review:
+        _weave_review(states, flow)
+    for name, state in list(states.items()):
+        if state.get("Type") in ("Task", "Parallel", "Map") and "Catch" not in state:
+            state["Catch"] = [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": f"{name}Failed"}
+            ]
+    _weave_failure_path(states, flow)
+    return definition
+
+
+def _weave_tasks(scope: dict[str, Any], flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> None:
+    for state in scope.get("States", {}).values():
+        for branch in state.get("Branches", []):
+            _weave_tasks(branch, flow, capabilities)
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            _weave_tasks(processor, flow, capabilities)
+        info = capability_of(state, capabilities)
+        if info is None:
+            continue
+        _weave_payload(state, flow, info)
+        task = info.manifest.task
+        if "TimeoutSeconds" not in state and "TimeoutSecondsPath" not in state:
+            state["TimeoutSeconds"] = task.timeout_seconds
+        if "Retry" not in state and task.max_attempts:
+            state["Retry"] = [
+                {
+                    "ErrorEquals": [*LAMBDA_SERVICE_ERRORS, *task.retry_on],
+                    "IntervalSeconds": task.interval_seconds,
+                    "MaxAttempts": task.max_attempts,
+                    "BackoffRate": task.backoff_rate,
+                    "MaxDelaySeconds": task.max_delay_seconds,
+                    "JitterStrategy": "FULL",
+                }
+            ]
+
+
+def _weave_payload(state: dict[str, Any], flow: FlowInfo, info: CapabilityInfo) -> None:
+    payload = state.get("Parameters", {}).get("Payload")
+    if not isinstance(payload, dict):
+        return  # Payload.$ passes a whole state: the contract check refuses it
+    takes = info.input_model.model_fields
+    woven: dict[str, Any] = {}
+    if "correlation_id" in takes:
+        woven["correlation_id.$"] = flow.manifest.correlation_id
+    if "flow" in takes:
+        woven["flow"] = flow.name
+    if "budget_usd" in takes and flow.manifest.budget_usd is not None:
+        woven["budget_usd"] = flow.manifest.budget_usd
+    written = {key.removesuffix(".$") for key in payload}
+    state["Parameters"]["Payload"] = {
+        **{key: value for key, value in woven.items() if key.removesuffix(".$") not in written},
+        **payload,
+    }
+
+
+def _weave_review(states: dict[str, Any], flow: FlowInfo) -> None:
+    review = flow.manifest.review
+    assert review is not None
+    name = review.state
+    asks = states.get(name)
+    if asks is None or asks.get("Type") != "Task":
+        raise ValueError(
+            f"{flow.folder / 'flow.toml'}: [review] state = {name!r}, but {flow.definition_path} has no "
+            f"Task {name}; name the Task that invokes request_review"
+        )
+    original = copy.deepcopy(asks)
+    chain = [
+        (name, review.remind_after_seconds, False, False),
+        (f"Remind{name}", review.escalate_after_seconds, True, False),
+        (f"Escalate{name}", review.give_up_after_seconds, False, True),
+    ]
+    for index, (step, timeout, reminder, escalation) in enumerate(chain):
+        if step != name and step in states:
+            continue  # the author wrote this step
+        state = asks if step == name else copy.deepcopy(original)
+        payload = state.get("Parameters", {}).get("Payload")
+        if step == name:
+            state.setdefault("TimeoutSeconds", timeout)
+            if isinstance(payload, dict):
+                for key, value in (("step", step), ("reminder", reminder), ("escalation", escalation)):
+                    payload.setdefault(key, value)
+        else:
+            what = "an escalation" if escalation else "a reminder"
+            state["Comment"] = f"Nobody decided in time: ask again, as {what}."
+            state["TimeoutSeconds"] = timeout
+            if isinstance(payload, dict):
+                payload.update({"step": step, "reminder": reminder, "escalation": escalation})
+        catches = state.setdefault("Catch", [])
+        if not any("States.Timeout" in c.get("ErrorEquals", []) for c in catches):
+            following = chain[index + 1][0] if index + 1 < len(chain) else f"{name}TimedOut"
+            catches.insert(
+                0, {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.failure", "Next": following}
+            )
+        if not any("States.ALL" in c.get("ErrorEquals", []) for c in catches):
+            catches.append(
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": f"{name}Failed"}
+            )
+        states[step] = state
+    last = chain[-1][0]
+    states.setdefault(
+        f"{name}TimedOut", {**_failed_state(last), "Comment": f"Nobody decided {name}, even after {last}."}
+    )
+
+
+def _failed_state(step: str) -> dict[str, Any]:
+    return {
+        "Type": "Pass",
+        "Comment": f"{step} failed: name the step, keep the error.",
+        "Parameters": {"step": step, "error.$": "$.failure.Error", "cause.$": "$.failure.Cause"},
+        "ResultPath": "$.failed",
+        "Next": FAILURE_TENANT,
+    }
+
+
+def _weave_failure_path(states: dict[str, Any], flow: FlowInfo) -> None:
+    targets = {
+        catch["Next"]
+        for state in list(states.values())
+        for catch in state.get("Catch", [])
+        if catch.get("Next") not in states
+    }
+    failed = sorted(t for t in targets if t.endswith("Failed") or t.endswith("TimedOut"))
+    unknown = sorted(targets - set(failed))
+    if unknown:
+        raise ValueError(
+            f"{flow.definition_path}: a Catch names states the definition does not have: {unknown}"
+        )
+    for target in failed:
+        step = target.removesuffix("Failed").removesuffix("TimedOut")
+        states[target] = _failed_state(step)
+    if not failed and PUBLISH_FAILURE not in {s.get("Next") for s in states.values()}:
+        return
+    manifest = flow.manifest
+    kept = {"step.$": "$.failed.step", "error.$": "$.failed.error", "cause.$": "$.failed.cause"}
+    tail: dict[str, Any] = {
+        FAILURE_TENANT: {
+            "Type": "Choice",
+            "Comment": "The failure event names the tenant when the run has one.",
+            "Choices": [{"Variable": manifest.tenant, "IsPresent": True, "Next": "FailureOfTenant"}],
+            "Default": "FailureWithoutTenant",
+        },
+        "FailureOfTenant": {
+            "Type": "Pass",
+            "Parameters": {**kept, "tenant.$": manifest.tenant},
+            "ResultPath": "$.failed",
+            "Next": PUBLISH_FAILURE,
+        },
+        "FailureWithoutTenant": {
+            "Type": "Pass",
+            "Parameters": {**kept, "tenant": None},
+            "ResultPath": "$.failed",
+            "Next": PUBLISH_FAILURE,
+        },
+        PUBLISH_FAILURE: {
+            "Type": "Task",
+            "Comment": f"Every failure is announced: {FLOW_FAILED} names the step and the error.",
+            "Resource": "arn:aws:states:::events:putEvents",
+            "Parameters": {
+                "Entries": [
+                    {
+                        "EventBusName": "${" + EVENT_BUS + "}",
+                        "Source": FLOWS_SOURCE,
+                        "DetailType": FLOW_FAILED,
+                        "Detail": {
+                            "correlation_id.$": manifest.correlation_id,
+                            "flow": flow.name,
+                            "step.$": "$.failed.step",
+                            "error.$": "$.failed.error",
+                            "cause.$": "$.failed.cause",
+                            "tenant.$": "$.failed.tenant",
+                        },
+                    }
+                ]
+            },
+            "ResultPath": None,
+            "TimeoutSeconds": 10,
+            "Retry": [
+                {
+                    "ErrorEquals": ["EventBridge.EventBridgeException", "States.Timeout"],
+                    "IntervalSeconds": 2,
+                    "MaxAttempts": 3,
+                    "BackoffRate": 2,
+                    "MaxDelaySeconds": 20,
+                    "JitterStrategy": "FULL",
+                }
+            ],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": FAILURE_KIND}],
+            "Next": FAILURE_KIND,
+        },
+    }
+    names = {**FAILURE_STATES, **manifest.failures}
+    choices = []
+    for error, state_name in names.items():
+        rule = "StringMatches" if "*" in error else "StringEquals"
+        choices.append({"Variable": "$.failed.error", rule: error, "Next": state_name})
+    # exact names first: StringMatches "States.*" would take States.Timeout otherwise
+    choices.sort(key=lambda c: "StringMatches" in c)
+    tail[FAILURE_KIND] = {"Type": "Choice", "Choices": choices, "Default": FLOW_FAILED_STATE}
+    for error, state_name in names.items():
+        cause = (
+            "$.failed.step" if error in ("States.Timeout", "States.HeartbeatTimeout") else "$.failed.cause"
+        )
+        comment = _FAIL_COMMENTS.get(error, _FAIL_COMMENTS["States.Timeout"] if "Timeout" in error else "")
+        tail.setdefault(
+            state_name, {"Type": "Fail", "Comment": comment, "Error": state_name, "CausePath": cause}
+        )
+    tail[FLOW_FAILED_STATE] = {
+        "Type": "Fail",
+        "Comment": "A step failed with its own error, named as the step raised it.",
+        "ErrorPath": "$.failed.error",
+        "CausePath": "$.failed.cause",
+    }
+    for state_name, state in tail.items():
+        states.setdefault(state_name, state)
