@@ -3,12 +3,15 @@
     python -m localcloud demo   [--assembly cdk.out] [--event statemachines/document_intake/events/clear.json]
     python -m localcloud serve  [--assembly cdk.out] [--port 4599]
     python -m localcloud console [--assembly cdk.out] [--port 8642] [--seed <sample event>.json]
+    python -m localcloud script  <capability | model id> --answer '{...}' | --fault throttle
 
 ``demo`` deploys the assembly, puts events on the bus, approves the reviews they
 ask for as a reviewer would, and prints each run. ``serve`` deploys and keeps the
 local cloud running so that the AWS CLI, or any SDK, can use it through
 ``--endpoint-url``. ``console`` does the same and serves the review console and
-API on 127.0.0.1.
+API on 127.0.0.1. ``script`` queues what the running local model answers next for a
+capability (or a model id): ``serve`` and ``console`` read their script file
+(``--model-script``, default ``.localcloud/model-script.jsonl``) as lines are added.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 from aiflows.cli import review_lines
 from localcloud.cloud import Deployment, LocalCloud
 from localcloud.report import render_execution
+
+MODEL_SCRIPT = Path(".localcloud/model-script.jsonl")
 
 
 def put_event_file(cloud: LocalCloud, deployment: Deployment, event_file: Path) -> str:
@@ -95,7 +100,7 @@ def _show_trace(cloud: LocalCloud, execution_arn: str, html_file: Path) -> None:
 
 
 def demo(args: argparse.Namespace) -> int:
-    with LocalCloud(time_scale=args.time_scale) as cloud:
+    with LocalCloud(time_scale=args.time_scale, model_script=args.model_script) as cloud:
         deployment = cloud.deploy(args.assembly)
         print(f"Deployed {deployment.stack_name} into the local cloud in {deployment.seconds * 1000:,.0f} ms")
         print(f"  {len(deployment.resources)} resources, {len(deployment.state_machines)} state machine(s)")
@@ -149,7 +154,7 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    with LocalCloud(time_scale=args.time_scale, port=args.port) as cloud:
+    with LocalCloud(time_scale=args.time_scale, port=args.port, model_script=args.model_script) as cloud:
         deployment = cloud.deploy(args.assembly)
         print(f"The local cloud is running at {cloud.endpoint} with {deployment.stack_name} deployed.")
         for key, value in sorted(deployment.outputs.items()):
@@ -157,6 +162,7 @@ def serve(args: argparse.Namespace) -> int:
         print("\nTry, in another shell:")
         print("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1")
         print(f"  aws --endpoint-url {cloud.endpoint} stepfunctions list-state-machines")
+        print("  .venv/bin/python -m localcloud script <capability> --answer '{...}'   (scripts the model)")
         return _until_interrupted()
 
 
@@ -174,7 +180,9 @@ def console(args: argparse.Namespace) -> int:
     """Deploy, serve the review console on 127.0.0.1, and put events that need a person."""
     from localcloud.console import DEV_TOKEN, ConsoleServer
 
-    with LocalCloud(time_scale=args.time_scale, port=args.cloud_port) as cloud:
+    with LocalCloud(
+        time_scale=args.time_scale, port=args.cloud_port, model_script=args.model_script
+    ) as cloud:
         deployment = cloud.deploy(args.assembly)
         function = deployment.outputs.get("ReviewApiFunctionName")
         if not function:
@@ -195,6 +203,26 @@ def console(args: argparse.Namespace) -> int:
             return _until_interrupted()
         finally:
             server.stop()
+
+
+def script(args: argparse.Namespace) -> int:
+    """Append an answer or a fault for a capability (or a model id) to the running model's script."""
+    from localcloud.model import FAULTS, scripted
+
+    line: dict[str, Any] = {"for": args.target}
+    if args.answer is not None:
+        line["answer"] = args.answer
+    else:
+        line["fault"] = args.fault
+        if args.fault == "timeout":
+            line["seconds"] = args.seconds
+    scripted(line)  # refuse here what the running model would refuse
+    args.file.parent.mkdir(parents=True, exist_ok=True)
+    with args.file.open("a", encoding="utf-8") as script_file:
+        script_file.write(json.dumps(line) + "\n")
+    what = "an answer" if args.answer is not None else f"a {args.fault} fault"
+    print(f"{args.target}: {what} queued in {args.file} ({', '.join(sorted(FAULTS))} are the faults)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,6 +254,21 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--trace-html", type=Path, default=Path(".localcloud/last-trace.html"))
     demo_parser.add_argument("--timeout", type=float, default=120.0)
     demo_parser.add_argument("--allow-failure", action="store_true", help="exit 0 when the flow fails")
+    for name in ("demo", "serve", "console"):
+        commands.choices[name].add_argument(
+            "--model-script",
+            type=Path,
+            default=None if name == "demo" else MODEL_SCRIPT,
+            help="JSON lines the local model answers first (python -m localcloud script appends to it)",
+        )
+    scripting = commands.add_parser("script", help="queue an answer or a fault for the running local model")
+    scripting.set_defaults(handler=script)
+    scripting.add_argument("target", help="a capability's name (e.g. classify), or a model id")
+    given = scripting.add_mutually_exclusive_group(required=True)
+    given.add_argument("--answer", help="the model's answer text (the JSON its prompt asks for)")
+    given.add_argument("--fault", choices=("throttle", "service_error", "timeout", "malformed"))
+    scripting.add_argument("--seconds", type=float, default=30.0, help="how long a timeout takes")
+    scripting.add_argument("--file", type=Path, default=MODEL_SCRIPT)
     commands.choices["serve"].add_argument("--port", type=int, default=4599)
     console_parser = commands.choices["console"]
     console_parser.add_argument("--port", type=int, default=8642, help="the console's port")

@@ -82,6 +82,7 @@ class LocalCloud:
         workdir: str | os.PathLike[str] | None = None,
         region: str = REGION,
         port: int = 0,
+        model_script: str | os.PathLike[str] | None = None,
     ) -> None:
         self.time_scale = time_scale
         self.timeout_floor = timeout_floor
@@ -97,7 +98,8 @@ class LocalCloud:
         self.deployments: dict[str, Deployment] = {}
         self._saved_env: dict[str, str | None] = {}
         self.delivery_failures: list[dict[str, Any]] = []
-        self.model = LocalModel()
+        # what the local model answers first, read as lines are appended (python -m localcloud script)
+        self.model = LocalModel(script_file=Path(model_script) if model_script else None)
         self._traced: set[str] = set()
 
     # --- lifecycle -----------------------------------------------------

@@ -1,25 +1,22 @@
 """The local model: answers Bedrock's Converse in the local cloud. A development stand-in, not a model.
 
 Handler code calls ``bedrock-runtime`` ``converse`` the same way locally and on
-AWS; in the local cloud this engine answers. It reads the same prompt templates as
-the handlers (``aiflows_runtime.prompts``), recovers the variables from the
-rendered text, and answers in Converse's response shape with token usage and a
-stop reason. Its answers come from transparent heuristics, deterministic for a
-given prompt:
+AWS; in the local cloud this engine answers. It finds the capability's prompt
+template in its folder (``functions/<name>/prompts/``), recovers the variables from
+the rendered text, and answers in Converse's response shape with token usage and a
+stop reason. What it answers, deterministic for a given prompt, in this order:
 
-- classify: each label's keywords vote (``LABEL_KEYWORDS``); confidence is the
-  winner's share of the votes;
-- extract: one regular expression per known field (``FIELD_PATTERNS``), the
-  evidence being the exact matched text;
-- summarize: the document's sentences ranked by the frequency of their words,
-  kept in document order within the word budget.
+1. a scripted answer or fault, for the capability or the model id, consumed in
+   order (:meth:`LocalModel.script`, or lines of a script file, which
+   ``python -m localcloud script`` appends to while ``make serve`` runs);
+2. the capability's own heuristic: ``answer(variables)`` in its folder's
+   ``local_model.py`` (classify's keywords vote, extract's patterns, summarize's
+   ranked sentences; the helpers below are theirs to use);
+3. a valid answer derived from the capability's answer contract
+   (``localcloud.answers``), grounded in the prompt's text where it can be.
 
 Usage is counted at four characters a token; when the answer would pass the
 request's ``maxTokens`` it is cut there and the stop reason is ``max_tokens``.
-
-Tests script it per model id: an answer text, or a fault (:class:`Throttle`,
-:class:`Timeout`, :class:`Malformed`, :class:`ServiceError`), consumed in order
-before the heuristics answer again.
 """
 
 from __future__ import annotations
@@ -31,26 +28,10 @@ import threading
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-LABEL_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "invoice": ("invoice", "amount due", "payment", "total", "vat", "bill to"),
-    "contract": ("agreement", "party", "parties", "term", "termination", "governing law"),
-    "complaint": ("complaint", "refund", "disappointed", "broken", "unacceptable"),
-    "resume": ("experience", "education", "skills", "curriculum vitae", "employment"),
-}
-
-_AMOUNT = r"(?:\d{1,3}(?:[,.]\d{3})*|\d+)(?:[.,]\d{2})?"
-FIELD_PATTERNS: dict[str, str] = {
-    # an invoice number holds a digit: "Invoice for the services" has none
-    "invoice_number": r"\binvoice\s*(?:no\.?|number|#)?\s*:?\s*(?P<v>[A-Z0-9-]{0,15}\d[A-Z0-9-]{0,15})\b",
-    "date": r"\b(?P<v>\d{4}-\d{2}-\d{2}|\d{1,2} (?:January|February|March|April|May|June|July|August|"
-    r"September|October|November|December) \d{4})\b",
-    "total": rf"\b(?:total|amount due)\s*:?\s*(?P<v>{_AMOUNT})",
-    "currency": r"\b(?P<v>EUR|USD|GBP|CHF|JPY)\b",
-    "email": r"\b(?P<v>[\w.+-]+@[\w-]+\.[\w.-]+)\b",
-    "customer": r"\bbill to\s*:?\s*(?P<v>[A-Z][\w&.,' -]{1,60}?)(?=[.\n]|$)",
-}
+from localcloud.answers import answer_from_contract
 
 _WORD = re.compile(r"[a-z0-9']+")
 _STOPWORDS = frozenset(
@@ -89,6 +70,18 @@ class Malformed:
 
 
 Scripted = str | Throttle | ServiceError | Timeout | Malformed
+FAULTS = {"throttle": Throttle, "service_error": ServiceError, "timeout": Timeout, "malformed": Malformed}
+
+
+def scripted(line: dict[str, Any]) -> Scripted:
+    """One line of a script file: ``{"for": ..., "answer": ...}`` or ``{"for": ..., "fault": ...}``."""
+    if "answer" in line:
+        answer = line["answer"]
+        return answer if isinstance(answer, str) else json.dumps(answer)
+    fault = FAULTS.get(str(line.get("fault")))
+    if fault is None:
+        raise ValueError(f"a script line needs an answer, or a fault of {sorted(FAULTS)}: {line}")
+    return fault(**{k: v for k, v in line.items() if k not in ("for", "fault")})
 
 
 @dataclass(frozen=True)
@@ -108,13 +101,39 @@ class ModelFault(Exception):
 
 @dataclass
 class LocalModel:
+    """Scripts are keyed by a capability's name or a model id; a capability's come first."""
+
     scripts: dict[str, deque[Scripted]] = field(default_factory=lambda: defaultdict(deque))
     calls: list[ModelCall] = field(default_factory=list)
+    script_file: Path | None = None  # JSON lines, read as they are appended
+    _read_lines: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def script(self, model_id: str, *behaviours: Scripted) -> None:
+    def script(self, capability_or_model: str, *behaviours: Scripted) -> None:
         with self._lock:
-            self.scripts[model_id].extend(behaviours)
+            self.scripts[capability_or_model].extend(behaviours)
+
+    def _read_script_file(self) -> None:
+        if self.script_file is None or not self.script_file.is_file():
+            return
+        lines = self.script_file.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines[self._read_lines :], start=self._read_lines + 1):
+            if line.strip():
+                try:
+                    entry = json.loads(line)
+                    self.scripts[str(entry["for"])].append(scripted(entry))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ValueError(f"{self.script_file}, line {number}: {exc}") from None
+        self._read_lines = len(lines)
+
+    def _next_behaviour(self, capability: str, model_id: str) -> Scripted | None:
+        with self._lock:
+            self._read_script_file()
+            for key in (capability, model_id):
+                queue = self.scripts.get(key)
+                if queue:
+                    return queue.popleft()
+        return None
 
     def reset(self) -> None:
         with self._lock:
@@ -135,9 +154,7 @@ class LocalModel:
         text = turns[0] if turns else ""  # the rendered prompt; later turns are a repair's
         prompt_id = (request.get("requestMetadata") or {}).get("prompt") or _guess_prompt(text)
         input_tokens = count_tokens(system + "".join(turns))
-        with self._lock:
-            queue = self.scripts.get(model_id)
-            behaviour = queue.popleft() if queue else None
+        behaviour = self._next_behaviour(prompt_id.partition("/")[0], model_id)
 
         def record(outcome: str, output_tokens: int = 0) -> None:
             with self._lock:
@@ -205,27 +222,29 @@ def _guess_prompt(text: str) -> str:
 
 
 def answer_for(prompt_id: str, text: str) -> dict[str, Any]:
+    """The capability's own heuristic's answer, or one derived from its answer contract."""
+    from aiflows.registry import capabilities
     from aiflows_runtime.prompts import PromptError
 
     try:
         variables = _template(prompt_id).parse(text)
     except (LookupError, PromptError):
         return {"error": f"the local model does not know prompt {prompt_id}"}
-    capability = prompt_id.split("/")[0]
-    if capability == "classify":
-        labels = [label.strip(' "') for label in variables["labels"].split(",")]
-        return classify(variables["title"] + "\n" + variables["text"], labels)
-    if capability == "extract":
-        return extract(variables["text"], [f.strip() for f in variables["fields"].split(",")])
-    if capability in ("summarize", "worker"):
-        return summarize(variables["text"], int(variables["max_words"]))
-    return {"error": f"the local model has no heuristic for {capability}"}
+    info = capabilities()[prompt_id.partition("/")[0]]
+    if (info.folder / "local_model.py").is_file():
+        heuristic: dict[str, Any] = info.module("local_model").answer(variables)
+        return heuristic
+    contract = info.answer_model()
+    assert contract is not None  # the registry checked the prompt's output_model
+    return answer_from_contract(contract, "\n".join(variables.values()))
 
 
-def classify(text: str, labels: list[str]) -> dict[str, Any]:
+# --- helpers for the capabilities' heuristics (functions/<name>/local_model.py) --------------
+def classify(text: str, labels: list[str], keywords: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Each label's keywords vote, as whole words; the confidence is the winner's share."""
     lowered = text.lower()
     votes = {
-        label: [k for k in LABEL_KEYWORDS.get(label, ()) if re.search(rf"\b{re.escape(k)}\b", lowered)]
+        label: [k for k in keywords.get(label, ()) if re.search(rf"\b{re.escape(k)}\b", lowered)]
         for label in labels
     }
     votes = {label: hits for label, hits in votes.items() if hits}
@@ -236,10 +255,11 @@ def classify(text: str, labels: list[str]) -> dict[str, Any]:
     return {"label": label, "confidence": round(len(votes[label]) / total, 4), "evidence": votes[label]}
 
 
-def extract(text: str, fields: list[str]) -> dict[str, Any]:
+def extract(text: str, fields: list[str], patterns: dict[str, str]) -> dict[str, Any]:
+    """One regular expression per field (group ``v`` is the value); the evidence is the match."""
     found: dict[str, Any] = {}
     for name in fields:
-        pattern = FIELD_PATTERNS.get(name)
+        pattern = patterns.get(name)
         match = re.search(pattern, text, flags=re.IGNORECASE) if pattern else None
         if match:
             found[name] = {"value": match.group("v").strip(), "evidence": match.group(0).strip()}
@@ -247,6 +267,7 @@ def extract(text: str, fields: list[str]) -> dict[str, Any]:
 
 
 def summarize(text: str, max_words: int) -> dict[str, Any]:
+    """The sentences with the most frequent words, in document order, within the word budget."""
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.strip()]
     frequency = Counter(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS)
 

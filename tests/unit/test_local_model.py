@@ -3,23 +3,43 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from aiflows.registry import capabilities
+from aiflows.registry import capabilities, capability_module
 from aiflows_runtime import prompts
-from localcloud.model import LocalModel, Malformed, ModelFault, Throttle, classify, extract, summarize
+from localcloud.answers import answer_from_contract
+from localcloud.model import LocalModel, Malformed, ModelFault, Throttle, answer_for, summarize
+
+KEYWORDS = capability_module("classify", "local_model").LABEL_KEYWORDS  # classify's own heuristic
+PATTERNS = capability_module("extract", "local_model").FIELD_PATTERNS  # extract's
+
+
+def classify(text: str, labels: list[str]) -> dict:
+    from localcloud.model import classify as vote
+
+    return vote(text, labels, KEYWORDS)
+
+
+def extract(text: str, fields: list[str]) -> dict:
+    from localcloud.model import extract as match
+
+    return match(text, fields, PATTERNS)
+
+
+def rendered(prompt_id: str, **variables: str) -> prompts.RenderedPrompt:
+    capability, _, version = prompt_id.partition("/")
+    return prompts.load(capabilities()[capability].folder, capability, version).render(**variables)
 
 
 def converse(model: LocalModel, prompt_id: str, max_tokens: int = 1000, **variables: str) -> dict:
-    capability, _, version = prompt_id.partition("/")
-    folder = capabilities()[capability].folder
-    rendered = prompts.load(folder, capability, version).render(**variables)
+    rendered_prompt = rendered(prompt_id, **variables)
     return model.converse(
         {
             "modelId": "m",
-            "system": [{"text": rendered.system}],
-            "messages": [{"role": "user", "content": [{"text": rendered.text}]}],
+            "system": [{"text": rendered_prompt.system}],
+            "messages": [{"role": "user", "content": [{"text": rendered_prompt.text}]}],
             "inferenceConfig": {"maxTokens": max_tokens},
         }
     )
@@ -89,3 +109,41 @@ def test_an_invoice_number_holds_a_digit() -> None:
     assert extract("Invoice for the services under the agreement", ["invoice_number"]) == {"fields": {}}
     found = extract("Services rendered. INVOICE INV-7, due in 30 days.", ["invoice_number"])["fields"]
     assert found["invoice_number"] == {"value": "INV-7", "evidence": "INVOICE INV-7"}
+
+
+def test_a_capability_without_a_heuristic_gets_a_valid_answer_of_its_contract() -> None:
+    # Given a capability whose folder has no local_model.py (the scaffold's start): here, one
+    # whose heuristic is set aside, to see what its contract alone gives
+    info = capabilities()["classify"]
+    text = rendered("classify/v1", labels="invoice, contract", title="T", text="An invoice for 5 EUR").text
+    derived = answer_from_contract(info.answer_model(), text)
+    # Then the answer is valid, deterministic, and what the heuristic gives is something else
+    info.answer_model().model_validate(derived)
+    assert answer_from_contract(info.answer_model(), text) == derived
+    assert answer_for("classify/v1", text) != derived
+
+
+def test_a_script_file_scripts_a_running_model_by_capability(tmp_path: Path) -> None:
+    # Given a model that reads a script file, which a shell appends to while it runs
+    script = tmp_path / "model-script.jsonl"
+    model = LocalModel(script_file=script)
+    script.write_text(
+        json.dumps({"for": "classify", "answer": {"label": "contract", "confidence": 0.9}})
+        + "\n"
+        + json.dumps({"for": "classify", "fault": "throttle"})
+        + "\n"
+    )
+    # When the capability asks three times
+    first = converse(model, "classify/v1", labels="invoice, contract", title="T", text="an invoice")
+    with pytest.raises(ModelFault):
+        converse(model, "classify/v1", labels="invoice, contract", title="T", text="an invoice")
+    third = converse(model, "classify/v1", labels="invoice, contract", title="T", text="an invoice")
+    # Then the file's lines answer in order, then the heuristic again
+    text = [json.loads(a["output"]["message"]["content"][0]["text"])["label"] for a in (first, third)]
+    assert text == ["contract", "invoice"]
+    assert [c.outcome for c in model.calls] == ["scripted", "throttled", "ok"]
+    # And a line appended later is read too; a broken one names the file and the line
+    with script.open("a") as appended:
+        appended.write('{"for": "classify", "fault": "sneeze"}\n')
+    with pytest.raises(ValueError, match=r"model-script\.jsonl, line 3"):
+        converse(model, "classify/v1", labels="invoice", title="T", text="x")
