@@ -3,15 +3,19 @@
     python -m aiflows flows list
     python -m aiflows flows show <flow> [--written]
     python -m aiflows flows graph <flow> [--svg FILE]
+    python -m aiflows flows docs  <flow>
 
 ``show`` prints the definition that deploys, the written one with the house style
 woven in (``--written``: as its author wrote it); ``graph`` prints its graph as
-Mermaid text, and with ``--svg`` also draws it as a picture.
+Mermaid text, and with ``--svg`` also draws it as a picture; ``docs`` writes the
+generated parts of the flow's ``README.md`` (its graph, as a picture and as Mermaid
+text, and what a run costs) and its ``graph.svg``, which a test keeps up to date.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -66,4 +70,64 @@ def graph(name: str, svg_file: str | None) -> int:
     if svg_file:
         Path(svg_file).write_text(draw.svg(definition, title=flow.name), encoding="utf-8")
         print(f"\n(the graph as a picture: {svg_file})", file=sys.stderr)
+    return 0
+
+
+GRAPH_FILE = "graph.svg"
+README = "README.md"
+
+
+def generated_parts(flow: FlowInfo) -> dict[str, str]:
+    """The parts of a flow's README.md that are generated from what deploys, by marker name."""
+    from infra import graph as draw
+    from infra.pricing import render
+
+    woven = flow.woven()
+    mermaid = draw.mermaid(woven, title=flow.name).rstrip()
+    return {
+        "graph": (
+            f"![{flow.name}]({GRAPH_FILE})\n\n<details><summary>As Mermaid text</summary>\n\n"
+            f"```mermaid\n{mermaid}\n```\n\n</details>"
+        ),
+        "pricing": render([flow.name]),
+    }
+
+
+def _block(name: str, body: str) -> str:
+    return f"<!-- aiflows:{name} -->\n{body}\n<!-- /aiflows:{name} -->"
+
+
+_HEADINGS = {"graph": "## Its graph", "pricing": "## What a run costs to orchestrate"}
+
+
+def with_generated_parts(readme: str, parts: dict[str, str]) -> str:
+    """The README with each generated part replaced, or added at its end under its heading."""
+    for name, body in parts.items():
+        pattern = re.compile(rf"<!-- aiflows:{name} -->\n.*?\n<!-- /aiflows:{name} -->", re.DOTALL)
+        block = _block(name, body)
+        if pattern.search(readme):
+            readme = pattern.sub(lambda _, block=block: block, readme)
+        else:
+            readme = readme.rstrip("\n") + f"\n\n{_HEADINGS[name]}\n\n{_block(name, body)}\n"
+    return readme
+
+
+def write_docs(flow: FlowInfo) -> list[Path]:
+    """Write the flow's graph.svg and the generated parts of its README.md."""
+    from infra import graph as draw
+
+    graph_file, readme = flow.folder / GRAPH_FILE, flow.folder / README
+    graph_file.write_text(draw.svg(flow.woven(), title=flow.name), encoding="utf-8")
+    text = (
+        readme.read_text(encoding="utf-8")
+        if readme.is_file()
+        else f"# {flow.name}\n\n{flow.manifest.description}\n"
+    )
+    readme.write_text(with_generated_parts(text, generated_parts(flow)), encoding="utf-8")
+    return [graph_file, readme]
+
+
+def docs(name: str) -> int:
+    for path in write_docs(_flow(name)):
+        print(f"wrote {path}")
     return 0

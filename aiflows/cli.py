@@ -19,6 +19,9 @@
     python -m aiflows flows list
     python -m aiflows flows show  <flow> [--written]
     python -m aiflows flows graph <flow> [--svg graph.svg]
+    python -m aiflows flows docs  <flow>
+    python -m aiflows new capability <name>
+    python -m aiflows new flow <name> --trigger <detail-type> --capability <name> [--source <source>]
 
 The same commands work against the local cloud and AWS: they speak to the review
 API at ``--api`` (or ``AIFLOWS_API``) with ``--token`` (or ``AIFLOWS_TOKEN``): on AWS
@@ -263,6 +266,22 @@ def _ops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new(args: argparse.Namespace) -> int:
+    from aiflows import scaffold
+
+    try:
+        if args.command == "capability":
+            written = scaffold.new_capability(args.name)
+        else:
+            written = scaffold.new_flow(args.name, args.trigger, args.capability, args.source)
+    except scaffold.ScaffoldError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path.relative_to(scaffold.ROOT)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aiflows", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -316,6 +335,23 @@ def main(argv: list[str] | None = None) -> int:
     drawn = flows_commands.add_parser("graph", help="the flow's graph, as Mermaid text")
     drawn.add_argument("flow")
     drawn.add_argument("--svg", metavar="FILE", help="also draw it as an SVG picture")
+    documented = flows_commands.add_parser("docs", help="write its README's graph and costs, and graph.svg")
+    documented.add_argument("flow")
+    scaffolds = groups.add_parser("new", help="write a working capability or flow, in its own folder")
+    new = scaffolds.add_subparsers(dest="command", required=True)
+    new_capability = new.add_parser(
+        "capability", help="functions/<name>/: manifest, contract, prompt, code, test"
+    )
+    new_capability.add_argument("name")
+    new_flow = new.add_parser("flow", help="statemachines/<name>/: definition, manifest, sample event, test")
+    new_flow.add_argument("name")
+    new_flow.add_argument(
+        "--trigger", required=True, help="the detail-type that starts it (ticket.submitted)"
+    )
+    new_flow.add_argument("--capability", required=True, help="the capability its step invokes")
+    new_flow.add_argument(
+        "--source", help="the events' source (default: aiflows.<the detail-type's first word>)"
+    )
     reviews.add_parser("list")
     reviews.add_parser("export")
     for name in ("show", "approve", "reject", "revise"):
@@ -333,7 +369,11 @@ def main(argv: list[str] | None = None) -> int:
             return authoring.list_flows()
         if args.command == "show":
             return authoring.show(args.flow, args.written)
+        if args.command == "docs":
+            return authoring.docs(args.flow)
         return authoring.graph(args.flow, args.svg)
+    if args.group == "new":
+        return _new(args)
     if args.group == "trace":
         return _trace(args)
     if args.group in ("alarms", "runs", "logs", "dlq", "breakers"):

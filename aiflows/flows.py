@@ -2,6 +2,7 @@
 
     statemachines/<flow>/definition.asl.json   what the flow does (ASL, as the author writes it)
     statemachines/<flow>/flow.toml             how it runs: type, triggers, budget, alarms, review, events
+    statemachines/<flow>/actions.toml          what its runs may do (act's allowlist), if anything
     statemachines/<flow>/events/*.json         sample events (PutEvents entries) that start it
 
 The stack builds every flow it finds here; the definition that deploys is the written
@@ -24,10 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from aiflows.registry import FUNCTIONS, ROOT, CapabilityInfo, RegistryError, by_binding, camel
 from aiflows_runtime import contracts
 from aiflows_runtime.manifest import problems, read_toml
+from aiflows_runtime.policies import ActionPolicy
 
 STATEMACHINES = ROOT / "statemachines"
 FLOW_MANIFEST = "flow.toml"
 DEFINITION = "definition.asl.json"
+ACTIONS = "actions.toml"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -162,6 +165,16 @@ class FlowInfo:
             for detail_type in t.detail_type
         }
 
+    def action_policy(self) -> dict[str, Any] | None:
+        """What the flow's runs may do (its ``actions.toml``), checked; None when it has none."""
+        path = self.folder / ACTIONS
+        if not path.is_file():
+            return None
+        try:
+            return ActionPolicy.model_validate(read_toml(path)).model_dump(mode="json")
+        except ValidationError as exc:
+            raise RegistryError(f"{path} is not a valid action policy:\n{problems(exc)}") from None
+
     def sample_events(self) -> list[Path]:
         return sorted((self.folder / "events").glob("*.json"))
 
@@ -191,7 +204,14 @@ def read_flow(folder: Path) -> FlowInfo:
         ) from None
     flow = FlowInfo(folder.name, folder, manifest)
     flow.trigger_contracts()
+    flow.action_policy()
     return flow
+
+
+def action_policies(root: Path = STATEMACHINES) -> dict[str, dict[str, Any]]:
+    """Every flow's action policy, by flow: what the stack gives the functions that act."""
+    found = {name: flow.action_policy() for name, flow in flows(root).items()}
+    return {name: policy for name, policy in found.items() if policy is not None}
 
 
 @cache
@@ -214,10 +234,11 @@ def flows(root: Path = STATEMACHINES) -> dict[str, FlowInfo]:
 
 
 def bus_events(root: Path = STATEMACHINES) -> dict[str, tuple[str, type[BaseModel], str]]:
-    """Every event on the bus, by detail-type: (source, contract of its detail, who puts it).
+    """Every event on the bus, by detail-type: (source, contract of its detail, whose it is).
 
     The triggers of every flow (put by producers), what the flows put themselves, and
-    the shared events (``flow.failed``, ``review.requested``). docs/events.md documents each.
+    the shared events (``flow.failed``, ``review.requested``), the framework's: docs/events.md
+    documents each, or the README.md of the flow it is of.
     """
     found: dict[str, tuple[str, type[BaseModel], str]] = {
         detail_type: (source, contract, "the framework")
@@ -227,7 +248,7 @@ def bus_events(root: Path = STATEMACHINES) -> dict[str, tuple[str, type[BaseMode
         for trigger in flow.manifest.triggers:
             model = _detail_contract(flow, trigger)
             for detail_type in trigger.detail_type:
-                found[detail_type] = (trigger.source[0], model, "a producer")
+                found[detail_type] = (trigger.source[0], model, flow.name)
         for detail_type, event in flow.manifest.events.items():
             found[detail_type] = (
                 contracts.FLOWS_SOURCE,

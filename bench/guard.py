@@ -15,13 +15,15 @@ import statistics
 import time
 from pathlib import Path
 
+from aiflows.flows import flows
 from aiflows.registry import capability_module
-from aiflows_runtime.policies import action_policy, content_policy, guard_policy, injection_policy
+from aiflows_runtime.policies import ActionPolicy, content_policy, guard_policy, injection_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 logic = capability_module("guard", "logic")  # the guard's own domain code, as its handler runs it
 
-POLICIES = logic.Policies(guard_policy(), injection_policy(), content_policy(), action_policy())
+ACTIONS = ActionPolicy.model_validate(flows()["document_intake"].action_policy())
+POLICIES = logic.Policies(guard_policy(), injection_policy(), content_policy(), ACTIONS)
 
 
 def one_document(text: str) -> None:

@@ -49,7 +49,8 @@ def wait_all(describe: Callable[[str], dict[str, Any]], arns: list[str], timeout
 
 MODEL = {"model_id": "floor", "prompt_id": "floor/v1", "cost_usd": 0.0, "cache_hit": False}
 DOCUMENT = {"document_id": "d-1", "tenant": "acme", "text": "An invoice."}
-# What each no-op function answers: its output contract, with the least content (the auto-act path).
+# What each no-op function answers: its output contract, with the least content (the auto-act path);
+# a capability not named here answers what the local model derives from its output contract.
 CANNED: dict[str, dict[str, Any]] = {
     "ValidateFunction": {"tenant": "acme", "document": DOCUMENT, "size_bytes": 11, "long_running": False},
     "GuardFunction": {
@@ -76,6 +77,16 @@ CANNED: dict[str, dict[str, Any]] = {
 }
 
 
+def canned(binding: str) -> dict[str, Any]:
+    """The no-op answer of the function a definition names ``${binding}``."""
+    if binding in CANNED:
+        return CANNED[binding]
+    from aiflows.registry import by_binding
+    from localcloud.answers import answer_from_contract
+
+    return answer_from_contract(by_binding()[binding].output_model, "An invoice.")
+
+
 def floor(definition: str, flows: int) -> tuple[list[float], float]:
     """The same ASL on in-process moto, each function answering its canned output at once."""
     import io
@@ -89,7 +100,7 @@ def floor(definition: str, flows: int) -> tuple[list[float], float]:
 
     def no_op(self: Any, function_name: str, *args: Any, **kwargs: Any) -> bytes:
         name = function_name.rsplit(":", 1)[-1].removeprefix("floor-")
-        return json.dumps(CANNED[name]).encode()
+        return json.dumps(canned(name)).encode()
 
     LambdaSimpleBackend.invoke = no_op  # type: ignore[method-assign]
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}

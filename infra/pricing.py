@@ -6,7 +6,7 @@ increments). The prices are us-east-1 list prices (November 2026); Lambda, Bedro
 and the rest of a run are billed on top, and the model cost of a run is in its
 ledger.
 
-    .venv/bin/python -m infra.pricing      prints the table that docs/flows.md quotes
+    .venv/bin/python -m infra.pricing [<flow> ...]   the table each flow's README.md quotes
 """
 
 from __future__ import annotations
@@ -68,12 +68,12 @@ class Row:
     express: float
 
 
-def table() -> list[Row]:
-    """A row per priced path of every flow, on the definition that deploys (the woven one)."""
+def table(names: list[str] | None = None) -> list[Row]:
+    """A row per priced path of each flow (every flow by default), on the definition that deploys."""
     from aiflows.flows import flows
 
     rows = []
-    for flow in flows().values():
+    for flow in (f for f in flows().values() if names is None or f.name in names):
         definition, pricing = flow.woven(), flow.manifest.pricing
         express = flow.manifest.type == "EXPRESS"
         for path, choices in pricing.paths.items():
@@ -90,16 +90,18 @@ def table() -> list[Row]:
     return rows
 
 
-def render() -> str:
+def render(names: list[str] | None = None) -> str:
     lines = [
         "| flow | path | state transitions | Standard, per 1,000 runs | Express, per 1,000 runs |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
-    for row in table():
+    for row in table(names):
         express = "n/a (a Standard flow)" if math.isnan(row.express) else f"${row.express:.4f}"
         lines.append(f"| {row.flow} | {row.path} | {row.transitions} | ${row.standard:.4f} | {express} |")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    print(render())
+    import sys
+
+    print(render(sys.argv[1:] or None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
@@ -9,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from aiflows.flows import FlowInfo, flows
+from aiflows.flows import FlowInfo, action_policies, flows
 from aiflows.registry import CapabilityInfo, RegistryError, camel, capabilities
 from infra.constructs.capability_function import CapabilityFunction
 from infra.constructs.claim_bucket import ClaimBucket
@@ -176,6 +177,10 @@ class AiFlowsStack(Stack):
             environment["EVENT_BUS_NAME"] = self.event_bus.event_bus.event_bus_name
         if reaches.corpus:
             environment.update(self.corpus.environment)
+        if reaches.actions:
+            environment["ACTION_POLICIES"] = json.dumps(
+                action_policies(), sort_keys=True, separators=(",", ":")
+            )
         if reaches.work_queue and info.manifest.timeout_seconds > WORKER_TIMEOUT.to_seconds():
             raise RegistryError(
                 f"{info.folder / 'capability.toml'}: timeout_seconds = {info.manifest.timeout_seconds}, "

@@ -9,6 +9,9 @@ A Task that invokes a capability gets what its author did not write:
   ``[task] retry_on``, with exponential backoff, ``JitterStrategy: FULL`` and
   ``MaxDelaySeconds``.
 
+A Task that puts events on the bus gets a ``TimeoutSeconds`` and a Retry on
+EventBridge's errors, the same way.
+
 Every top-level Task, Parallel or Map without a ``Catch`` gets one to ``<State>Failed``,
 and a Catch of the author's may name ``<State>Failed`` too: each such state is written
 here. It names the step and keeps the error, and the failure path after it publishes
@@ -62,6 +65,19 @@ _FAIL_COMMENTS = {
 }
 
 
+PUT_EVENTS = "arn:aws:states:::events:putEvents"
+# what an events:putEvents Task gets when it does not say otherwise: the bus throttles and fails
+PUT_EVENTS_RETRY = {
+    "ErrorEquals": ["EventBridge.EventBridgeException", "States.Timeout"],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 3,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 20,
+    "JitterStrategy": "FULL",
+}
+PUT_EVENTS_TIMEOUT_SECONDS = 10
+
+
 def capability_of(
     state: Mapping[str, Any], capabilities: Mapping[str, CapabilityInfo]
 ) -> CapabilityInfo | None:
@@ -97,6 +113,9 @@ def _weave_tasks(scope: dict[str, Any], flow: FlowInfo, capabilities: Mapping[st
         processor = state.get("ItemProcessor") or state.get("Iterator")
         if processor:
             _weave_tasks(processor, flow, capabilities)
+        if state.get("Type") == "Task" and state.get("Resource") == PUT_EVENTS:
+            state.setdefault("TimeoutSeconds", PUT_EVENTS_TIMEOUT_SECONDS)
+            state.setdefault("Retry", [dict(PUT_EVENTS_RETRY)])
         info = capability_of(state, capabilities)
         if info is None:
             continue
@@ -256,17 +275,8 @@ def _weave_failure_path(states: dict[str, Any], flow: FlowInfo) -> None:
                 ]
             },
             "ResultPath": None,
-            "TimeoutSeconds": 10,
-            "Retry": [
-                {
-                    "ErrorEquals": ["EventBridge.EventBridgeException", "States.Timeout"],
-                    "IntervalSeconds": 2,
-                    "MaxAttempts": 3,
-                    "BackoffRate": 2,
-                    "MaxDelaySeconds": 20,
-                    "JitterStrategy": "FULL",
-                }
-            ],
+            "TimeoutSeconds": PUT_EVENTS_TIMEOUT_SECONDS,
+            "Retry": [dict(PUT_EVENTS_RETRY)],
             "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": FAILURE_KIND}],
             "Next": FAILURE_KIND,
         },

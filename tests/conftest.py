@@ -1,40 +1,23 @@
-"""Shared fixtures: fake credentials, import paths, and synthesized cloud assemblies."""
+"""The framework's own fixtures; the shared ones are the test kit's (aiflows/testing.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
 from aiflows.registry import capability_module
-from localcloud import Deployment, LocalCloud
-
-ROOT = Path(__file__).resolve().parents[1]
-
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-
-
-@pytest.fixture(autouse=True)
-def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may reach AWS: every client gets fake credentials and a fixed region."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
+from aiflows.testing import (  # noqa: F401 - the helpers the framework's tests import from here
+    ROOT,
+    drained,
+    execution_of,
+    finished,
+    of_type,
+    pending_review,
+    synth,
+)
 
 
 def import_function_module(capability: str, module: str = "handler") -> ModuleType:
@@ -42,109 +25,6 @@ def import_function_module(capability: str, module: str = "handler") -> ModuleTy
     return capability_module(capability, module)
 
 
-def synth(app_script: Path, outdir: Path) -> Path:
-    """Synthesize an app in a child process (jsii's node runtime stays out of the test process)."""
-    subprocess.run(
-        [sys.executable, str(app_script)],
-        check=True,
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "CDK_OUTDIR": str(outdir),
-            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    return outdir
-
-
 @pytest.fixture(scope="session")
 def harness_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield synth(ROOT / "tests" / "fixtures" / "harness" / "app.py", tmp_path_factory.mktemp("harness.out"))
-
-
-@pytest.fixture(scope="session")
-def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The product's own app, synthesized once per test session (cdk-nag included)."""
-    return synth(ROOT / "app.py", tmp_path_factory.mktemp("app.out"))
-
-
-@pytest.fixture(scope="module")
-def cloud(request: pytest.FixtureRequest) -> Iterator[LocalCloud]:
-    """A local cloud per test module; a module sets ``LOCAL_CLOUD`` for its own time scale."""
-    settings = getattr(request.module, "LOCAL_CLOUD", {"time_scale": 0.01})
-    with LocalCloud(**settings) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app(cloud: LocalCloud, app_assembly: Path) -> Deployment:
-    """The product's app, deployed into the module's local cloud."""
-    return cloud.deploy(app_assembly)
-
-
-def pending_review(cloud: LocalCloud, app: Deployment, correlation_id: str, timeout: float = 60) -> str:
-    """The id of the review a run asked for, once it is stored."""
-    from aiflows_runtime.reviews import ReviewStore
-
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for review in store.pending():
-            if review.details["correlation_id"] == correlation_id:
-                return review.review_id
-        time.sleep(0.05)
-    raise AssertionError(f"no review requested for {correlation_id}")
-
-
-def execution_of(cloud: LocalCloud, app: Deployment, event_id: str, timeout: float = 60) -> dict[str, Any]:
-    """The document_intake execution started for an event (its input's id), once it has started."""
-    sfn = cloud.client("stepfunctions")
-    machine = app.outputs["DocumentIntakeStateMachineArn"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for listed in sfn.list_executions(stateMachineArn=machine)["executions"]:
-            described = sfn.describe_execution(executionArn=listed["executionArn"])
-            if json.loads(described["input"])["id"] == event_id:
-                return dict(described)
-        time.sleep(0.02)
-    raise AssertionError(f"no execution for event {event_id}")
-
-
-@pytest.fixture(scope="module")
-def bus_events(cloud: LocalCloud, app: Deployment) -> list[dict[str, Any]]:
-    """Every event the flows put on the bus, as a subscriber receives them (a rule to a queue).
-
-    The list fills as tests call :func:`drained`.
-    """
-    from aiflows_runtime.contracts import SHARED_EVENTS
-
-    sqs, events = cloud.client("sqs"), cloud.client("events")
-    url = sqs.create_queue(QueueName="bus-capture")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sources = sorted({source for source, _ in SHARED_EVENTS.values()})  # what the flows and reviews put
-    bus = app.outputs["EventBusName"]
-    events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": sources}))
-    events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
-    return []
-
-
-def drained(cloud: LocalCloud, seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    sqs = cloud.client("sqs")
-    url = sqs.get_queue_url(QueueName="bus-capture")["QueueUrl"]
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return seen
-        for message in batch:
-            seen.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def of_type(events: list[dict[str, Any]], detail_type: str, correlation_id: str) -> list[dict[str, Any]]:
-    return [
-        e
-        for e in events
-        if e["detail-type"] == detail_type and e["detail"].get("correlation_id") == correlation_id
-    ]

@@ -18,7 +18,7 @@ CAPABILITY = "act"
 
 @idempotent_step(CAPABILITY, key="[action, action_id]")
 def act(request: ActInput) -> dict[str, Any]:
-    effect = plan(request.action, request.action_id, request.payload, action_policy())
+    effect = plan(request.action, request.action_id, request.payload, action_policy(request.flow))
     config = settings()
     if isinstance(effect, PutEvent):
         if not config.event_bus_name:

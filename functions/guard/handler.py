@@ -25,8 +25,8 @@ from .contract import GuardInput, GuardOutput
 CAPABILITY = "guard"
 
 
-def policies() -> logic.Policies:
-    return logic.Policies(guard_policy(), injection_policy(), content_policy(), action_policy())
+def policies(flow: str) -> logic.Policies:
+    return logic.Policies(guard_policy(), injection_policy(), content_policy(), action_policy(flow))
 
 
 def guard_input(request: GuardInput, rules: logic.Policies) -> tuple[logic.Verdict, Document]:
@@ -61,7 +61,7 @@ def guard_input(request: GuardInput, rules: logic.Policies) -> tuple[logic.Verdi
 @capability_handler(CAPABILITY)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = parse_input(event, GuardInput)
-    rules = policies()
+    rules = policies(request.flow)
     document = None
     if request.stage == "input":
         verdict, document = guard_input(request, rules)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from types import ModuleType
 
 import pytest
 
+from aiflows.flows import action_policies
 from localcloud import LocalCloud
 from tests.conftest import ROOT, import_function_module
 
@@ -82,6 +84,7 @@ def function_env(cloud: LocalCloud, state_table: str, monkeypatch: pytest.Monkey
         "POWERTOOLS_METRICS_NAMESPACE": "AiFlows",
         "POWERTOOLS_SERVICE_NAME": "aiflows",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "ACTION_POLICIES": json.dumps(action_policies()),
     }.items():
         monkeypatch.setenv(key, value)
     _forget_runtime_caches()
@@ -89,10 +92,11 @@ def function_env(cloud: LocalCloud, state_table: str, monkeypatch: pytest.Monkey
 
 def _forget_runtime_caches() -> None:
     """Each test gets fresh clients: a cached one may point at an earlier local cloud."""
-    from aiflows_runtime import capability, clients, settings
+    from aiflows_runtime import capability, clients, policies, settings
 
     clients.client.cache_clear()
     settings.settings.cache_clear()
+    policies.action_policy.cache_clear()
     capability.gateway.cache_clear()
     capability._persistence.cache_clear()
     capability._configs.clear()

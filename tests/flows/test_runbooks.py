@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from aiflows.flows import flows
 from aiflows.registry import capabilities
 from aiflows_runtime.policies import routing_policy
 from aiflows_runtime.state import CircuitBreaker, Ledger
@@ -131,7 +132,7 @@ def test_every_alarm_names_a_runbook_that_exists_and_runs_commands(
 ) -> None:
     # Given the alarms the local cloud deployed from the template
     alarms = cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{app.stack_name}-")["MetricAlarms"]
-    assert len(alarms) == 7  # two per flow, one per dead-letter queue, one for the breakers
+    assert len(alarms) == 2 * len(flows()) + 3  # two per flow, one per dead-letter queue, one for breakers
     for alarm in alarms:
         # Then each description ends with a runbook of docs/runbooks that has commands to run
         link = alarm["AlarmDescription"].rsplit("Runbook: ", 1)[1]
@@ -319,9 +320,15 @@ def test_breaker_runbook_names_the_model_and_its_error_and_closes_it(
 def test_every_custom_metric_the_alarms_and_dashboards_read_is_emitted(
     cloud: LocalCloud, app: Deployment, tmp_path: Path
 ) -> None:
-    # Given a run that waits for a review, and an express run (the earlier tests opened a breaker)
+    # Given a run that waits for a review, a run of every other flow's sample, and an express run
+    # (the earlier tests opened a breaker)
     event_id = put_event_file(cloud, app, EVENTS / "review.json")
     pending_review(cloud, app, event_id)
+    others = [f for f in flows().values() if f.name != "document_intake" and f.sample_events()]
+    for flow in others:
+        sample = next(s for s in flow.sample_events() if not s.name.startswith("invalid"))
+        started = execution_of(cloud, app, put_event_file(cloud, app, sample), flow=flow.name)
+        cloud.wait_for_execution(started["executionArn"], timeout=90)
     express = cloud.client("stepfunctions").start_sync_execution(
         stateMachineArn=app.outputs["ClassifyExtractStateMachineArn"],
         input=json.dumps(

@@ -9,37 +9,45 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_sqs as sqs
 
+from aiflows.flows import flows
+from aiflows.registry import CapabilityInfo, capabilities
 from infra.nag import REPORT_ONLY, acknowledge, apply_nag, findings
 from tests.infra.conftest import Synthesized
 
-# Each acknowledgement, by resource: the list a reviewer reads when one is added.
+# Each acknowledgement, by resource: the list a reviewer reads when one is added. A capability's and a
+# flow's follow from its manifest; the framework's own resources are written out.
 LAMBDA_FINDINGS = {"AwsSolutions-L1", "Serverless-LambdaLatestVersion", "Serverless-LambdaDLQ"}
 TRACING = "AwsSolutions-IAM5[Resource::*]"  # xray:PutTraceSegments, PutTelemetryRecords take no resource
 CLAIMS = "AwsSolutions-IAM5[Resource::<ClaimBucketD406E5C3.Arn>/*]"  # a key per run
 REDACTED = "AwsSolutions-IAM5[Resource::<ClaimBucketD406E5C3.Arn>/redacted/*]"  # a redacted copy per run
+
+
+def capability_acknowledgements(info: CapabilityInfo) -> dict[str, set[str]]:
+    """What a capability's function acknowledges, from what its manifest says it reaches."""
+    reaches = info.manifest.reaches
+    policy = (
+        {TRACING}
+        | ({CLAIMS} if reaches.claims else set())
+        | ({REDACTED} if reaches.claims == "read_redact" else set())
+    )
+    found = {f"{info.binding}/Role/DefaultPolicy": policy, f"{info.binding}/Default": LAMBDA_FINDINGS}
+    if reaches.work_queue:
+        found[f"{info.binding}/TaskTokenPolicy"] = {"AwsSolutions-IAM5[Resource::*]"}
+        found[f"{info.binding}/Default/WorkQueue"] = {"Serverless-LambdaEventSourceMappingDestination"}
+    return found
+
+
 ACKNOWLEDGED = {
-    "ValidateFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
-    "ValidateFunction/Default": LAMBDA_FINDINGS,
-    "GuardFunction/Role/DefaultPolicy": {TRACING, CLAIMS, REDACTED},
-    "GuardFunction/Default": LAMBDA_FINDINGS,
-    "ClassifyFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
-    "ClassifyFunction/Default": LAMBDA_FINDINGS,
-    "ExtractFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
-    "ExtractFunction/Default": LAMBDA_FINDINGS,
-    "SummarizeFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
-    "SummarizeFunction/Default": LAMBDA_FINDINGS,
-    "RetrieveFunction/Role/DefaultPolicy": {TRACING},
-    "RetrieveFunction/Default": LAMBDA_FINDINGS,
-    "ActFunction/Role/DefaultPolicy": {TRACING},
-    "ActFunction/Default": LAMBDA_FINDINGS,
-    "WorkerFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
-    "WorkerFunction/Default": LAMBDA_FINDINGS,
-    "WorkerFunction/TaskTokenPolicy": {"AwsSolutions-IAM5[Resource::*]"},
-    "WorkerFunction/Default/WorkQueue": {"Serverless-LambdaEventSourceMappingDestination"},
-    "RequestReviewFunction/Role/DefaultPolicy": {TRACING, CLAIMS},
-    "RequestReviewFunction/Default": LAMBDA_FINDINGS,
-    "DocumentIntake/Default/Role/DefaultPolicy": {"AwsSolutions-IAM5[Resource::*]"},
-    "ClassifyExtract/Default/Role/DefaultPolicy": {"AwsSolutions-IAM5[Resource::*]"},
+    **{
+        path: rules
+        for info in capabilities().values()
+        for path, rules in capability_acknowledgements(info).items()
+    },
+    # a flow's role: Step Functions logging and X-Ray take no resource
+    **{
+        f"{flow.construct_id}/Default/Role/DefaultPolicy": {"AwsSolutions-IAM5[Resource::*]"}
+        for flow in flows().values()
+    },
     "ClaimBucket/Default": {"AwsSolutions-S1"},
     "ReviewApi/Function/Role/DefaultPolicy": {TRACING, CLAIMS},
     "ReviewApi/Function/Default": LAMBDA_FINDINGS,

@@ -10,7 +10,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from aiflows.flows import flows
+from aiflows.flows import action_policies, flows
 from aiflows.registry import capabilities
 from aiflows_runtime.settings import RuntimeSettings
 from infra.constructs.capability_function import POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION
@@ -39,6 +39,7 @@ REDACTORS = {info.binding for info in CAPABILITIES.values() if info.manifest.rea
 MODELS = {info.binding: info.route_models for info in CAPABILITIES.values() if info.route_models}
 PUBLISHERS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.bus)
 CORPUS_READERS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.corpus)
+ACTORS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.actions)
 WORKERS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.work_queue)
 
 
@@ -166,6 +167,8 @@ def test_each_function_is_told_exactly_what_it_reaches(synthesized: Synthesized,
         expected["CLAIM_BUCKET"] = ref(synthesized, stack.claim_bucket.bucket)
     if name in PUBLISHERS:
         expected["EVENT_BUS_NAME"] = ref(synthesized, stack.event_bus.event_bus)
+    if name in ACTORS:
+        expected["ACTION_POLICIES"] = json.dumps(action_policies(), sort_keys=True, separators=(",", ":"))
     if name in CORPUS_READERS:
         expected["CORPUS_BUCKET"] = {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
         expected["CORPUS_KEY"] = stack.resolve(stack.corpus.asset.s3_object_key)

@@ -15,6 +15,6 @@ CALLED_BY_TASKS = sorted(
 
 @pytest.mark.parametrize("capability", CALLED_BY_TASKS, ids=lambda info: info.name)
 def test_each_canned_answer_of_the_floor_is_a_valid_output(capability: CapabilityInfo) -> None:
-    from bench.run import CANNED
+    from bench.run import canned
 
-    capability.output_model.model_validate(CANNED[capability.binding])
+    capability.output_model.model_validate(canned(capability.binding))

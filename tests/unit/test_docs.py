@@ -13,7 +13,11 @@ from aiflows_runtime.contracts import parse_input
 from aiflows_runtime.errors import InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+DOCS = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").rglob("*.md")),
+    *sorted((ROOT / "statemachines").glob("*/README.md")),
+]
 
 
 def make_targets() -> set[str]:
@@ -48,11 +52,15 @@ EVENTS_DOC = ROOT / "docs" / "events.md"
 
 
 def _event_sections() -> dict[str, str]:
-    """Each event's section of docs/events.md, its heading included."""
-    text = EVENTS_DOC.read_text()
-    headings = list(re.finditer(r"^#{2,3} `([a-z0-9._-]+)`", text, flags=re.MULTILINE))
-    ends = [h.start() for h in headings[1:]] + [len(text)]
-    return {h.group(1): text[h.start() : end] for h, end in zip(headings, ends, strict=True)}
+    """Each event's section, its heading included: in docs/events.md, or in its flow's README.md."""
+    sections: dict[str, str] = {}
+    for doc in [EVENTS_DOC, *sorted((ROOT / "statemachines").glob("*/README.md"))]:
+        text = doc.read_text()
+        starts = [h.start() for h in re.finditer(r"^#{1,3} ", text, flags=re.MULTILINE)] + [len(text)]
+        for heading in re.finditer(r"^#{2,3} `([a-z0-9._-]+)`", text, flags=re.MULTILINE):
+            end = next(start for start in starts if start > heading.start())
+            sections[heading.group(1)] = text[heading.start() : end]
+    return sections
 
 
 @pytest.mark.parametrize("detail_type", sorted(bus_events()))
@@ -60,36 +68,30 @@ def test_the_event_doc_lists_exactly_the_contract_fields(detail_type: str) -> No
     source, contract, who = bus_events()[detail_type]
     fields = ", ".join(f"`detail.{name}`" for name in contract.model_fields)
     section = _event_sections().get(detail_type)
+    where = f"statemachines/{who}/README.md" if who in flows() else "docs/events.md"
     assert section is not None, (
-        f"docs/events.md has no section for {detail_type} (put by {who}): add a heading "
+        f"{where} has no section for {detail_type} (of {who}): add a heading "
         f"### `{detail_type}` naming its source `{source}` and its fields {fields}"
     )
     assert set(re.findall(r"`detail\.(\w+)`", section)) == set(contract.model_fields), (
-        f"docs/events.md, section `{detail_type}`: list exactly the fields of {contract.__name__}: {fields}"
+        f"the section `{detail_type}` ({where}): list exactly the fields of {contract.__name__}: {fields}"
     )
-    assert f"`{source}`" in section, f"docs/events.md, section `{detail_type}`: name its source `{source}`"
-
-
-def test_the_pricing_table_in_the_docs_is_the_one_the_definitions_give() -> None:
-    from infra.pricing import render
-
-    assert render() in (ROOT / "docs" / "flows.md").read_text(), (
-        "docs/flows.md, section 'What a run costs': paste the table `python -m infra.pricing` prints"
-    )
+    assert f"`{source}`" in section, f"the section `{detail_type}` ({where}): name its source `{source}`"
 
 
 @pytest.mark.parametrize("flow", list(flows().values()), ids=lambda flow: flow.name)
-def test_the_docs_draw_each_flow_as_it_deploys(flow: FlowInfo) -> None:
+def test_each_flows_readme_draws_and_prices_it_as_it_deploys(flow: FlowInfo) -> None:
+    from aiflows.authoring import GRAPH_FILE, README, generated_parts, with_generated_parts
     from infra import graph
 
-    drawn = ROOT / "docs" / "graphs" / f"{flow.name}.svg"
-    again = f"python -m aiflows flows graph {flow.name} --svg docs/graphs/{flow.name}.svg"
+    again = f"run `python -m aiflows flows docs {flow.name}`"
+    drawn = flow.folder / GRAPH_FILE
     assert drawn.is_file() and drawn.read_text() == graph.svg(flow.woven(), title=flow.name), (
-        f"docs/graphs/{flow.name}.svg is not the flow as it deploys: run `{again}`"
+        f"statemachines/{flow.name}/{GRAPH_FILE} is not the flow as it deploys: {again}"
     )
-    text = (ROOT / "docs" / "flows.md").read_text()
-    assert f"```mermaid\n{graph.mermaid(flow.woven(), title=flow.name).rstrip()}\n```" in text, (
-        f"docs/flows.md, section 'The graphs', ### {flow.name}: paste what `{again}` prints"
+    readme = (flow.folder / README).read_text()
+    assert with_generated_parts(readme, generated_parts(flow)) == readme, (
+        f"statemachines/{flow.name}/{README}: its graph or its cost table is not what deploys: {again}"
     )
 
 
@@ -138,8 +140,9 @@ def test_the_guardrail_figures_in_the_docs_are_what_make_eval_prints() -> None:
 
 def test_the_policy_versions_the_guardrails_page_quotes_are_the_files_versions() -> None:
     from aiflows.registry import capability_module
-    from aiflows_runtime.policies import action_policy, content_policy, guard_policy, injection_policy
+    from aiflows_runtime.policies import ActionPolicy, content_policy, guard_policy, injection_policy
 
     logic = capability_module("guard", "logic")
-    version = logic.Policies(guard_policy(), injection_policy(), content_policy(), action_policy()).version
+    actions = ActionPolicy.model_validate(flows()["document_intake"].action_policy())
+    version = logic.Policies(guard_policy(), injection_policy(), content_policy(), actions).version
     assert f"`{version}`" in (ROOT / "docs" / "guardrails.md").read_text()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aiflows_runtime.policies import action_policy, routing_policy
+from aiflows.flows import flows
+from aiflows_runtime.policies import ActionPolicy, routing_policy
 
 
 def test_prices_are_per_thousand_tokens() -> None:
@@ -13,6 +14,6 @@ def test_prices_are_per_thousand_tokens() -> None:
 
 
 def test_the_action_allowlist_loads() -> None:
-    policy = action_policy()
+    policy = ActionPolicy.model_validate(flows()["document_intake"].action_policy())
     assert "document.routed" in policy.put_event.detail_types
     assert "invoice" in policy.write_record.record_types

@@ -1,7 +1,8 @@
 """The action policy: whether an action is allowed, and what exactly it does.
 
 ``act`` plans its one effect with :func:`plan`; the output guard asks the same
-question of the proposed action before the flow gets to act (``policies/actions.toml``).
+question of the proposed action before the flow gets to act. Each flow has its own
+policy, ``statemachines/<flow>/actions.toml``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from aiflows_runtime.policies import ActionPolicy
 
 
 class ActionNotAllowed(FlowError):
-    """The action, or its target, is not on the allowlist (policies/actions.toml)."""
+    """The action, or its target, is not on the flow's allowlist (its actions.toml)."""
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class Reaches(_Section):
     work_queue: bool = Field(
         default=False, description="is fed by the work queue and answers the flows' task tokens"
     )
+    actions: bool = Field(default=False, description="reads every flow's action policy (its actions.toml)")
 
 
 LAMBDA_SERVICE_ERRORS = (

@@ -21,6 +21,8 @@ class RuntimeSettings(BaseModel):
     bedrock_guardrail_id: str | None = Field(default=None, alias="BEDROCK_GUARDRAIL_ID")
     bedrock_guardrail_version: str = Field(default="DRAFT", alias="BEDROCK_GUARDRAIL_VERSION")
     comprehend_pii_language: str | None = Field(default=None, alias="COMPREHEND_PII_LANGUAGE")
+    # every flow's action policy (its actions.toml), for the functions that act or check actions
+    action_policies: str = Field(default="{}", alias="ACTION_POLICIES")
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from functools import cache
@@ -53,24 +54,39 @@ def routing_policy(name: str = "routing") -> RoutingPolicy:
     return RoutingPolicy.model_validate(tomllib.loads((HERE / f"{name}.toml").read_text()))
 
 
+ACTIONS_SOURCE = "aiflows.actions"
+
+
 class PutEventPolicy(_Policy):
-    detail_types: tuple[str, ...]
-    source: str
+    detail_types: tuple[str, ...] = ()
+    source: str = ACTIONS_SOURCE
 
 
 class WriteRecordPolicy(_Policy):
-    record_types: tuple[str, ...]
+    record_types: tuple[str, ...] = ()
 
 
 class ActionPolicy(_Policy):
+    """What one flow's runs may do, its ``statemachines/<flow>/actions.toml``: nothing else."""
+
     version: str
-    put_event: PutEventPolicy
-    write_record: WriteRecordPolicy
+    put_event: PutEventPolicy = PutEventPolicy()
+    write_record: WriteRecordPolicy = WriteRecordPolicy()
+
+
+NO_ACTIONS = ActionPolicy(version="none")
 
 
 @cache
-def action_policy(name: str = "actions") -> ActionPolicy:
-    return ActionPolicy.model_validate(tomllib.loads((HERE / f"{name}.toml").read_text()))
+def action_policy(flow: str) -> ActionPolicy:
+    """The flow's action policy, as the stack gives it to the functions that act or check actions.
+
+    A flow without an ``actions.toml`` may do nothing: every action it asks for is refused.
+    """
+    from aiflows_runtime.settings import settings
+
+    policies = json.loads(settings().action_policies)
+    return ActionPolicy.model_validate(policies[flow]) if flow in policies else NO_ACTIONS
 
 
 def _compiles(rule: str, pattern: str) -> None:

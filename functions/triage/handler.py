@@ -1,0 +1,26 @@
+"""triage: a support ticket's priority and category, with a confidence and its evidence."""
+
+from typing import Any
+
+from aiflows_runtime.capability import Capability, ask_model, idempotent_step, model_use, register_context
+from aiflows_runtime.contracts import parse_input
+from aiflows_runtime.observability import capability_handler
+
+from . import logic
+from .contract import TriageAnswer, TriageInput, TriageOutput
+
+CAPABILITY = Capability.at(__file__)
+
+
+@idempotent_step(CAPABILITY.name)
+def run(request: TriageInput) -> dict[str, Any]:
+    variables = logic.prompt_variables(request.document, request.max_chars)
+    answer = ask_model(CAPABILITY, request, request.document.tenant, variables, TriageAnswer)
+    kept = logic.grounded(answer.value, request.document.body)
+    return TriageOutput(**kept.model_dump(), model=model_use(answer)).model_dump()
+
+
+@capability_handler(CAPABILITY.name)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    register_context(context)
+    return run(request=parse_input(event, TriageInput))
