@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 
+from aiflows_runtime.manifest import ManifestError
+from infra.constructs.flow import FlowDefinitionError
 from infra.nag import apply_nag
 from infra.stack import AiFlowsStack
 
@@ -32,5 +35,15 @@ def build(context: dict[str, Any] | None = None, outdir: str | None = None) -> c
     return app
 
 
+def main() -> int:
+    """Synthesize; a flow or capability that cannot be built is a message, never a stack trace."""
+    try:
+        build().synth()
+    except (ManifestError, FlowDefinitionError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    build().synth()
+    raise SystemExit(main())

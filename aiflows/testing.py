@@ -9,13 +9,15 @@ a flow's own test (``statemachines/<flow>/test_<flow>.py``) and a capability's
 - ``cloud``: a local cloud per test module (a module's ``LOCAL_CLOUD`` sets its time scale);
 - ``app``: the app deployed into it; ``bus_events``: what the flows put on the bus;
 - :func:`run_sample`, :func:`execution_of`, :func:`finished`, :func:`pending_review`,
-  :func:`approve`, :func:`drained`, :func:`of_type`.
+  :func:`approve`, :func:`drained`, :func:`of_type`;
+- :func:`copy_of_the_repository`, for a test that changes files as a user would.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -195,3 +197,21 @@ def approve(
         answer_flow(cloud.client("stepfunctions"), store.decide(decision), decision)
         approved.append(review_id)
     return approved
+
+
+def copy_of_the_repository(target: Path) -> Path:
+    """The repository's files as they are (tracked, and new ones not ignored), with its venv and CLI."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],  # noqa: S607 - git on the PATH
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)  # times kept: make sees the venv as up to date
+    for installed in (".venv", "node_modules"):
+        (target / installed).symlink_to(ROOT / installed)
+    return target

@@ -21,6 +21,7 @@ from infra.constructs.monitoring import RUNBOOKS, Monitoring
 from infra.constructs.review_api import ReviewApi
 from infra.constructs.state_table import StateTable
 from infra.constructs.work_queue import WORKER_TIMEOUT, WorkQueue
+from infra.contract_check import walk_states
 from infra.nag import acknowledge
 from infra.weave import EVENT_BUS, weave
 
@@ -109,10 +110,13 @@ class AiFlowsStack(Stack):
                 bindings[name] = resources[name]
             else:
                 known = sorted({*capabilities, *resources})
+                states = ", ".join(
+                    path for path, state in walk_states(definition) if name in substitutions(state)
+                )
                 raise FlowDefinitionError(
-                    f"{info.definition_path}: ${{{name}}} names nothing the stack has ({', '.join(known)}); "
-                    f"fix the name, add functions/<name>/capability.toml for a capability named "
-                    f"${{<Name>Function}}, or bind it in flow.toml's [bindings]"
+                    f"{info.definition_path}: state {states}: ${{{name}}} names nothing the stack has "
+                    f"({', '.join(known)}); fix the name, add functions/<name>/capability.toml for a "
+                    "capability named ${<Name>Function}, or bind it in flow.toml's [bindings]"
                 )
         unused = sorted(set(info.manifest.bindings) - used)
         if unused:

@@ -139,7 +139,10 @@ def _task_needs(where: str, path: str, state: dict[str, Any]) -> Iterator[Need]:
     integration = match and INTEGRATIONS.get((match["service"], match["action"]))
     if not match or not integration or (match["pattern"] or "") not in integration.patterns:
         supported = ", ".join(f"{s}:{a}" for s, a in INTEGRATIONS)
-        raise FlowDefinitionError(f"{where}: unsupported Resource {resource!r} ({supported})")
+        raise FlowDefinitionError(
+            f"{where}: the stack cannot grant Resource {resource!r}: a Task may call {supported}; "
+            "call the service from a capability instead"
+        )
     parameters = state.get("Parameters", {})
     if integration.kind is EVENT_BUS:
         entries = parameters.get("Entries")
@@ -215,7 +218,7 @@ class Flow(Construct):
             raise FlowDefinitionError(
                 f"{where} breaks its functions' contracts:\n" + "\n".join(f"  - {p}" for p in broken)
             )
-        required = needs(definition, name)
+        required = needs(definition, where)
         for need in required:
             if kinds[need.binding] is not need.kind:
                 raise FlowDefinitionError(

@@ -6,32 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-from aiflows.testing import ROOT
+from aiflows.testing import ROOT, copy_of_the_repository
 
 TUTORIAL = ROOT / "docs" / "build-a-flow.md"
 BLOCK = re.compile(r"^```(\w+)(?: (file|state)=(\S+))?\n(.*?)^```$", re.DOTALL | re.MULTILINE)
-
-
-def copy_of_the_repository(target: Path) -> Path:
-    """The repository's files as they are (tracked, and new ones not ignored), with its venv and CLI."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)  # times kept: make sees the venv as up to date
-    for installed in (".venv", "node_modules"):
-        (target / installed).symlink_to(ROOT / installed)
-    return target
 
 
 def replace_state(path: Path, state: str, body: str) -> None:
@@ -45,6 +26,8 @@ def test_the_tutorial_builds_runs_and_approves_a_flow(tmp_path: Path) -> None:
     # Given a copy of the repository, and the tutorial's blocks in order
     repo = copy_of_the_repository(tmp_path / "repo")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    # the copy shares this checkout's venv and CLI: make must not reinstall them from the copy
+    environment["MAKEFLAGS"] = "-o .venv/.installed -o node_modules/.installed"
     outputs: list[str] = []
     blocks = BLOCK.findall(TUTORIAL.read_text())
     assert [kind for _, kind, _, _ in blocks].count("file") >= 3

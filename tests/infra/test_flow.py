@@ -208,11 +208,11 @@ def test_a_binding_the_definition_never_uses_stops_synth(
     [
         (
             {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True},
-            "unsupported Resource 'arn:aws:states:::states:startExecution.sync:2'",
+            "cannot grant Resource 'arn:aws:states:::states:startExecution.sync:2'",
         ),
         (
             {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem.waitForTaskToken", "End": True},
-            "unsupported Resource",
+            "cannot grant Resource",
         ),
         (
             {

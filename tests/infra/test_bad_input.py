@@ -1,0 +1,147 @@
+"""A wrong flow or capability fails synth with the file, the place and the fix: never a stack trace.
+
+Each case breaks one thing in a copy of the repository and synthesizes it as `cdk synth` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from aiflows.testing import copy_of_the_repository
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield copy_of_the_repository(tmp_path_factory.mktemp("bad-input") / "repo")
+
+
+def edit_json(path: Path, change: Callable[[dict], None]) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def synth_fails(repo: Path) -> str:
+    """Synthesize the copy; return what it said, having checked it failed cleanly."""
+    done = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=repo,
+        env={**os.environ, "CDK_OUTDIR": str(repo / "cdk.out")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    return done.stderr
+
+
+def renamed_function(definition: dict) -> None:
+    definition["States"]["Triage"]["Parameters"]["FunctionName"] = "${TriageeFunction}"
+
+
+def ungrantable_task(definition: dict) -> None:
+    definition["States"]["Act"]["Resource"] = "arn:aws:states:::states:startExecution.sync:2"
+
+
+CASES = {
+    "an unknown capability": (
+        "statemachines/ticket_triage/definition.asl.json",
+        renamed_function,
+        [
+            "statemachines/ticket_triage/definition.asl.json",
+            "state Triage",
+            "${TriageeFunction}",
+            "fix the name",
+        ],
+    ),
+    "a Task whose Resource the stack cannot grant": (
+        "statemachines/ticket_triage/definition.asl.json",
+        ungrantable_task,
+        ["statemachines/ticket_triage/definition.asl.json", "state Act", "cannot grant", "from a capability"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_broken_definition_names_the_file_the_state_and_the_fix(repo: Path, case: str) -> None:
+    relative, change, said = CASES[case]
+    path = repo / relative
+    written = path.read_text()
+    try:
+        edit_json(path, change)
+        message = synth_fails(repo)
+    finally:
+        path.write_text(written)
+    for words in said:
+        assert words in message, message
+
+
+TOML_CASES = {
+    "an unused binding": (
+        "statemachines/ticket_triage/flow.toml",
+        lambda text: text + '\n[bindings]\nRouter = "act"\n',
+        ["statemachines/ticket_triage/flow.toml", "[bindings] Router", "remove them, or use them"],
+    ),
+    "a manifest without a trigger": (
+        "statemachines/ticket_triage/flow.toml",
+        lambda text: re.sub(r"\[\[triggers\]\]\n.*?\n\n", "", text, flags=re.DOTALL),
+        ["statemachines/ticket_triage/flow.toml", "add [[triggers]]", 'started_by = "api"'],
+    ),
+    "two flows claiming the same event": (
+        "statemachines/ticket_triage/flow.toml",
+        lambda text: text.replace(
+            'source = ["aiflows.support"]\ndetail_type = ["ticket.submitted"]',
+            'source = ["aiflows.documents"]\ndetail_type = ["document.submitted"]',
+        ),
+        [
+            "statemachines/ticket_triage/flow.toml",
+            "already starts the flow 'document_intake'",
+            "another detail_type",
+        ],
+    ),
+    "a prompt variable the contract lacks": (
+        "functions/triage/prompts/v1.toml",
+        lambda text: text.replace("Subject: $title", "Subject: $title (from $channel)").replace(
+            'variables = ["title", "text"]', 'variables = ["title", "text", "channel"]'
+        ),
+        [
+            "functions/triage/prompts/v1.toml",
+            "$channel",
+            "TriageInput",
+            "add the field to the input contract",
+        ],
+    ),
+    "a model its routing policy does not price": (
+        "functions/triage/capability.toml",
+        lambda text: text.replace('primary = "', 'primary = "acme.unpriced-v1:0"\n# was "', 1),
+        ["functions/triage/capability.toml", "acme.unpriced-v1:0", "routing.toml does not price"],
+    ),
+    "a manifest key the framework does not know": (
+        "functions/triage/capability.toml",
+        lambda text: text.replace("[reaches]", "[reaches]\nqueue = true"),
+        ["functions/triage/capability.toml", "[reaches].queue", "docs/capabilities.md#the-manifest"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", TOML_CASES)
+def test_a_broken_manifest_or_prompt_names_the_file_the_place_and_the_fix(repo: Path, case: str) -> None:
+    relative, change, said = TOML_CASES[case]
+    path = repo / relative
+    written = path.read_text()
+    try:
+        path.write_text(change(written))
+        message = synth_fails(repo)
+    finally:
+        path.write_text(written)
+    for words in said:
+        assert words in message, message
