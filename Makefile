@@ -8,7 +8,8 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 SOURCES := app.py cdk.json $(shell find infra functions statemachines corpus -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: setup browser synth demo serve console test lint format bench eval clean
+.PHONY: setup browser synth demo serve console test lint typecheck format bench eval clean \
+	test-unit test-infra test-localcloud test-flows test-browser
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,8 +40,25 @@ demo: synth  ## a flow end to end in the local cloud
 serve: synth  ## keep the local cloud running, with the app deployed
 	$(PY) -m localcloud serve
 
-test: setup browser lint  ## the whole suite
+test: setup browser lint typecheck  ## the whole suite
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# One target per test tier, selected by the markers tests/conftest.py gives each folder.
+test-unit: setup  ## no AWS, no local cloud: domain code, contracts, prompts, docs, the registry
+	$(PY) -m pytest -n 2 --dist loadfile -m unit
+test-infra: setup  ## the synthesized template, cdk-nag, a broken flow or capability at synth
+	$(PY) -m pytest -n 2 --dist loadfile -m infra
+test-localcloud: setup  ## the handlers and the local cloud itself
+	$(PY) -m pytest -n 2 --dist loadfile -m localcloud
+test-flows: setup  ## every flow end to end in the local cloud, the tutorial, the runbooks
+	$(PY) -m pytest -n 2 --dist loadfile -m flows
+test-browser: setup browser  ## the review console in headless Chromium
+	$(PY) -m pytest -m browser
+
+# The product code's types (infra, functions, the local cloud, the CLI), with the pydantic plugin.
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy app.py infra aiflows localcloud bench evals functions/runtime/python/aiflows_runtime \
+		$(filter-out functions/runtime/,$(sort $(dir $(wildcard functions/*/capability.toml functions/*/handler.py))))
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

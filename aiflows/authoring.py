@@ -106,7 +106,7 @@ def with_generated_parts(readme: str, parts: dict[str, str]) -> str:
         pattern = re.compile(rf"<!-- aiflows:{name} -->\n.*?\n<!-- /aiflows:{name} -->", re.DOTALL)
         block = _block(name, body)
         if pattern.search(readme):
-            readme = pattern.sub(lambda _, block=block: block, readme)
+            readme = pattern.sub(block.replace("\\", "\\\\"), readme)
         else:
             readme = readme.rstrip("\n") + f"\n\n{_HEADINGS[name]}\n\n{_block(name, body)}\n"
     return readme

@@ -218,11 +218,11 @@ def _ops(args: argparse.Namespace) -> int:
                     f"{'correlation id':<38} {'status':<10} {'calls':>5} "
                     f"{'tokens in/out':>15} {'cost USD':>10}"
                 )
-                for run in costs[: args.top]:
-                    tokens = f"{run.input_tokens}/{run.output_tokens}"
+                for costly in costs[: args.top]:
+                    tokens = f"{costly.input_tokens}/{costly.output_tokens}"
                     print(
-                        f"{run.correlation_id:<38} {run.status:<10} {run.calls:>5} {tokens:>15} "
-                        f"{run.cost_usd:>10.6f}"
+                        f"{costly.correlation_id:<38} {costly.status:<10} {costly.calls:>5} {tokens:>15} "
+                        f"{costly.cost_usd:>10.6f}"
                     )
         elif args.group == "runs" and args.command == "spend":
             spend = ops.model_spend(clients, args.stack, args.correlation_id)
@@ -326,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     breakers.add_parser("list", parents=[stack])
     breakers.add_parser("close", parents=[stack]).add_argument("model")
-    authoring = groups.add_parser("flows", help="the flows: list them, print and draw what deploys")
-    flows_commands = authoring.add_subparsers(dest="command", required=True)
+    flows_group = groups.add_parser("flows", help="the flows: list them, print and draw what deploys")
+    flows_commands = flows_group.add_subparsers(dest="command", required=True)
     flows_commands.add_parser("list", help="every flow, its type, its size written and woven")
     shown = flows_commands.add_parser("show", help="the definition that deploys (the house style woven in)")
     shown.add_argument("flow")

@@ -67,7 +67,7 @@ class PricingSettings(_Section):
     """The paths through the flow that docs/flows.md prices (infra.pricing)."""
 
     paths: dict[str, dict[str, str]] = Field(
-        default_factory=lambda: {"default path": {}},
+        default_factory=lambda: {"default path": dict[str, str]()},
         description="a name -> the state each Choice goes to on that path (its Default otherwise)",
     )
     express_seconds: float = Field(default=2.0, gt=0, description="an Express run's duration")

@@ -18,10 +18,10 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from aiflows.registry import FUNCTIONS, ROOT, camel, capabilities
+from aiflows.flows import STATEMACHINES
+from aiflows.registry import FUNCTIONS, camel, capabilities
 from aiflows_runtime.policies import routing_policy
 
-STATEMACHINES = ROOT / "statemachines"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _DETAIL_TYPE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
 CONFIDENT = 0.8  # the skeleton flow acts alone at this confidence or more, and asks a person below it

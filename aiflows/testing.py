@@ -9,7 +9,7 @@ a flow's own test (``statemachines/<flow>/test_<flow>.py``) and a capability's
 - ``cloud``: a local cloud per test module (a module's ``LOCAL_CLOUD`` sets its time scale);
 - ``app``: the app deployed into it; ``bus_events``: what the flows put on the bus;
 - :func:`run_sample`, :func:`execution_of`, :func:`finished`, :func:`pending_review`,
-  :func:`approve`, :func:`drained`, :func:`of_type`;
+  :func:`approve`, :func:`decide`, :func:`drained`, :func:`of_type`;
 - :func:`copy_of_the_repository`, for a test that changes files as a user would.
 """
 
@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -31,6 +31,28 @@ from aiflows.registry import ROOT, camel
 from localcloud import Deployment, LocalCloud
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+# Each test's tier, by its folder: `make test-<tier>` runs one (pytest -m <tier>).
+TIERS = {
+    "functions": "unit",  # a capability's own tests, beside its code
+    "statemachines": "flows",  # a flow's own tests, in the local cloud
+    "tests/unit": "unit",
+    "tests/infra": "infra",
+    "tests/capabilities": "localcloud",
+    "tests/localcloud": "localcloud",
+    "tests/flows": "flows",
+    "tests/browser": "browser",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier."""
+    for item in items:
+        relative = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        tier = next((t for folder, t in TIERS.items() if relative.startswith(folder + "/")), None)
+        if tier is None:
+            raise pytest.UsageError(f"{relative}: no test tier for its folder (aiflows/testing.py TIERS)")
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(autouse=True)
@@ -179,24 +201,33 @@ def run_sample(
     return finished(cloud, execution)
 
 
-def approve(
-    cloud: LocalCloud, app: Deployment, correlation_id: str, reviewer: str, wait: float = 60
-) -> list[str]:
-    """Approve the run's pending reviews as a reviewer, through the review API's own code."""
+def decide(
+    cloud: LocalCloud,
+    app: Deployment,
+    review_id: str,
+    decision: Literal["approve", "reject", "revise"],
+    reviewer: str,
+    reason: str = "",
+) -> None:
+    """Decide a review as a reviewer would, through the review API's own code (the flow goes on)."""
     from aiflows_runtime.contracts import ReviewDecision
     from aiflows_runtime.reviews import ReviewStore, answer_flow
 
     store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
-    approved = []
+    answer = ReviewDecision(review_id=review_id, decision=decision, reviewer=reviewer, reason=reason)
+    answer_flow(cloud.client("stepfunctions"), store.decide(answer), answer)
+
+
+def approve(
+    cloud: LocalCloud, app: Deployment, correlation_id: str, reviewer: str, wait: float = 60
+) -> list[str]:
+    """Approve the run's pending review, if it asks for one within ``wait`` seconds."""
     try:
-        review_ids = [pending_review(cloud, app, correlation_id, timeout=wait)]
+        review_id = pending_review(cloud, app, correlation_id, timeout=wait)
     except AssertionError:
-        return approved
-    for review_id in review_ids:
-        decision = ReviewDecision(review_id=review_id, decision="approve", reviewer=reviewer)
-        answer_flow(cloud.client("stepfunctions"), store.decide(decision), decision)
-        approved.append(review_id)
-    return approved
+        return []
+    decide(cloud, app, review_id, "approve", reviewer)
+    return [review_id]
 
 
 def copy_of_the_repository(target: Path) -> Path:

@@ -116,7 +116,8 @@ def timeline(trace_id: str, documents: list[dict[str, Any]]) -> Timeline:
         annotations = document.get("annotations", {})
         if document.get("name") != "## lambda_handler" or "model_id" not in annotations:
             continue
-        metadata = next(iter(document.get("metadata", {}).values()), {}).get("model_call", {})
+        namespaces: list[dict[str, Any]] = list(document.get("metadata", {}).values())
+        metadata = (namespaces[0] if namespaces else {}).get("model_call", {})
         calls.append(
             ModelCall(
                 capability=annotations.get("capability", ""),

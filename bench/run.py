@@ -102,10 +102,10 @@ def floor(definition: str, flows: int) -> tuple[list[float], float]:
         name = function_name.rsplit(":", 1)[-1].removeprefix("floor-")
         return json.dumps(canned(name)).encode()
 
-    LambdaSimpleBackend.invoke = no_op  # type: ignore[method-assign]
+    LambdaSimpleBackend.invoke = no_op
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     try:
-        with mock_aws(config=config):  # type: ignore[arg-type]
+        with mock_aws(config=config):
             iam = boto3.client("iam", region_name="us-east-1")
             role = iam.create_role(RoleName="floor", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
             lam = boto3.client("lambda", region_name="us-east-1")
@@ -163,7 +163,7 @@ def floor(definition: str, flows: int) -> tuple[list[float], float]:
                 raise SystemExit(f"floor: {len(failed)} executions did not succeed: {failed[0].get('cause')}")
             return latencies, throughput
     finally:
-        LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = original
 
 
 def _substitutions(definition: str) -> list[str]:

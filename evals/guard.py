@@ -59,7 +59,7 @@ def rows(name: str, corpus: Path = CORPUS) -> list[dict[str, Any]]:
 def injection_scores(corpus: Path = CORPUS) -> tuple[Score, dict[str, Score]]:
     """The detector over every line; the overall score and the recall per tactic."""
     policy = injection_policy()
-    overall, by_tactic = Score(), defaultdict(Score)
+    overall, by_tactic = Score(), defaultdict[str, Score](Score)
     for row in rows("injection.jsonl", corpus):
         flagged = detect_injection(row["text"], policy).detected
         attack = row["label"] == "injection"
@@ -82,7 +82,8 @@ def pii_scores(corpus: Path = CORPUS) -> dict[str, Score]:
     scores = {kind: Score() for kind in PII_KINDS}
     for row in rows("pii.jsonl", corpus):
         text = row["text"]
-        gold, cursor = [], {}
+        gold: list[Any] = []
+        cursor: dict[str, int] = {}
         for item in row["pii"]:
             start = text.find(item["value"], cursor.get(item["value"], 0))
             cursor[item["value"]] = start + 1

@@ -61,21 +61,21 @@ class AiFlowsStack(Stack):
             alert_email=self.node.try_get_context("alert_email"),
         )
         outputs: dict[str, str] = {}
-        for info in flows().values():
-            flow = self.flows[info.name]
+        for flow_info in flows().values():
+            flow = self.flows[flow_info.name]
             # What a run is expected to cost on average; the manifest's budget_usd caps one run.
-            self.monitoring.watch_flow(flow, cost_per_run_usd=info.manifest.cost_per_run_alarm_usd)
-            for trigger in info.manifest.triggers:
+            self.monitoring.watch_flow(flow, cost_per_run_usd=flow_info.manifest.cost_per_run_alarm_usd)
+            for trigger in flow_info.manifest.triggers:
                 self.event_bus.start_flow(
                     camel(trigger.detail_type[0].replace(".", "_").replace("-", "_")),
                     source=trigger.source,
                     detail_type=trigger.detail_type,
                     flow=flow,
-                    description=f"{', '.join(trigger.detail_type)} starts {info.name} (its live alias).",
+                    description=f"{', '.join(trigger.detail_type)} starts {flow_info.name} (its live alias).",
                 )
-            outputs[f"{info.construct_id}StateMachineArn"] = flow.state_machine.state_machine_arn
-            outputs[f"{info.construct_id}VersionArn"] = flow.version_arn
-            outputs[f"{info.construct_id}AliasArn"] = flow.alias_arn
+            outputs[f"{flow_info.construct_id}StateMachineArn"] = flow.state_machine.state_machine_arn
+            outputs[f"{flow_info.construct_id}VersionArn"] = flow.version_arn
+            outputs[f"{flow_info.construct_id}AliasArn"] = flow.alias_arn
 
         outputs |= {
             "EventBusName": self.event_bus.event_bus.event_bus_name,

@@ -49,7 +49,7 @@ def _function_logs(cloud: LocalCloud, since_ms: int) -> list[str]:
     logs = cloud.client("logs")
     for attempt in range(5):
         try:
-            lines = []
+            lines: list[str] = []
             for group in logs.describe_log_groups()["logGroups"]:
                 events = logs.filter_log_events(logGroupName=group["logGroupName"], startTime=since_ms)[
                     "events"

@@ -600,7 +600,8 @@ def _shape(schema: Schema, defs: Schema) -> str:
     options = resolved.get("anyOf") or resolved.get("oneOf")
     if options:
         return " | ".join(_shape(option, defs) for option in options)
-    kind = (_types(resolved) or [None])[0]
+    kinds = _types(resolved)
+    kind = kinds[0] if kinds else None
     if kind == "object" or "properties" in resolved:
         if "properties" in resolved:
             return resolved.get("title", "object")

@@ -576,12 +576,12 @@ def _install_patches() -> None:
         stepfunctions.install()
         # CloudFormation's Ref of an event bus is its name, of a layer version its ARN;
         # moto hands over the model objects.
-        EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
-        LayerVersion.physical_resource_id = property(lambda self: self.arn)  # type: ignore[attr-defined]
+        EventBus.physical_resource_id = property(lambda self: self.name)
+        LayerVersion.physical_resource_id = property(lambda self: self.arn)
 
         # moto's CloudFormation creates functions without their layers, logging
         # configuration or dead-letter target: the execution environment needs all three.
-        create_function = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+        create_function = LambdaFunction.create_from_cloudformation_json.__func__
 
         def create_function_from_template(
             cls: Any, name: str, template: Any, account: str, region: str, **kw: Any
@@ -596,7 +596,7 @@ def _install_patches() -> None:
             function.architectures = properties.get("Architectures") or function.architectures
             return function
 
-        LambdaFunction.create_from_cloudformation_json = classmethod(create_function_from_template)  # type: ignore[method-assign,assignment]
+        LambdaFunction.create_from_cloudformation_json = classmethod(create_function_from_template)
         configuration = LambdaFunction.get_configuration
 
         def get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
@@ -607,7 +607,7 @@ def _install_patches() -> None:
                 config["DeadLetterConfig"] = self.dead_letter_config
             return config
 
-        LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+        LambdaFunction.get_configuration = get_configuration
 
         def invoke(
             self: Any,
@@ -638,7 +638,7 @@ def _install_patches() -> None:
                 return json.dumps(exc.payload).encode()
             return json.dumps(result).encode()
 
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke
 
         original_layer_lookup = LambdaBackend.layers_versions_by_arn
 
@@ -648,7 +648,7 @@ def _install_patches() -> None:
                 return _ProvidedLayer(layer_version_arn)
             return found
 
-        LambdaBackend.layers_versions_by_arn = layers_versions_by_arn  # type: ignore[method-assign]
+        LambdaBackend.layers_versions_by_arn = layers_versions_by_arn
 
         original_create_esm = LambdaBackend.create_event_source_mapping
 
@@ -662,7 +662,7 @@ def _install_patches() -> None:
                 _require_active().start_poller(mapping)
             return mapping
 
-        LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
+        LambdaBackend.create_event_source_mapping = create_event_source_mapping
 
         original_send = Rule.send_to_targets
 
@@ -680,7 +680,7 @@ def _install_patches() -> None:
                 rest.targets = others
                 original_send(rest, original_event, transform_input)
 
-        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        Rule.send_to_targets = send_to_targets
 
         from moto.bedrockruntime.responses import BedrockRuntimeResponse
         from moto.core.exceptions import JsonRESTError
@@ -698,7 +698,7 @@ def _install_patches() -> None:
                 error.code = fault.status
                 raise error from None
 
-        BedrockRuntimeResponse.converse = converse  # type: ignore[attr-defined]
+        BedrockRuntimeResponse.converse = converse
 
         from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
@@ -743,7 +743,7 @@ def _install_patches() -> None:
                 )
             )
 
-        StepFunctionResponse.start_sync_execution = start_sync_execution  # type: ignore[attr-defined]
+        StepFunctionResponse.start_sync_execution = start_sync_execution
         _patched = True
 
 

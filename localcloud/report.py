@@ -63,7 +63,7 @@ def state_runs(history: list[dict[str, Any]]) -> list[StateRun]:
             if owner:
                 owner["attempts"] += 1
         elif kind in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut", "LambdaFunctionTimedOut"):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             owner = open_runs.get(entered_state(event, by_id) or "")
             if owner:
                 owner["errors"].append(details.get("error", kind))

@@ -112,7 +112,7 @@ def register(template: dict[str, Any], cfn_stack: Any, executing: Any) -> Regist
                     f"{logical_id}: routes to {route['StateMachineVersionArn']}, not a version here"
                 )
             routing.append({"stateMachineVersionArn": done.versions[target], "weight": int(route["Weight"])})
-        machine_arn = routing[0]["stateMachineVersionArn"].rsplit(":", 1)[0]
+        machine_arn = str(routing[0]["stateMachineVersionArn"]).rsplit(":", 1)[0]
         alias_arn = f"{machine_arn}:{properties['Name']}"
         machine = executing.describe_state_machine(machine_arn)
         if properties["Name"] in machine.aliases:
@@ -152,8 +152,8 @@ def _error_names() -> None:
             return StatesErrorName(typ=states_names[error_name])
         return custom_error_name.CustomErrorName(error_name=error_name)
 
-    branches_decl.CustomErrorName = error_name  # type: ignore[attr-defined]
-    iteration_worker.CustomErrorName = error_name  # type: ignore[attr-defined]
+    branches_decl.CustomErrorName = error_name
+    iteration_worker.CustomErrorName = error_name
 
     from_error = StateTask._from_error
 
@@ -170,7 +170,7 @@ def _error_names() -> None:
             )
         return from_error(self, env, ex)
 
-    StateTask._from_error = task_from_error  # type: ignore[method-assign]
+    StateTask._from_error = task_from_error
 
 
 def _task_token_per_attempt() -> None:
@@ -201,7 +201,7 @@ def _task_token_per_attempt() -> None:
             env.callback_pool_manager.add(context.update_task_token())
         execute(self, env)
 
-    StateTaskServiceCallback._eval_execution = eval_execution  # type: ignore[method-assign]
+    StateTaskServiceCallback._eval_execution = eval_execution
 
 
 def install() -> None:
@@ -246,5 +246,5 @@ def install() -> None:
         execution.state_machine_alias_arn = alias_arn
         return execution
 
-    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
-    StepFunctionsParserBackend._localcloud_qualified = True  # type: ignore[attr-defined]
+    StepFunctionsParserBackend.start_execution = start_execution
+    StepFunctionsParserBackend._localcloud_qualified = True

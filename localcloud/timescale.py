@@ -94,12 +94,12 @@ def install() -> None:
     from moto.stepfunctions.parser.asl.eval import environment
     from moto.stepfunctions.parser.asl.eval.callback import callback
 
-    retrier_decl.time = _module_proxy(time, sleep=lambda s: time.sleep(scaled(s) or 0))  # type: ignore[attr-defined]
+    retrier_decl.time = _module_proxy(time, sleep=lambda s: time.sleep(scaled(s) or 0))
     # The Wait state re-waits whatever its clock says is left: give it scaled seconds.
-    wait_function.time = _module_proxy(time, time=lambda: time.time() / _scale)  # type: ignore[attr-defined]
-    environment.threading = _module_proxy(threading, Event=ScaledEvent)  # type: ignore[attr-defined]
+    wait_function.time = _module_proxy(time, time=lambda: time.time() / _scale)
+    environment.threading = _module_proxy(threading, Event=ScaledEvent)
     timeouts = _module_proxy(threading, Event=TimeoutEvent, Thread=TimeoutThread)
     for module in (execute_state, program):
-        module.threading = timeouts  # type: ignore[attr-defined]
-    callback.Event = TimeoutEvent  # type: ignore[attr-defined]
+        module.threading = timeouts
+    callback.Event = TimeoutEvent
     _installed = True

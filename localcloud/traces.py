@@ -155,8 +155,9 @@ class ExecutionTraces:
                 open_states[details["name"]] = subsegment
                 subsegments.append(subsegment)
             elif kind.endswith("StateExited"):
-                subsegment = open_states.pop(event["stateExitedEventDetails"]["name"], None)
-                if subsegment:
+                exited = open_states.pop(event["stateExitedEventDetails"]["name"], None)
+                if exited:
+                    subsegment = exited
                     subsegment["end_time"] = stamp
                     subsegment.pop("in_progress", None)
             elif kind in ("TaskScheduled", "LambdaFunctionScheduled"):
@@ -164,10 +165,10 @@ class ExecutionTraces:
                 if owner:
                     owner["metadata"]["attempts"] += 1
             elif kind in ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"):
-                details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+                failure = next((v for k, v in event.items() if k.endswith("EventDetails")), None) or {}
                 owner = open_states.get(entered_state(event, by_id) or "")
                 if owner:
-                    owner["metadata"]["errors"].append(details.get("error", kind))
+                    owner["metadata"]["errors"].append(failure.get("error", kind))
         end = (execution.get("stopDate") or execution["startDate"]).timestamp()
         for subsegment in subsegments:  # a state the execution left without exiting (a Fail state)
             if subsegment.pop("in_progress", None):

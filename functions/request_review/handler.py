@@ -11,7 +11,7 @@ from typing import Any
 from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import REVIEWS_SOURCE, parse_input
 from aiflows_runtime.observability import capability_handler, logger, record_pending_reviews
-from aiflows_runtime.reviews import PENDING, ReviewStore
+from aiflows_runtime.reviews import ReviewStore
 from aiflows_runtime.settings import settings
 
 from .contract import ReviewRequest, ReviewTicket
@@ -63,4 +63,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "review requested",
         extra={"review_id": review_id, "reminder": request.reminder, "escalation": request.escalation},
     )
-    return ReviewTicket(review_id=review_id, status=PENDING).model_dump()
+    return ReviewTicket(review_id=review_id, status="PENDING").model_dump()

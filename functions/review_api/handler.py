@@ -50,7 +50,8 @@ def stores() -> tuple[ReviewStore, FeedbackStore]:
 
 
 def reviewer() -> str:
-    claims = (app.current_event.request_context.authorizer or {}).get("claims")
+    authorizer = app.current_event.request_context.authorizer
+    claims = authorizer.get("claims") if authorizer else None
     who = logic.reviewer_of(claims)
     if who is None:
         raise UnauthorizedError("sign in to review")

@@ -114,6 +114,7 @@ def handle_item(body: Any) -> dict[str, Any]:
 @capability_handler(CAPABILITY.name)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     register_context(context)
-    return process_partial_response(
+    # the batch's failures, a TypedDict: a dict, as Lambda reads it
+    return process_partial_response(  # type: ignore[return-value]
         event=event, record_handler=record_handler, processor=processor, context=context
     )

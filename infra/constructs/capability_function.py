@@ -87,7 +87,7 @@ def shared_runtime_layer(scope: Construct) -> lambda_.ILayerVersion:
     stack = Stack.of(scope)
     existing = stack.node.try_find_child("SharedRuntimeLayer")
     if existing is not None:
-        return existing  # type: ignore[return-value]
+        return existing
     return lambda_.LayerVersion(
         stack,
         "SharedRuntimeLayer",
@@ -103,7 +103,7 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
     stack = Stack.of(scope)
     existing = stack.node.try_find_child("PowertoolsLayer")
     if existing is not None:
-        return existing  # type: ignore[return-value]
+        return existing
     arn = (
         f"arn:aws:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
         f"{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"

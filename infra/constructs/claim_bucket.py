@@ -51,7 +51,7 @@ class ClaimBucket(Construct):
 
     @property
     def _objects_finding(self) -> str:
-        logical_id = Stack.of(self).get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        logical_id = Stack.of(self).get_logical_id(self.bucket.node.default_child)
         return f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]"
 
     def grant_read(self, function: CapabilityFunction) -> None:

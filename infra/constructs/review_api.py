@@ -127,7 +127,7 @@ class ReviewApi(Construct):
         root.add_resource("feedback.jsonl").add_method("GET", **protected)
         for method in public_methods:
             for finding in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-                acknowledge(method.node.default_child, finding, PUBLIC_REASON)  # type: ignore[arg-type]
+                acknowledge(method.node.default_child, finding, PUBLIC_REASON)
         acknowledge(
             self.api.deployment_stage,
             "AwsSolutions-APIG3",
@@ -135,7 +135,7 @@ class ReviewApi(Construct):
             "organization's WAF web ACL to this stage where one exists.",
         )
         acknowledge(
-            self.api.node.default_child,  # type: ignore[arg-type]
+            self.api.node.default_child,
             "AwsSolutions-APIG2",
             "Decisions are validated by the function with pydantic (422 naming each problem), "
             "the one place their rules live; the stage validates the body's presence.",

@@ -72,7 +72,7 @@ class WorkQueue(Construct):
         )
         self.queue.grant_consume_messages(worker)
         acknowledge(
-            mapping.node.default_child,  # type: ignore[arg-type]
+            mapping.node.default_child,
             "Serverless-LambdaEventSourceMappingDestination",
             "An SQS event source mapping takes no on-failure destination (Lambda supports them "
             "for streams and Kafka): a failed message goes to the queue's own dead-letter queue.",

@@ -9,9 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aiflows.testing import drained, execution_of, finished, of_type, pending_review, run_sample
-from aiflows_runtime.contracts import ReviewDecision
-from aiflows_runtime.reviews import ReviewStore, answer_flow
+from aiflows.testing import decide, drained, execution_of, finished, of_type, pending_review, run_sample
+from aiflows_runtime.reviews import ReviewStore
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
 
@@ -68,8 +67,7 @@ def test_a_high_priority_ticket_waits_for_a_person_then_is_routed(
     assert review.details["details"] == {"priority": "high", "category": "outage"}
     assert review.details["summary"] == "A high outage ticket."
     # And approves it
-    decision = ReviewDecision(review_id=review.review_id, decision="approve", reviewer="ada@example.com")
-    answer_flow(cloud.client("stepfunctions"), store.decide(decision), decision)
+    decide(cloud, app, review.review_id, "approve", "ada@example.com")
     # Then the ticket is routed, and the triage announced as approved
     done = finished(cloud, execution)
     assert done["status"] == "SUCCEEDED", done.get("cause")
@@ -86,12 +84,7 @@ def test_a_rejected_triage_is_not_routed(
     triaged_as(cloud, "high", "bug")
     event_id = put_event_file(cloud, app, EVENTS / "outage.json")
     execution = execution_of(cloud, app, event_id, flow="ticket_triage")
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
-    review_id = pending_review(cloud, app, event_id)
-    decision = ReviewDecision(
-        review_id=review_id, decision="reject", reviewer="ada@example.com", reason="an outage"
-    )
-    answer_flow(cloud.client("stepfunctions"), store.decide(decision), decision)
+    decide(cloud, app, pending_review(cloud, app, event_id), "reject", "ada@example.com", "an outage")
     done = finished(cloud, execution)
     assert (done["status"], done["error"], done["cause"]) == ("FAILED", "Rejected", "an outage")
     seen = drained(cloud, bus_events)

@@ -57,7 +57,11 @@ function highlight(container, body, spans) {
   container.append(document.createTextNode(body.slice(last)));
 }
 
-const shown = (value) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
+// A detail as a person reads it: a list one item a line, an object as "key: value" pairs.
+const pairs = (item) => (item && typeof item === "object" && !Array.isArray(item)
+  ? Object.entries(item).map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`).join(" · ")
+  : typeof item === "string" ? item : JSON.stringify(item));
+const shown = (value) => (Array.isArray(value) ? value.map(pairs).join("\n") || "(none)" : pairs(value));
 
 async function show(reviewId) {
   const review = await api(`reviews/${reviewId}`);

@@ -106,7 +106,7 @@ def idempotent_step(capability: str, key: str | None = None) -> Callable[[F], F]
             expires_after_seconds=settings().idempotency_ttl_seconds,
         )
         _configs.append(config)
-        return idempotent_function(  # type: ignore[no-any-return]
+        return idempotent_function(
             data_keyword_argument="request",
             persistence_store=_persistence(),
             config=config,
