@@ -93,10 +93,10 @@ def capability_of(
 def weave(flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> dict[str, Any]:
     """The flow's definition as it deploys: the written one, with the house style woven in."""
     definition = copy.deepcopy(flow.written)
-    _weave_tasks(definition, flow, capabilities)
     states: dict[str, Any] = definition["States"]
-    if flow.manifest.review:
+    if flow.manifest.review:  # first: the review's timeouts are its settings, not its capability's
         _weave_review(states, flow)
+    _weave_tasks(definition, flow, capabilities)
     for name, state in list(states.items()):
         if state.get("Type") in ("Task", "Parallel", "Map") and "Catch" not in state:
             state["Catch"] = [
