@@ -147,7 +147,7 @@ def demo(args: argparse.Namespace) -> int:
         print("Where to look next:")
         print("  make serve                   keep the local cloud up and explore it with the AWS CLI")
         print("  docs/local-cloud.md          what the local cloud runs, and how it differs from AWS")
-        print("  docs/flows.md                the flows, step by step, and what each costs to run")
+        print("  docs/build-a-flow.md         build a flow of your own, from python -m aiflows new to a run")
         print("  statemachines/<flow>/        the flows you just ran; functions/<capability>/ their steps")
         print("  npx cdk deploy               the same app, on AWS")
         return status
