@@ -26,6 +26,7 @@ from aiflows_runtime.gateway import ModelAnswer, ModelGateway, RunContext
 from aiflows_runtime.manifest import CapabilityManifest, ModelRoute, load_manifest
 from aiflows_runtime.observability import record_breaker_open, record_model_call
 from aiflows_runtime.policies import routing_policy
+from aiflows_runtime.prompts import PromptTemplate, load
 from aiflows_runtime.settings import settings
 from aiflows_runtime.state import CircuitBreaker, Ledger, ResponseCache
 
@@ -53,11 +54,9 @@ class Capability:
             raise ValueError(f"{self.name} calls no model: its capability.toml has no [model] route")
         return self.manifest.model
 
-    def prompt(self) -> Any:
+    def prompt(self) -> PromptTemplate:
         """The prompt template its route names (``prompts/<version>.toml`` in its folder)."""
-        from aiflows_runtime import prompts
-
-        return prompts.load(self.folder, self.name, self.route.prompt)
+        return load(self.folder, self.name, self.route.prompt)
 
 
 @cache
