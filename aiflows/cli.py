@@ -268,6 +268,7 @@ def _ops(args: argparse.Namespace) -> int:
 
 def _new(args: argparse.Namespace) -> int:
     from aiflows import scaffold
+    from aiflows.registry import ROOT
 
     try:
         if args.command == "capability":
@@ -278,7 +279,7 @@ def _new(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for path in written:
-        print(f"wrote {path.relative_to(scaffold.ROOT)}")
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 
