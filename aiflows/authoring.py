@@ -89,7 +89,7 @@ def generated_parts(flow: FlowInfo) -> dict[str, str]:
             f"![{flow.name}]({GRAPH_FILE})\n\n<details><summary>As Mermaid text</summary>\n\n"
             f"```mermaid\n{mermaid}\n```\n\n</details>"
         ),
-        "pricing": render([flow.name]),
+        "pricing": render([flow]),
     }
 
 

@@ -14,7 +14,6 @@ the fix.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from aiflows.registry import FUNCTIONS, ROOT, CapabilityInfo, RegistryError, by_binding, camel
+from aiflows.registry import FUNCTIONS, ROOT, CapabilityInfo, RegistryError, by_binding, camel, name_problem
 from aiflows_runtime import contracts
 from aiflows_runtime.manifest import problems, read_toml
 from aiflows_runtime.policies import ActionPolicy
@@ -31,7 +30,6 @@ STATEMACHINES = ROOT / "statemachines"
 FLOW_MANIFEST = "flow.toml"
 DEFINITION = "definition.asl.json"
 ACTIONS = "actions.toml"
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class _Section(BaseModel):
@@ -191,10 +189,9 @@ def _detail_contract(flow: FlowInfo, trigger: Trigger) -> type[BaseModel]:
 
 def read_flow(folder: Path) -> FlowInfo:
     path = folder / FLOW_MANIFEST
-    if not _NAME.match(folder.name):
-        raise RegistryError(
-            f"{path}: the folder name {folder.name!r} is not a flow name; use lower_snake_case"
-        )
+    problem = name_problem(folder.name)
+    if problem:
+        raise RegistryError(f"{path}: the folder name {problem}; rename the folder")
     try:
         manifest = FlowManifest.model_validate(read_toml(path))
     except ValidationError as exc:

@@ -123,19 +123,19 @@ def _model_named(contract: ModuleType, name: str) -> type[BaseModel] | None:
     return found if isinstance(found, type) and issubclass(found, BaseModel) else None
 
 
-def _check_name(folder: Path) -> None:
-    name = folder.name
-    manifest = folder / MANIFEST
+def name_problem(name: str) -> str | None:
+    """Why a capability's or a flow's folder may not be named so, if it may not."""
     if not _NAME.match(name) or keyword.iskeyword(name):
-        raise RegistryError(
-            f"{manifest}: the folder name {name!r} is not a capability name; use lower_snake_case "
-            "(letters, digits, _), starting with a letter"
-        )
+        return f"{name!r} is not a name: use lower_snake_case (letters, digits, _), starting with a letter"
     if name in sys.stdlib_module_names or name in _RESERVED:
-        raise RegistryError(
-            f"{manifest}: the folder name {name!r} would shadow the module {name!r} in the function's "
-            "Python path; rename the folder"
-        )
+        return f"{name!r} would shadow the Python module {name!r} (in a function, or in this project)"
+    return None
+
+
+def _check_name(folder: Path) -> None:
+    problem = name_problem(folder.name)
+    if problem:
+        raise RegistryError(f"{folder / MANIFEST}: the folder name {problem}; rename the folder")
 
 
 def read_capability(folder: Path) -> CapabilityInfo:
@@ -223,4 +223,12 @@ def capabilities(root: Path = FUNCTIONS) -> dict[str, CapabilityInfo]:
 
 def by_binding(root: Path = FUNCTIONS) -> dict[str, CapabilityInfo]:
     """The capabilities by the ``${Name}`` a definition uses for their functions."""
-    return {info.binding: info for info in capabilities(root).values()}
+    found: dict[str, CapabilityInfo] = {}
+    for info in capabilities(root).values():
+        other = found.setdefault(info.binding, info)
+        if other is not info:
+            raise RegistryError(
+                f"{info.folder / MANIFEST}: functions/{info.name} and functions/{other.name} are both "
+                f"${{{info.binding}}} in a definition; rename one of the folders"
+            )
+    return found

@@ -11,20 +11,21 @@ it is the team's to make its own. It never overwrites: a folder that exists is r
 from __future__ import annotations
 
 import json
-import keyword
 import re
-import sys
 from pathlib import Path
 from string import Template
 from typing import Any
 
 from aiflows.flows import STATEMACHINES
-from aiflows.registry import FUNCTIONS, camel, capabilities
+from aiflows.registry import FUNCTIONS, camel, capabilities, name_problem
 from aiflows_runtime.policies import routing_policy
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _DETAIL_TYPE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
 CONFIDENT = 0.8  # the skeleton flow acts alone at this confidence or more, and asks a person below it
+SKELETON_STATES = frozenset(
+    {"Start", "Validate", "Duplicate", "Decide", "Review", "ReviewDecision", "PublishRejected", "Rejected"}
+    | {"PublishCompleted", "Done"}
+)
 
 
 class ScaffoldError(ValueError):
@@ -32,11 +33,9 @@ class ScaffoldError(ValueError):
 
 
 def _check_name(kind: str, name: str) -> None:
-    if not _NAME.match(name) or keyword.iskeyword(name) or name in sys.stdlib_module_names:
-        raise ScaffoldError(
-            f"{name!r} is not a {kind} name: use lower_snake_case (letters, digits, _), starting with a "
-            "letter, and not the name of a Python module"
-        )
+    problem = name_problem(name)
+    if problem:
+        raise ScaffoldError(f"the {kind} name {problem}; choose another")
 
 
 def _write(folder: Path, files: dict[str, str]) -> list[Path]:
@@ -52,10 +51,10 @@ def _write(folder: Path, files: dict[str, str]) -> list[Path]:
 
 
 def _route() -> tuple[str, str]:
-    """A primary and a fallback that routing.toml prices: the cheapest two."""
+    """A primary and a fallback that routing.toml prices: the cheapest two, by output tokens."""
     prices = routing_policy().models
     cheapest = sorted(prices, key=lambda model: (prices[model].output_per_1k, model))
-    return cheapest[1 if len(cheapest) > 2 else 0], cheapest[-1]
+    return cheapest[0], cheapest[1 if len(cheapest) > 1 else 0]
 
 
 def _render(template: str, **values: str) -> str:
@@ -474,7 +473,10 @@ def new_flow(
     outputs = [field for field in info.output_model.model_fields if field != "model"]
     source = source or f"aiflows.{trigger.split('.')[0]}"
     kind = trigger.split(".")[0].replace("-", "_")
-    definition = _flow_definition(name, camel(capability), info.binding, outputs, kind)
+    step = camel(capability)
+    if step in SKELETON_STATES:
+        step += "Step"  # the skeleton's own states keep their names
+    definition = _flow_definition(name, step, info.binding, outputs, kind)
     reviewed = "Review" in definition["States"]
     paths = ['"confident" = { Decide = "PublishCompleted" }', '"reviewed, approved" = { Decide = "Review" }']
     manifest = _render(

@@ -122,7 +122,7 @@ def pending_review(cloud: LocalCloud, app: Deployment, correlation_id: str, time
 
 
 def execution_of(
-    cloud: LocalCloud, app: Deployment, event_id: str, timeout: float = 60, flow: str = "document_intake"
+    cloud: LocalCloud, app: Deployment, event_id: str, *, flow: str, timeout: float = 60
 ) -> dict[str, Any]:
     """The flow's execution started for an event (its input's id), once it has started."""
     sfn = cloud.client("stepfunctions")

@@ -121,7 +121,7 @@ def check_definition(
 
 
 def check_all() -> list[str]:
-    """The problems of every flow's definition, as written."""
+    """The problems of every flow's definition, as it deploys (woven)."""
     from aiflows.flows import flows
 
     problems: list[str] = []

@@ -1,7 +1,7 @@
 """A flow drawn as a graph: the states of an Amazon States Language definition and the ways between them.
 
 This is the flow graph the team points to in reviews and docs: Mermaid text for Markdown, or a
-self-contained SVG. ``python -m aiflows flows graph <flow>`` will print it.
+self-contained SVG. ``python -m aiflows flows graph <flow>`` prints it.
 """
 
 from __future__ import annotations

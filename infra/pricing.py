@@ -12,8 +12,12 @@ ledger.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiflows.flows import FlowInfo
 
 STANDARD_PER_TRANSITION = 0.000025  # USD, $0.025 per 1,000 state transitions
 EXPRESS_PER_REQUEST = 0.000001  # USD, $1.00 per million requests
@@ -68,12 +72,12 @@ class Row:
     express: float
 
 
-def table(names: list[str] | None = None) -> list[Row]:
+def table(priced: Iterable[FlowInfo] | None = None) -> list[Row]:
     """A row per priced path of each flow (every flow by default), on the definition that deploys."""
     from aiflows.flows import flows
 
     rows = []
-    for flow in (f for f in flows().values() if names is None or f.name in names):
+    for flow in flows().values() if priced is None else priced:
         definition, pricing = flow.woven(), flow.manifest.pricing
         express = flow.manifest.type == "EXPRESS"
         for path, choices in pricing.paths.items():
@@ -90,12 +94,12 @@ def table(names: list[str] | None = None) -> list[Row]:
     return rows
 
 
-def render(names: list[str] | None = None) -> str:
+def render(priced: Iterable[FlowInfo] | None = None) -> str:
     lines = [
         "| flow | path | state transitions | Standard, per 1,000 runs | Express, per 1,000 runs |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
-    for row in table(names):
+    for row in table(priced):
         express = "n/a (a Standard flow)" if math.isnan(row.express) else f"${row.express:.4f}"
         lines.append(f"| {row.flow} | {row.path} | {row.transitions} | ${row.standard:.4f} | {express} |")
     return "\n".join(lines)
@@ -104,4 +108,6 @@ def render(names: list[str] | None = None) -> str:
 if __name__ == "__main__":
     import sys
 
-    print(render(sys.argv[1:] or None))
+    from aiflows.flows import flows
+
+    print(render([flows()[name] for name in sys.argv[1:]] or None))

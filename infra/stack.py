@@ -65,9 +65,11 @@ class AiFlowsStack(Stack):
             flow = self.flows[flow_info.name]
             # What a run is expected to cost on average; the manifest's budget_usd caps one run.
             self.monitoring.watch_flow(flow, cost_per_run_usd=flow_info.manifest.cost_per_run_alarm_usd)
-            for trigger in flow_info.manifest.triggers:
+            for number, trigger in enumerate(flow_info.manifest.triggers):
+                # the flow's name and its trigger's: two flows (or two triggers) never share a rule id
+                event = camel(trigger.detail_type[0].replace(".", "_").replace("-", "_"))
                 self.event_bus.start_flow(
-                    camel(trigger.detail_type[0].replace(".", "_").replace("-", "_")),
+                    f"{flow_info.construct_id}{event}{number or ''}",
                     source=trigger.source,
                     detail_type=trigger.detail_type,
                     flow=flow,
@@ -101,6 +103,16 @@ class AiFlowsStack(Stack):
             definition = weave(info, capabilities)
         except ValueError as exc:
             raise FlowDefinitionError(str(exc)) from None
+        if info.manifest.type == "EXPRESS":
+            waits = [
+                p for p, state in walk_states(definition) if ".waitForTaskToken" in str(state.get("Resource"))
+            ]
+            if waits or info.manifest.review:
+                raise FlowDefinitionError(
+                    f"{info.folder / 'flow.toml'}: an EXPRESS flow, but {', '.join(waits) or 'its review'} "
+                    "waits for a task token: Express workflows support Request Response only; make the flow "
+                    'type = "STANDARD", or call without .waitForTaskToken'
+                )
         used = substitutions(definition)
         bindings: dict[str, object] = {}
         for name in sorted(used):

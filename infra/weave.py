@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 LAMBDA_INVOKE = ("arn:aws:states:::lambda:invoke", "arn:aws:states:::lambda:invoke.waitForTaskToken")
 EVENT_BUS = "EventBus"  # the ${Name} of the flows' bus
 PUBLISH_FAILURE = "PublishFailure"
-FAILURE_TENANT = "FailureTenant"
+FAILURE_CONTEXT = "FailureContext"
 FAILURE_KIND = "FailureKind"
 # error -> the Fail state it ends in; the manifest's [failures] renames them
 FAILURE_STATES: dict[str, str] = {
@@ -68,7 +68,8 @@ _FAIL_COMMENTS = {
 PUT_EVENTS = "arn:aws:states:::events:putEvents"
 # what an events:putEvents Task gets when it does not say otherwise: the bus throttles and fails
 PUT_EVENTS_RETRY = {
-    "ErrorEquals": ["EventBridge.EventBridgeException", "States.Timeout"],
+    # FailedEntry: PutEvents answered with a failed entry (FailedEntryCount > 0), throttling among them
+    "ErrorEquals": ["EventBridge.EventBridgeException", "EventBridge.FailedEntry", "States.Timeout"],
     "IntervalSeconds": 2,
     "MaxAttempts": 3,
     "BackoffRate": 2,
@@ -98,10 +99,14 @@ def weave(flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> dict[st
         _weave_review(states, flow)
     _weave_tasks(definition, flow, capabilities)
     for name, state in list(states.items()):
-        if state.get("Type") in ("Task", "Parallel", "Map") and "Catch" not in state:
-            state["Catch"] = [
+        if state.get("Type") not in ("Task", "Parallel", "Map"):
+            continue
+        catches = state.setdefault("Catch", [])
+        if not any("States.ALL" in catch.get("ErrorEquals", []) for catch in catches):
+            # after the author's own: whatever else fails goes down the failure path, never unannounced
+            catches.append(
                 {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": f"{name}Failed"}
-            ]
+            )
     _weave_failure_path(states, flow)
     return definition
 
@@ -171,25 +176,29 @@ def _weave_review(states: dict[str, Any], flow: FlowInfo) -> None:
         (f"Remind{name}", review.escalate_after_seconds, True, False),
         (f"Escalate{name}", review.give_up_after_seconds, False, True),
     ]
+    timed_out = f"{name}TimedOut"
     for index, (step, timeout, reminder, escalation) in enumerate(chain):
+        following = chain[index + 1][0] if index + 1 < len(chain) else timed_out
         if step != name and step in states:
-            continue  # the author wrote this step
+            return  # the author wrote this step, and what follows it
         state = asks if step == name else copy.deepcopy(original)
         payload = state.get("Parameters", {}).get("Payload")
         if step == name:
-            state.setdefault("TimeoutSeconds", timeout)
+            if "TimeoutSecondsPath" not in state:
+                state.setdefault("TimeoutSeconds", timeout)
             if isinstance(payload, dict):
                 for key, value in (("step", step), ("reminder", reminder), ("escalation", escalation)):
                     payload.setdefault(key, value)
         else:
             what = "an escalation" if escalation else "a reminder"
             state["Comment"] = f"Nobody decided in time: ask again, as {what}."
+            state.pop("TimeoutSecondsPath", None)
             state["TimeoutSeconds"] = timeout
             if isinstance(payload, dict):
                 payload.update({"step": step, "reminder": reminder, "escalation": escalation})
         catches = state.setdefault("Catch", [])
-        if not any("States.Timeout" in c.get("ErrorEquals", []) for c in catches):
-            following = chain[index + 1][0] if index + 1 < len(chain) else f"{name}TimedOut"
+        own_timeout = any("States.Timeout" in c.get("ErrorEquals", []) for c in catches)
+        if not own_timeout:
             catches.insert(
                 0, {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.failure", "Next": following}
             )
@@ -198,9 +207,11 @@ def _weave_review(states: dict[str, Any], flow: FlowInfo) -> None:
                 {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": f"{name}Failed"}
             )
         states[step] = state
+        if own_timeout:
+            return  # the author decided what a timeout leads to: nothing after it is woven
     last = chain[-1][0]
     states.setdefault(
-        f"{name}TimedOut", {**_failed_state(last), "Comment": f"Nobody decided {name}, even after {last}."}
+        timed_out, {**_failed_state(last), "Comment": f"Nobody decided {name}, even after {last}."}
     )
 
 
@@ -210,7 +221,7 @@ def _failed_state(step: str) -> dict[str, Any]:
         "Comment": f"{step} failed: name the step, keep the error.",
         "Parameters": {"step": step, "error.$": "$.failure.Error", "cause.$": "$.failure.Cause"},
         "ResultPath": "$.failed",
-        "Next": FAILURE_TENANT,
+        "Next": FAILURE_CONTEXT,
     }
 
 
@@ -230,33 +241,45 @@ def _weave_failure_path(states: dict[str, Any], flow: FlowInfo) -> None:
     for target in failed:
         step = target.removesuffix("Failed").removesuffix("TimedOut")
         states[target] = _failed_state(step)
-    if not failed and PUBLISH_FAILURE not in {s.get("Next") for s in states.values()}:
+    pointed = {s.get("Next") for s in states.values()} | {
+        c.get("Next") for s in states.values() for c in s.get("Catch", [])
+    }
+    if not pointed & {FAILURE_CONTEXT, PUBLISH_FAILURE}:
         return
     manifest = flow.manifest
     kept = {"step.$": "$.failed.step", "error.$": "$.failed.error", "cause.$": "$.failed.cause"}
+    correlation, tenant = manifest.correlation_id, manifest.tenant
+    # A path that is not there fails a Pass with States.Runtime, which no Catch catches: the
+    # context is read only where it is present, else the execution's own name stands in.
+    context = {
+        "FailureOfRun": {**kept, "correlation_id.$": correlation, "tenant.$": tenant},
+        "FailureWithoutTenant": {**kept, "correlation_id.$": correlation, "tenant": None},
+        "FailureWithoutContext": {**kept, "correlation_id.$": "$$.Execution.Name", "tenant": None},
+    }
+    present = [{"Variable": correlation, "IsPresent": True}, {"Variable": tenant, "IsPresent": True}]
     tail: dict[str, Any] = {
-        FAILURE_TENANT: {
+        FAILURE_CONTEXT: {
             "Type": "Choice",
-            "Comment": "The failure event names the tenant when the run has one.",
-            "Choices": [{"Variable": manifest.tenant, "IsPresent": True, "Next": "FailureOfTenant"}],
-            "Default": "FailureWithoutTenant",
+            "Comment": "The failure event names the run and its tenant, where the run has them.",
+            "Choices": [
+                {"And": present, "Next": "FailureOfRun"},
+                {**present[0], "Next": "FailureWithoutTenant"},
+            ],
+            "Default": "FailureWithoutContext",
         },
-        "FailureOfTenant": {
-            "Type": "Pass",
-            "Parameters": {**kept, "tenant.$": manifest.tenant},
-            "ResultPath": "$.failed",
-            "Next": PUBLISH_FAILURE,
-        },
-        "FailureWithoutTenant": {
-            "Type": "Pass",
-            "Parameters": {**kept, "tenant": None},
-            "ResultPath": "$.failed",
-            "Next": PUBLISH_FAILURE,
+        **{
+            name: {
+                "Type": "Pass",
+                "Parameters": parameters,
+                "ResultPath": "$.failed",
+                "Next": PUBLISH_FAILURE,
+            }
+            for name, parameters in context.items()
         },
         PUBLISH_FAILURE: {
             "Type": "Task",
             "Comment": f"Every failure is announced: {FLOW_FAILED} names the step and the error.",
-            "Resource": "arn:aws:states:::events:putEvents",
+            "Resource": PUT_EVENTS,
             "Parameters": {
                 "Entries": [
                     {
@@ -264,7 +287,7 @@ def _weave_failure_path(states: dict[str, Any], flow: FlowInfo) -> None:
                         "Source": FLOWS_SOURCE,
                         "DetailType": FLOW_FAILED,
                         "Detail": {
-                            "correlation_id.$": manifest.correlation_id,
+                            "correlation_id.$": "$.failed.correlation_id",
                             "flow": flow.name,
                             "step.$": "$.failed.step",
                             "error.$": "$.failed.error",

@@ -116,15 +116,16 @@ class LocalModel:
     def _read_script_file(self) -> None:
         if self.script_file is None or not self.script_file.is_file():
             return
-        lines = self.script_file.read_text(encoding="utf-8").splitlines()
+        # whole lines only: a line still being written is read once it ends
+        lines = self.script_file.read_text(encoding="utf-8").split("\n")[:-1]
         for number, line in enumerate(lines[self._read_lines :], start=self._read_lines + 1):
+            self._read_lines = number  # a broken line is reported once, then passed over
             if line.strip():
                 try:
                     entry = json.loads(line)
                     self.scripts[str(entry["for"])].append(scripted(entry))
                 except (ValueError, KeyError, TypeError) as exc:
                     raise ValueError(f"{self.script_file}, line {number}: {exc}") from None
-        self._read_lines = len(lines)
 
     def _next_behaviour(self, capability: str, model_id: str) -> Scripted | None:
         with self._lock:

@@ -16,7 +16,7 @@ from .contract import ActInput, ActOutput
 CAPABILITY = "act"
 
 
-@idempotent_step(CAPABILITY, key="[action, action_id]")
+@idempotent_step(CAPABILITY, key="[flow, action, action_id]")  # two flows may use one action id
 def act(request: ActInput) -> dict[str, Any]:
     effect = plan(request.action, request.action_id, request.payload, action_policy(request.flow))
     config = settings()

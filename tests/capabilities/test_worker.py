@@ -28,6 +28,7 @@ def flow(cloud: LocalCloud, queue_url: str, timeout_seconds: int = 600) -> str:
                     "MessageBody": {
                         "task_token.$": "$$.Task.Token",
                         "correlation_id.$": "$.correlation_id",
+                        "flow": "document_intake",
                         "document.$": "$.document",
                         "max_words": 40,
                     },

@@ -66,7 +66,7 @@ def test_a_confident_run_acts_without_review_and_announces_it(
 ) -> None:
     # When a clear invoice is submitted
     event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "auto-1"}, tmp_path)
-    execution = finished(cloud, execution_of(cloud, app, event_id))
+    execution = finished(cloud, execution_of(cloud, app, event_id, flow="document_intake"))
     # Then it ran every step, without a review, and wrote its record
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     states = entered(cloud, execution)
@@ -100,7 +100,7 @@ def test_a_doubtful_run_waits_for_a_person_who_approves(
 ) -> None:
     # Given a document whose label the models are not sure of
     event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "review-1", "text": MIXED}, tmp_path)
-    execution = execution_of(cloud, app, event_id)
+    execution = execution_of(cloud, app, event_id, flow="document_intake")
     # When the flow asks for a review, and a reviewer approves it
     review_id = pending_review(cloud, app, event_id)
     [requested] = of_type(drained(cloud, bus_events), "review.requested", event_id)
@@ -121,7 +121,7 @@ def test_a_rejected_run_ends_in_rejected_with_the_reason(
     cloud: LocalCloud, app: Deployment, bus_events: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "review-2", "text": MIXED}, tmp_path)
-    execution = execution_of(cloud, app, event_id)
+    execution = execution_of(cloud, app, event_id, flow="document_intake")
     review_id = pending_review(cloud, app, event_id)
     decide(
         cloud,
@@ -147,7 +147,7 @@ def test_a_revision_carries_the_reviewers_edits_into_the_action(
     cloud: LocalCloud, app: Deployment, tmp_path: Path
 ) -> None:
     event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "review-3", "text": MIXED}, tmp_path)
-    execution = execution_of(cloud, app, event_id)
+    execution = execution_of(cloud, app, event_id, flow="document_intake")
     review_id = pending_review(cloud, app, event_id)
     edits = {"total": "1,300.00"}
     decide(
@@ -166,7 +166,7 @@ def test_an_invalid_event_fails_in_a_named_state_and_is_announced(
     cloud: LocalCloud, app: Deployment, bus_events: list[dict[str, Any]]
 ) -> None:
     event_id = put_event_file(cloud, app, EVENTS / "invalid.json")
-    done = finished(cloud, execution_of(cloud, app, event_id))
+    done = finished(cloud, execution_of(cloud, app, event_id, flow="document_intake"))
     assert (done["status"], done["error"]) == ("FAILED", "InvalidDocument")
     cause = json.loads(done["cause"])
     assert cause["errorType"] == "InvalidInput"
@@ -181,7 +181,7 @@ def test_the_same_event_delivered_twice_gives_one_run_and_one_action(
 ) -> None:
     # Given a run of an event
     event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "twice-1"}, tmp_path)
-    first = finished(cloud, execution_of(cloud, app, event_id))
+    first = finished(cloud, execution_of(cloud, app, event_id, flow="document_intake"))
     assert first["status"] == "SUCCEEDED"
     # When EventBridge delivers the same event again (at-least-once delivery)
     sfn = cloud.client("stepfunctions")
@@ -236,14 +236,16 @@ def test_a_deploy_is_rolled_back_by_pointing_the_alias_back(
         stateMachineAliasArn=alias, routingConfiguration=[{"stateMachineVersionArn": bad, "weight": 100}]
     )
     event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "rollback-1"}, tmp_path)
-    assert finished(cloud, execution_of(cloud, app, event_id))["error"] == "BadDeploy"
+    assert finished(cloud, execution_of(cloud, app, event_id, flow="document_intake"))["error"] == "BadDeploy"
     # When the alias is pointed back at the previous version
     sfn.update_state_machine_alias(
         stateMachineAliasArn=alias, routingConfiguration=[{"stateMachineVersionArn": good, "weight": 100}]
     )
     # Then new events run the previous definition again
     event_id = submit(cloud, app, {**INVOICE["Detail"], "document_id": "rollback-2"}, tmp_path)
-    assert finished(cloud, execution_of(cloud, app, event_id))["status"] == "SUCCEEDED"
+    assert (
+        finished(cloud, execution_of(cloud, app, event_id, flow="document_intake"))["status"] == "SUCCEEDED"
+    )
 
 
 def test_every_event_on_the_bus_has_the_documented_shape(

@@ -28,7 +28,9 @@ def submit(cloud: LocalCloud, app: Deployment, tmp_path: Path, document_id: str,
 
 
 def finished(cloud: LocalCloud, app: Deployment, event_id: str) -> dict[str, Any]:
-    return cloud.wait_for_execution(execution_of(cloud, app, event_id)["executionArn"], timeout=90)
+    return cloud.wait_for_execution(
+        execution_of(cloud, app, event_id, flow="document_intake")["executionArn"], timeout=90
+    )
 
 
 def ledger(cloud: LocalCloud, app: Deployment) -> Ledger:

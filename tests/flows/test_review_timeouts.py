@@ -42,8 +42,8 @@ def test_an_unanswered_review_is_escalated_then_times_out(cloud: LocalCloud, app
     assert entered[-7:] == [
         "EscalateReview",
         "ReviewTimedOut",
-        "FailureTenant",
-        "FailureOfTenant",
+        "FailureContext",
+        "FailureOfRun",
         "PublishFailure",
         "FailureKind",
         "TimedOut",

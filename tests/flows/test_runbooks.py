@@ -88,7 +88,9 @@ def submit(cloud: LocalCloud, app: Deployment, tmp_path: Path, **detail: Any) ->
 
 
 def finished(cloud: LocalCloud, app: Deployment, event_id: str) -> dict[str, Any]:
-    return cloud.wait_for_execution(execution_of(cloud, app, event_id)["executionArn"], timeout=90)
+    return cloud.wait_for_execution(
+        execution_of(cloud, app, event_id, flow="document_intake")["executionArn"], timeout=90
+    )
 
 
 def emf_records(cloud: LocalCloud) -> list[dict[str, Any]]:

@@ -108,6 +108,16 @@ CASES = {
         lambda text: text.replace('primary = "', 'primary = "acme.unpriced-v1:0"\n# was "', 1),
         ["functions/triage/capability.toml", "acme.unpriced-v1:0", "routing.toml does not price"],
     ),
+    "an Express flow that waits for a person": (
+        "statemachines/ticket_triage/flow.toml",
+        lambda text: text.replace('type = "STANDARD"', 'type = "EXPRESS"'),
+        ["statemachines/ticket_triage/flow.toml", "an EXPRESS flow", "Request Response only", "STANDARD"],
+    ),
+    "a Task that would time out before its function": (
+        "functions/triage/capability.toml",
+        lambda text: text.replace('output = "TriageOutput"', 'output = "TriageOutput"\ntimeout_seconds = 90'),
+        ["functions/triage/capability.toml", "[task].timeout_seconds = 60", "make the Task's longer"],
+    ),
     "a manifest key the framework does not know": (
         "functions/triage/capability.toml",
         lambda text: text.replace("[reaches]", "[reaches]\nqueue = true"),

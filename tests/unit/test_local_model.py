@@ -147,3 +147,15 @@ def test_a_script_file_scripts_a_running_model_by_capability(tmp_path: Path) -> 
         appended.write('{"for": "classify", "fault": "sneeze"}\n')
     with pytest.raises(ValueError, match=r"model-script\.jsonl, line 3"):
         converse(model, "classify/v1", labels="invoice", title="T", text="x")
+    # And once reported, the broken line is passed over; a line still being written waits for its end
+    with script.open("a") as appended:
+        appended.write('{"for": "classify", "answer": {"label": "invoice", ')
+    assert (
+        json.loads(
+            converse(model, "classify/v1", labels="invoice", title="T", text="an invoice")["output"][
+                "message"
+            ]["content"][0]["text"]
+        )["label"]
+        == "invoice"
+    )
+    assert model.calls[-1].outcome == "ok"

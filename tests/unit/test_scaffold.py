@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def test_a_new_flow_is_a_folder_that_weaves_and_keeps_its_contracts(tmp_path: Pa
     ("call", "message"),
     [
         (lambda root: new_capability("Bad-Name", functions=root), "lower_snake_case"),
-        (lambda root: new_capability("json", functions=root), "the name of a Python module"),
+        (lambda root: new_capability("json", functions=root), "would shadow the Python module 'json'"),
         (lambda root: new_flow("probe", "submitted", "classify", root=root), "is not a detail-type"),
         (lambda root: new_flow("probe", "probe.submitted", "nope", root=root), "new capability"),
         (lambda root: new_flow("probe", "probe.submitted", "retrieve", root=root), "takes no document"),
@@ -55,3 +56,17 @@ def test_what_cannot_be_written_is_refused_with_the_fix(tmp_path: Path, call, me
 def test_the_scaffold_never_overwrites_a_folder() -> None:
     with pytest.raises(ScaffoldError, match="exists already"):
         new_capability("classify", functions=FUNCTIONS)
+
+
+def test_a_capability_named_like_a_skeleton_state_gets_a_step_of_its_own(tmp_path: Path) -> None:
+    # Given a capability named like the skeleton's review state
+    new_capability("review", functions=tmp_path / "functions")
+    # When a flow is scaffolded on it
+    new_flow(
+        "probe_review", "probe.submitted", "review", root=tmp_path / "flows", functions=tmp_path / "functions"
+    )
+    states = json.loads((tmp_path / "flows" / "probe_review" / "definition.asl.json").read_text())["States"]
+    # Then its step is a state of its own, and the skeleton's review still asks a person
+    assert states["Validate"]["Next"] == "ReviewStep"
+    assert states["ReviewStep"]["Parameters"]["FunctionName"] == "${ReviewFunction}"
+    assert states["Review"]["Parameters"]["FunctionName"] == "${RequestReviewFunction}"

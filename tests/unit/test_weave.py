@@ -146,3 +146,70 @@ def test_a_task_that_puts_events_gets_a_timeout_and_a_retry(tmp_path: Path) -> N
     woven = weave(flow(tmp_path, {"Publish": publish}), by_binding())["States"]["Publish"]
     assert woven["TimeoutSeconds"] == 10
     assert woven["Retry"][0]["ErrorEquals"][0] == "EventBridge.EventBridgeException"
+
+
+def test_an_authors_partial_catch_keeps_its_errors_and_the_rest_takes_the_failure_path(
+    tmp_path: Path,
+) -> None:
+    own = [{"ErrorEquals": ["DuplicateRun"], "Next": "Duplicate"}]
+    states = weave(
+        flow(tmp_path, {"Classify": classify_task(Catch=own, End=True), "Duplicate": {"Type": "Succeed"}}),
+        by_binding(),
+    )["States"]
+    assert states["Classify"]["Catch"] == [
+        *own,
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "ClassifyFailed"},
+    ]
+    assert "PublishFailure" in states
+
+
+def test_the_failure_event_reads_the_run_only_where_it_is(tmp_path: Path) -> None:
+    # A path that is not there would fail the failure path itself (States.Runtime, uncatchable)
+    states = weave(flow(tmp_path, {"Classify": classify_task(End=True)}), by_binding())["States"]
+    context = states["FailureContext"]
+    assert context["Choices"][0]["And"] == [
+        {"Variable": "$$.Execution.Input.id", "IsPresent": True},
+        {"Variable": "$$.Execution.Input.detail.tenant", "IsPresent": True},
+    ]
+    assert states["FailureWithoutContext"]["Parameters"]["correlation_id.$"] == "$$.Execution.Name"
+    detail = states["PublishFailure"]["Parameters"]["Entries"][0]["Detail"]
+    assert detail["correlation_id.$"] == "$.failed.correlation_id"
+    assert "EventBridge.FailedEntry" in states["PublishFailure"]["Retry"][0]["ErrorEquals"]
+
+
+def review_task(**extra: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {
+            "FunctionName": "${RequestReviewFunction}",
+            "Payload": {"task_token.$": "$$.Task.Token"},
+        },
+        "End": True,
+        **extra,
+    }
+
+
+def test_a_review_whose_author_decides_its_timeout_gets_no_reminders(tmp_path: Path) -> None:
+    # Given a review whose own Catch says what a timeout leads to
+    own = [
+        {"ErrorEquals": ["States.Timeout"], "Next": "GiveUp"},
+        {"ErrorEquals": ["States.ALL"], "Next": "GiveUp"},
+    ]
+    written = {"Review": review_task(Catch=own, TimeoutSecondsPath="$.wait"), "GiveUp": {"Type": "Succeed"}}
+    states = weave(flow(tmp_path, written, MANIFEST + "[review]\n"), by_binding())["States"]
+    # Then nothing unreachable is woven, and its TimeoutSecondsPath stands alone
+    assert "RemindReview" not in states and "ReviewTimedOut" not in states
+    assert "TimeoutSeconds" not in states["Review"] and states["Review"]["Catch"] == own
+
+
+def test_a_review_catching_everything_itself_still_gets_a_failure_path_for_its_timeouts(
+    tmp_path: Path,
+) -> None:
+    written = {
+        "Review": review_task(Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Mine"}]),
+        "Mine": {"Type": "Fail", "Error": "Mine"},
+    }
+    states = weave(flow(tmp_path, written, MANIFEST + "[review]\n"), by_binding())["States"]
+    assert states["EscalateReview"]["Catch"][0]["Next"] == "ReviewTimedOut"
+    assert states["ReviewTimedOut"]["Next"] == "FailureContext" and "FailureContext" in states

@@ -62,7 +62,7 @@ class StepInput(Contract):
     """What every step of a run receives besides its own data."""
 
     correlation_id: str = Field(min_length=1, max_length=256)
-    flow: str = Field(default="document_intake", min_length=1, max_length=64)
+    flow: str = Field(min_length=1, max_length=64, description="the flow's name: the weaving passes it")
     budget_usd: float | None = Field(default=None, gt=0)
 
 

@@ -9,7 +9,7 @@ It calls Amazon Bedrock's Converse API and adds what a dependable flow needs:
   policy is the only one that counts);
 - a circuit breaker per model, shared through DynamoDB: an open breaker sends
   the call to the next model;
-- a response cache with a TTL for the capabilities the policy marks cacheable;
+- a response cache with a TTL for the routes a manifest marks cacheable;
 - the cost of every call: tokens, latency, model, prompt version and USD, to the
   run's ledger and to metrics; and a run budget, checked before each call.
 

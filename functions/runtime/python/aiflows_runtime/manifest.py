@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 MANIFEST = "capability.toml"
 
@@ -90,6 +90,16 @@ class CapabilityManifest(_Section):
     model: ModelRoute | None = None
     reaches: Reaches = Reaches()
     task: TaskDefaults = TaskDefaults()
+
+    @model_validator(mode="after")
+    def _the_task_outlasts_the_function(self) -> CapabilityManifest:
+        if not self.reaches.work_queue and self.task.timeout_seconds < self.timeout_seconds:
+            raise ValueError(
+                f"[task].timeout_seconds = {self.task.timeout_seconds} is shorter than the function's "
+                f"timeout_seconds = {self.timeout_seconds}: the Task would time out while the function "
+                "still runs, and its retry would meet the same call in progress; make the Task's longer"
+            )
+        return self
 
 
 def problems(exc: ValidationError) -> str:
