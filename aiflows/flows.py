@@ -19,11 +19,11 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from aiflows.registry import FUNCTIONS, ROOT, CapabilityInfo, RegistryError, by_binding, camel, name_problem
 from aiflows_runtime import contracts
-from aiflows_runtime.manifest import problems, read_toml
+from aiflows_runtime.manifest import Section, problems, read_toml
 from aiflows_runtime.policies import ActionPolicy
 
 STATEMACHINES = ROOT / "statemachines"
@@ -32,11 +32,7 @@ DEFINITION = "definition.asl.json"
 ACTIONS = "actions.toml"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Trigger(_Section):
+class Trigger(Section):
     """An EventBridge pattern on the flows' bus that starts the flow (its ``live`` alias)."""
 
     source: tuple[str, ...] = Field(min_length=1)
@@ -45,14 +41,14 @@ class Trigger(_Section):
     description: str = ""
 
 
-class FlowEvent(_Section):
+class FlowEvent(Section):
     """An event the flow puts on the bus itself, with one of the shared outcome contracts."""
 
     outcome: Literal["completed", "rejected"]
     description: str = ""
 
 
-class ReviewSettings(_Section):
+class ReviewSettings(Section):
     """The human review: the Task that asks for it, then a reminder and an escalation, woven in."""
 
     state: str = Field(default="Review", description="the Task that invokes request_review")
@@ -61,7 +57,7 @@ class ReviewSettings(_Section):
     give_up_after_seconds: int = Field(default=172800, gt=0, description="then the run fails as TimedOut")
 
 
-class PricingSettings(_Section):
+class PricingSettings(Section):
     """The paths through the flow that docs/flows.md prices (infra.pricing)."""
 
     paths: dict[str, dict[str, str]] = Field(
@@ -71,7 +67,7 @@ class PricingSettings(_Section):
     express_seconds: float = Field(default=2.0, gt=0, description="an Express run's duration")
 
 
-class FlowManifest(_Section):
+class FlowManifest(Section):
     description: str = Field(min_length=1)
     type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
     started_by: Literal["events", "api"] = Field(

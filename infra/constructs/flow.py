@@ -160,6 +160,30 @@ def _task_needs(where: str, path: str, state: dict[str, Any]) -> Iterator[Need]:
         yield Need(path, bound[1], integration.kind, integration.action)
 
 
+def unreachable(scope: dict[str, Any], prefix: str = "") -> list[str]:
+    """The states no transition reaches from StartAt (AWS refuses a definition with one)."""
+    states: dict[str, Any] = scope.get("States", {})
+    seen: set[str] = set()
+    todo = [scope.get("StartAt")]
+    while todo:
+        name = todo.pop()
+        if not isinstance(name, str) or name in seen or name not in states:
+            continue
+        seen.add(name)
+        state = states[name]
+        todo += [state.get("Next"), state.get("Default")]
+        todo += [rule.get("Next") for rule in [*state.get("Choices", []), *state.get("Catch", [])]]
+    found = [f"{prefix}{name}" for name in states if name not in seen]
+    for name in sorted(seen):
+        state = states[name]
+        for branch in state.get("Branches", []):
+            found += unreachable(branch, f"{prefix}{name}/")
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            found += unreachable(processor, f"{prefix}{name}/")
+    return found
+
+
 def check_bindings(
     definition: dict[str, Any], bindings: Mapping[str, object], flow: str
 ) -> dict[str, ResourceKind]:
@@ -213,6 +237,12 @@ class Flow(Construct):
         self.definition = definition
         where = f"{name} ({source})" if source else name
         kinds = check_bindings(definition, bindings, where)
+        stranded = unreachable(definition)
+        if stranded:
+            raise FlowDefinitionError(
+                f"{where}: no transition reaches {', '.join(stranded)}, and AWS refuses a definition "
+                "with such a state: remove it, or point a Next, a Choice or a Catch at it"
+            )
         broken = check_definition(definition, name, capabilities)
         if broken:
             raise FlowDefinitionError(

@@ -57,6 +57,10 @@ def ungrantable_task(definition: dict) -> None:
     definition["States"]["Act"]["Resource"] = "arn:aws:states:::states:startExecution.sync:2"
 
 
+def stranded_state(definition: dict) -> None:
+    definition["States"]["Forgotten"] = {"Type": "Succeed"}
+
+
 TRIAGE_DEFINITION = "statemachines/ticket_triage/definition.asl.json"
 CASES = {
     "an unknown capability": (
@@ -107,6 +111,11 @@ CASES = {
         "functions/triage/capability.toml",
         lambda text: text.replace('primary = "', 'primary = "acme.unpriced-v1:0"\n# was "', 1),
         ["functions/triage/capability.toml", "acme.unpriced-v1:0", "routing.toml does not price"],
+    ),
+    "a state no transition reaches": (
+        TRIAGE_DEFINITION,
+        in_json(stranded_state),
+        [TRIAGE_DEFINITION, "no transition reaches Forgotten", "point a Next"],
     ),
     "an Express flow that waits for a person": (
         "statemachines/ticket_triage/flow.toml",

@@ -26,11 +26,13 @@ class ManifestError(ValueError):
     """A manifest (a capability's or a flow's) that cannot be used as written."""
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A table of a manifest: every key known, nothing else accepted."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ModelRoute(_Section):
+class ModelRoute(Section):
     """Which models the capability asks, with which prompt, and how."""
 
     prompt: str = Field(description="a version of the capability's prompts/ folder, e.g. v1")
@@ -45,7 +47,7 @@ class ModelRoute(_Section):
         return tuple(dict.fromkeys((self.primary, *self.fallbacks)))
 
 
-class Reaches(_Section):
+class Reaches(Section):
     """What the function may touch besides the state table, which every capability uses."""
 
     claims: Literal["read", "read_write", "read_redact"] | None = Field(
@@ -67,7 +69,7 @@ LAMBDA_SERVICE_ERRORS = (
 )
 
 
-class TaskDefaults(_Section):
+class TaskDefaults(Section):
     """What a flow's Task that invokes the capability gets when it does not say otherwise."""
 
     timeout_seconds: int = Field(default=60, gt=0, description="the Task's TimeoutSeconds")
@@ -81,7 +83,7 @@ class TaskDefaults(_Section):
     max_delay_seconds: int = Field(default=20, ge=1)
 
 
-class CapabilityManifest(_Section):
+class CapabilityManifest(Section):
     description: str = Field(min_length=1)
     input: str = Field(description="the input contract: a model of the capability's contract.py")
     output: str = Field(description="the output contract: a model of the capability's contract.py")
