@@ -133,7 +133,7 @@ class FlowInfo:
             raise RegistryError(f"{self.definition_path}: an ASL definition needs StartAt and States")
         return loaded
 
-    def capabilities(self, functions: Path = FUNCTIONS) -> dict[str, CapabilityInfo]:
+    def capability_bindings(self, functions: Path = FUNCTIONS) -> dict[str, CapabilityInfo]:
         """The capabilities the definition may name, by ``${Name}``: the conventional names and its own."""
         known = dict(by_binding(functions))
         by_name = {info.name: info for info in known.values()}
@@ -150,7 +150,7 @@ class FlowInfo:
         """The definition that deploys: the written one, with the house style woven in."""
         from infra.weave import weave
 
-        return weave(self, self.capabilities(functions))
+        return weave(self, self.capability_bindings(functions))
 
     def trigger_contracts(self) -> dict[str, type[BaseModel]]:
         return {

@@ -126,7 +126,7 @@ def check_all() -> list[str]:
 
     problems: list[str] = []
     for flow in flows().values():
-        problems.extend(check_definition(flow.woven(), flow.name, flow.capabilities()))
+        problems.extend(check_definition(flow.woven(), flow.name, flow.capability_bindings()))
     return problems
 
 

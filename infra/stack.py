@@ -98,7 +98,7 @@ class AiFlowsStack(Stack):
 
     def _flow(self, info: FlowInfo, resources: dict[str, Any]) -> Flow:
         """A flow of statemachines/, woven, each ``${Name}`` bound to its capability or resource."""
-        capabilities = info.capabilities()
+        capabilities = info.capability_bindings()
         try:
             definition = weave(info, capabilities)
         except ValueError as exc:

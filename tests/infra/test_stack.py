@@ -46,7 +46,7 @@ WORKERS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.
 def flow_functions(flow: str) -> tuple[str, ...]:
     """The capabilities' functions a flow's Tasks invoke (its woven definition's ${...Function})."""
     used = substitutions(FLOWS[flow].woven())
-    return tuple(sorted(name for name in used if name in FLOWS[flow].capabilities()))
+    return tuple(sorted(name for name in used if name in FLOWS[flow].capability_bindings()))
 
 
 def resource(synthesized: Synthesized, logical_id: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def test_a_new_flow_is_a_folder_that_weaves_and_keeps_its_contracts(tmp_path: Pa
     flow = read_flow(tmp_path / "probe_flow")
     # Then it starts on its trigger, weaves, and every Task keeps its capability's contract
     assert [t.detail_type for t in flow.manifest.triggers] == [("probe.submitted",)]
-    assert check_definition(flow.woven(), flow.name, flow.capabilities()) == []
+    assert check_definition(flow.woven(), flow.name, flow.capability_bindings()) == []
     assert set(flow.manifest.events) == {"probe_flow.completed", "probe_flow.rejected"}
     assert (tmp_path / "probe_flow" / "graph.svg").is_file()
     assert "<!-- aiflows:graph -->" in (tmp_path / "probe_flow" / "README.md").read_text()

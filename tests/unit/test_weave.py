@@ -106,8 +106,8 @@ def test_failures_may_be_renamed_and_a_catch_to_nowhere_is_refused(tmp_path: Pat
         weave(lost, by_binding())
 
 
-def test_a_review_task_asks_again_then_times_out(tmp_path: Path) -> None:
-    review = {
+def review_task(**extra: Any) -> dict[str, Any]:
+    return {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
         "Parameters": {
@@ -115,7 +115,12 @@ def test_a_review_task_asks_again_then_times_out(tmp_path: Path) -> None:
             "Payload": {"task_token.$": "$$.Task.Token"},
         },
         "End": True,
+        **extra,
     }
+
+
+def test_a_review_task_asks_again_then_times_out(tmp_path: Path) -> None:
+    review = review_task()
     settings = (
         "[review]\nremind_after_seconds = 10\nescalate_after_seconds = 20\ngive_up_after_seconds = 30\n"
     )
@@ -175,19 +180,6 @@ def test_the_failure_event_reads_the_run_only_where_it_is(tmp_path: Path) -> Non
     detail = states["PublishFailure"]["Parameters"]["Entries"][0]["Detail"]
     assert detail["correlation_id.$"] == "$.failed.correlation_id"
     assert "EventBridge.FailedEntry" in states["PublishFailure"]["Retry"][0]["ErrorEquals"]
-
-
-def review_task(**extra: Any) -> dict[str, Any]:
-    return {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-        "Parameters": {
-            "FunctionName": "${RequestReviewFunction}",
-            "Payload": {"task_token.$": "$$.Task.Token"},
-        },
-        "End": True,
-        **extra,
-    }
 
 
 def test_a_review_whose_author_decides_its_timeout_gets_no_reminders(tmp_path: Path) -> None:
