@@ -62,7 +62,7 @@ def show(name: str, written: bool) -> int:
 
 
 def graph(name: str, svg_file: str | None) -> int:
-    from infra import graph as draw
+    from aiflows import graph as draw
 
     flow = _flow(name)
     definition = flow.woven()
@@ -79,7 +79,7 @@ README = "README.md"
 
 def generated_parts(flow: FlowInfo) -> dict[str, str]:
     """The parts of a flow's README.md that are generated from what deploys, by marker name."""
-    from infra import graph as draw
+    from aiflows import graph as draw
     from infra.pricing import render
 
     woven = flow.woven()
@@ -114,7 +114,7 @@ def with_generated_parts(readme: str, parts: dict[str, str]) -> str:
 
 def write_docs(flow: FlowInfo) -> list[Path]:
     """Write the flow's graph.svg and the generated parts of its README.md."""
-    from infra import graph as draw
+    from aiflows import graph as draw
 
     graph_file, readme = flow.folder / GRAPH_FILE, flow.folder / README
     graph_file.write_text(draw.svg(flow.woven(), title=flow.name), encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localcloud.model import classify
+from localcloud.heuristics import classify
 
 LABEL_KEYWORDS: dict[str, tuple[str, ...]] = {
     "invoice": ("invoice", "amount due", "payment", "total", "vat", "bill to"),

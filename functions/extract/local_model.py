@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localcloud.model import extract
+from localcloud.heuristics import extract
 
 _AMOUNT = r"(?:\d{1,3}(?:[,.]\d{3})*|\d+)(?:[.,]\d{2})?"
 FIELD_PATTERNS: dict[str, str] = {

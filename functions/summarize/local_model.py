@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localcloud.model import summarize
+from localcloud.heuristics import summarize
 
 
 def answer(variables: dict[str, str]) -> dict[str, Any]:

@@ -81,8 +81,8 @@ def test_the_event_doc_lists_exactly_the_contract_fields(detail_type: str) -> No
 
 @pytest.mark.parametrize("flow", list(flows().values()), ids=lambda flow: flow.name)
 def test_each_flows_readme_draws_and_prices_it_as_it_deploys(flow: FlowInfo) -> None:
+    from aiflows import graph
     from aiflows.authoring import GRAPH_FILE, README, generated_parts, with_generated_parts
-    from infra import graph
 
     again = f"run `python -m aiflows flows docs {flow.name}`"
     drawn = flow.folder / GRAPH_FILE

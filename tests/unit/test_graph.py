@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from infra.graph import Edge, edges, mermaid, svg, write
+from aiflows.graph import Edge, edges, mermaid, svg, write
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = sorted((ROOT / "statemachines").glob("**/*.asl.json"))

@@ -10,20 +10,21 @@ import pytest
 from aiflows.registry import capabilities, capability_module
 from aiflows_runtime import prompts
 from localcloud.answers import answer_from_contract
-from localcloud.model import LocalModel, Malformed, ModelFault, Throttle, answer_for, summarize
+from localcloud.heuristics import summarize
+from localcloud.model import LocalModel, Malformed, ModelFault, Throttle, answer_for
 
 KEYWORDS = capability_module("classify", "local_model").LABEL_KEYWORDS  # classify's own heuristic
 PATTERNS = capability_module("extract", "local_model").FIELD_PATTERNS  # extract's
 
 
 def classify(text: str, labels: list[str]) -> dict:
-    from localcloud.model import classify as vote
+    from localcloud.heuristics import classify as vote
 
     return vote(text, labels, KEYWORDS)
 
 
 def extract(text: str, fields: list[str]) -> dict:
-    from localcloud.model import extract as match
+    from localcloud.heuristics import extract as match
 
     return match(text, fields, PATTERNS)
 
