@@ -17,6 +17,7 @@ import copy
 import json
 import random
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,7 +206,8 @@ def _task_token_per_attempt() -> None:
 
 
 def install() -> None:
-    """Let the executing backend start executions on a version or an alias ARN; name errors right."""
+    """Let the executing backend start executions on a version or an alias ARN, name the unnamed ones
+    as AWS does, and name errors right."""
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     if getattr(StepFunctionsParserBackend, "_localcloud_qualified", False):
@@ -221,6 +223,9 @@ def install() -> None:
         execution_input: Any = None,
         trace_header: Any = None,
     ) -> Any:
+        # AWS: "If you don't provide a name for the execution, Step Functions automatically
+        # generates a universally unique identifier (UUID) as the execution name" (moto: "None").
+        name = name or str(uuid.uuid4())
         parts = state_machine_arn.split(":")
         if len(parts) <= 7:
             return original(self, state_machine_arn, name, execution_input, trace_header)

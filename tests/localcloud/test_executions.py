@@ -1,0 +1,34 @@
+"""Executions as Step Functions starts them, where moto differs (each case names the AWS rule)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from localcloud import LocalCloud
+
+NAMED = {
+    "StartAt": "Name",
+    "States": {"Name": {"Type": "Pass", "Parameters": {"name.$": "$$.Execution.Name"}, "End": True}},
+}
+
+
+def test_an_execution_started_without_a_name_is_named_with_a_uuid() -> None:
+    # AWS StartExecution: "If you don't provide a name for the execution, Step Functions
+    # automatically generates a universally unique identifier (UUID) as the execution name."
+    # (moto names it "None", so a second unnamed start fails with ExecutionAlreadyExists.)
+    with LocalCloud(time_scale=0.01) as cloud:
+        sfn = cloud.client("stepfunctions")
+        machine = sfn.create_state_machine(
+            name="unnamed", definition=json.dumps(NAMED), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        # When it is started twice without a name
+        arns = [sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"] for _ in range(2)]
+        # Then both run, each under a UUID of its own, which the run sees as $$.Execution.Name
+        names = [arn.rsplit(":", 1)[1] for arn in arns]
+        assert len(set(names)) == 2
+        for arn, name in zip(arns, names, strict=True):
+            assert str(uuid.UUID(name)) == name
+            done = cloud.wait_for_execution(arn, timeout=30)
+            assert done["status"] == "SUCCEEDED"
+            assert json.loads(done["output"]) == {"name": name}
