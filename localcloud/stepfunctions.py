@@ -132,9 +132,13 @@ def _error_names() -> None:
     - A Parallel branch or a Map iteration that fails with a ``States.*`` error
       passes that error on (moto builds a custom error name from it, which refuses
       the ``States.`` prefix, and the whole execution fails with States.Runtime).
+    - A Fail state's ``Error`` may be any name, ``States.*`` included: AWS's Fail
+      state documents no reserved prefix for it (moto refuses the prefix there too,
+      and the execution fails with States.Runtime instead of the state's error).
     """
     from moto.stepfunctions.parser.api import HistoryEventType, TaskTimedOutEventDetails
     from moto.stepfunctions.parser.asl.component.common.error_name import custom_error_name
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
@@ -143,6 +147,7 @@ def _error_names() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
     from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+    from moto.stepfunctions.parser.asl.component.state.fail import state_fail
     from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeoutError
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
@@ -151,10 +156,13 @@ def _error_names() -> None:
     def error_name(error_name: str | None = None) -> Any:
         if error_name in states_names:
             return StatesErrorName(typ=states_names[error_name])
+        if error_name and error_name.startswith(custom_error_name.ILLEGAL_CUSTOM_ERROR_PREFIX):
+            return ErrorName(error_name=error_name)  # a States.* name moto's enumeration lacks
         return custom_error_name.CustomErrorName(error_name=error_name)
 
     branches_decl.CustomErrorName = error_name
     iteration_worker.CustomErrorName = error_name
+    state_fail.CustomErrorName = error_name
 
     from_error = StateTask._from_error
 

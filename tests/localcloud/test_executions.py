@@ -32,3 +32,22 @@ def test_an_execution_started_without_a_name_is_named_with_a_uuid() -> None:
             done = cloud.wait_for_execution(arn, timeout=30)
             assert done["status"] == "SUCCEEDED"
             assert json.loads(done["output"]) == {"name": name}
+
+
+def test_a_fail_state_may_end_in_a_states_error() -> None:
+    # AWS's Fail state: "Error (Optional) - An error name that you can provide to perform error
+    # handling using Retry or Catch fields" — no prefix is reserved there. (moto refuses
+    # "States." in it, and the execution fails with States.Runtime instead.)
+    definition = {
+        "StartAt": "Give up",
+        "States": {"Give up": {"Type": "Fail", "Error": "States.Timeout", "Cause": "late"}},
+    }
+    with LocalCloud(time_scale=0.01) as cloud:
+        sfn = cloud.client("stepfunctions")
+        machine = sfn.create_state_machine(
+            name="fails", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        done = cloud.wait_for_execution(
+            sfn.start_execution(stateMachineArn=machine)["executionArn"], timeout=30
+        )
+        assert (done["status"], done["error"], done["cause"]) == ("FAILED", "States.Timeout", "late")
