@@ -69,10 +69,6 @@ class CapabilityInfo:
         """The models its route calls, primary first; none for a capability that asks no model."""
         return self.manifest.model.models if self.manifest.model else ()
 
-    @property
-    def handler(self) -> str:
-        return f"{self.name}.handler.lambda_handler"
-
     def module(self, name: str) -> ModuleType:
         return capability_module(self.name, name, self.folder.parent)
 

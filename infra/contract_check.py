@@ -23,6 +23,8 @@ from pydantic import BaseModel
 
 from aiflows.registry import CapabilityInfo, by_binding
 
+# the Resources of a Task that invokes a Lambda function (request-response, or waiting for its token)
+LAMBDA_INVOKE = ("arn:aws:states:::lambda:invoke", "arn:aws:states:::lambda:invoke.waitForTaskToken")
 _SUBSTITUTION = re.compile(r"^\$\{(\w+)\}$")
 
 
@@ -79,9 +81,7 @@ def check_definition(
     capabilities = by_binding() if bindings is None else bindings
     problems: list[str] = []
     for path, state in walk_states(definition):
-        if state.get("Type") != "Task" or not str(state.get("Resource", "")).startswith(
-            "arn:aws:states:::lambda:invoke"
-        ):
+        if state.get("Type") != "Task" or state.get("Resource") not in LAMBDA_INVOKE:
             continue
         where = f"{flow}: {path}"
         parameters = state.get("Parameters", {})

@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any
 from aiflows.registry import CapabilityInfo
 from aiflows_runtime.contracts import FLOW_FAILED, FLOWS_SOURCE
 from aiflows_runtime.manifest import LAMBDA_SERVICE_ERRORS
+from infra.contract_check import LAMBDA_INVOKE
 
 if TYPE_CHECKING:
     from aiflows.flows import FlowInfo
 
-LAMBDA_INVOKE = ("arn:aws:states:::lambda:invoke", "arn:aws:states:::lambda:invoke.waitForTaskToken")
 EVENT_BUS = "EventBus"  # the ${Name} of the flows' bus
 PUBLISH_FAILURE = "PublishFailure"
 FAILURE_CONTEXT = "FailureContext"

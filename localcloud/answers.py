@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, PydanticUserError, ValidationError
 
-__all__ = ["answer_from_contract", "describe"]
+__all__ = ["answer_from_contract"]
 
 Schema = dict[str, Any]
 
@@ -121,20 +121,6 @@ def answer_from_contract(model: type[BaseModel], text: str) -> dict[str, Any]:
     )
 
 
-def describe(model: type[BaseModel]) -> str:
-    """One line on the shape :func:`answer_from_contract` produces: ``Answer: label (a|b), score (0..1)``."""
-    schema = _schema_of(model)
-    defs = schema.get("$defs", {})
-    root = _resolve(schema, defs)
-    required = set(root.get("required", ()))
-    parts = [
-        f"{name}{'' if name in required else '?'} ({_shape(sub, defs)})"
-        for name, sub in root.get("properties", {}).items()
-    ]
-    return f"{model.__name__}: " + (", ".join(parts) or "no fields")
-
-
-# --- the schema -----------------------------------------------------------------
 def _schema_of(model: type[BaseModel]) -> Schema:
     try:
         return model.model_json_schema(mode="validation")
@@ -588,50 +574,6 @@ def _rename_rejected_keys(answer: dict[str, Any], error: ValidationError) -> boo
 
 
 # --- describing a shape -----------------------------------------------------------
-def _shape(schema: Schema, defs: Schema) -> str:
-    ref = _ref_name(schema)
-    resolved = _resolve(schema, defs)
-    if "const" in resolved:
-        return str(resolved["const"])
-    if "enum" in resolved:
-        return "|".join("None" if v is None else str(v) for v in resolved["enum"])
-    if ref is not None:
-        return ref
-    options = resolved.get("anyOf") or resolved.get("oneOf")
-    if options:
-        return " | ".join(_shape(option, defs) for option in options)
-    kinds = _types(resolved)
-    kind = kinds[0] if kinds else None
-    if kind == "object" or "properties" in resolved:
-        if "properties" in resolved:
-            return resolved.get("title", "object")
-        values = next(iter(resolved.get("patternProperties", {}).values()), None)
-        values = values or resolved.get("additionalProperties")
-        return f"dict[str, {_shape(values, defs)}]" if isinstance(values, dict) else "dict"
-    if kind == "array":
-        if "prefixItems" in resolved:
-            return "tuple[" + ", ".join(_shape(item, defs) for item in resolved["prefixItems"]) + "]"
-        return f"list[{_shape(resolved.get('items', {}), defs)}]"
-    if kind in ("integer", "number"):
-        return _bounds(resolved, "int" if kind == "integer" else "float")
-    if kind == "string":
-        return resolved.get("format", "str")
-    return {"boolean": "bool", "null": "None"}.get(kind or "", "any")
-
-
-def _bounds(schema: Schema, name: str) -> str:
-    low = schema.get("minimum", schema.get("exclusiveMinimum"))
-    high = schema.get("maximum", schema.get("exclusiveMaximum"))
-    if low is not None and high is not None:
-        return f"{low:g}..{high:g}" if name == "float" else f"int {low:g}..{high:g}"
-    if low is not None:
-        return f"{name} {'>' if 'exclusiveMinimum' in schema else '>='}{low:g}"
-    if high is not None:
-        return f"{name} {'<' if 'exclusiveMaximum' in schema else '<='}{high:g}"
-    return name
-
-
-# --- strings for simple patterns -----------------------------------------------------
 class _Unsupported(Exception):
     """A regular-expression construct the pattern renderer does not handle (lookarounds, say)."""
 
