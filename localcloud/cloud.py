@@ -11,7 +11,6 @@ the same moto server on 127.0.0.1 through its endpoint URL.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -29,16 +28,17 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from localcloud import alarms, stepfunctions, timescale, traces  # noqa: F401 - alarms: a CFN model
+from localcloud import patches, state_machines, traces
 from localcloud.assembly import (
     BOOTSTRAP_VERSION,
     BOOTSTRAP_VERSION_PARAMETER,
     StackArtifact,
     read_assembly,
 )
-from localcloud.lambdas import InvocationError, LambdaService, is_provided_layer
-from localcloud.model import LocalModel, ModelFault
+from localcloud.lambdas import LambdaService
+from localcloud.model import LocalModel
 from localcloud.sqs_poller import SqsPoller
+from localcloud.timescale import TimeScale
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -49,9 +49,6 @@ FAKE_CREDENTIALS = {
 }
 
 LOG = logging.getLogger("localcloud")
-_active: LocalCloud | None = None
-_patch_lock = threading.Lock()
-_patched = False
 
 
 class LocalCloudError(Exception):
@@ -85,7 +82,7 @@ class LocalCloud:
         model_script: str | os.PathLike[str] | None = None,
     ) -> None:
         self.time_scale = time_scale
-        self.timeout_floor = timeout_floor
+        self.time = TimeScale(time_scale, timeout_floor)
         self.region = region
         self.port = port
         self.account = ACCOUNT
@@ -101,17 +98,17 @@ class LocalCloud:
         # what the local model answers first, read as lines are appended (python -m localcloud script)
         self.model = LocalModel(script_file=Path(model_script) if model_script else None)
         self._traced: set[str] = set()
+        self._patches: patches.Patches | None = None
 
     # --- lifecycle -----------------------------------------------------
     def start(self) -> LocalCloud:
-        global _active
         from moto.core.config import default_user_config
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        if _active is not None:
-            raise LocalCloudError("a LocalCloud is already running in this process")
-        _install_patches()
-        timescale.set_scale(self.time_scale, self.timeout_floor)
+        try:
+            self._patches = patches.install(self)
+        except RuntimeError as exc:
+            raise LocalCloudError(str(exc)) from exc
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
         _reset_moto()
@@ -145,11 +142,9 @@ class LocalCloud:
             time_scale=self.time_scale,
             segment_sink=lambda segment: self._put_segment(traces.to_document(segment)),
         )
-        _active = self
         return self
 
     def stop(self) -> None:
-        global _active
         for poller in self.pollers:
             poller.stop()
         self.pollers.clear()
@@ -165,7 +160,9 @@ class LocalCloud:
         self._restore_env()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-        _active = None
+        if self._patches is not None:
+            self._patches.restore()
+            self._patches = None
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -253,7 +250,7 @@ class LocalCloud:
         from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 
         handled = (
-            set(get_model_map()) | set(NULL_MODELS) | set(stepfunctions.HANDLED) | {"AWS::CDK::Metadata"}
+            set(get_model_map()) | set(NULL_MODELS) | set(state_machines.HANDLED) | {"AWS::CDK::Metadata"}
         )
         not_modeled = sorted({r["Type"] for r in stack.template.get("Resources", {}).values()} - handled)
         description = cfn.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
@@ -283,7 +280,7 @@ class LocalCloud:
         deployment.aliases = registered.aliases
         # moto drops outputs that refer to versions and aliases, which it does not model
         for key, output in stack.template.get("Outputs", {}).items():
-            target = stepfunctions.referenced(output.get("Value"))
+            target = state_machines.referenced(output.get("Value"))
             arn = registered.versions.get(target or "") or registered.aliases.get(target or "")
             if arn:
                 deployment.outputs[key] = arn
@@ -291,13 +288,13 @@ class LocalCloud:
         self.deployments[stack.stack_name] = deployment
         return deployment
 
-    def _register_state_machines(self, stack: StackArtifact) -> stepfunctions.Registered:
+    def _register_state_machines(self, stack: StackArtifact) -> state_machines.Registered:
         from moto.cloudformation.models import cloudformation_backends
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         cfn_stack = cloudformation_backends[self.account][self.region].get_stack(stack.stack_name)
         executing = stepfunctions_parser_backends[self.account][self.region]
-        return stepfunctions.register(stack.template, cfn_stack, executing)
+        return state_machines.register(stack.template, cfn_stack, executing)
 
     # --- traces --------------------------------------------------------------
     def _put_segment(self, document: str) -> None:
@@ -347,7 +344,7 @@ class LocalCloud:
             time.sleep(0.05)
         raise LocalCloudError("executions finished without their trace segments")
 
-    # --- hooks used by the patches ---------------------------------------
+    # --- what the patches call ---------------------------------------
     def _lambda_backend(self) -> Any:
         from moto.awslambda_simple.models import lambda_simple_backends
 
@@ -393,6 +390,7 @@ class LocalCloud:
             sqs_backends[self.account][self.region],
             lambda arn, event: lambdas.invoke(arn, None, event),
             self.region,
+            self.time,
         )
         self.pollers.append(poller)
         poller.start()
@@ -554,202 +552,3 @@ def _reset_moto() -> None:
     from moto.moto_api._internal.models import moto_api_backend
 
     moto_api_backend.reset()
-
-
-def _require_active() -> LocalCloud:
-    if _active is None:
-        raise LocalCloudError("no LocalCloud is running in this process")
-    return _active
-
-
-def _install_patches() -> None:
-    """Route moto's Lambda, SQS and EventBridge paths to the local cloud, once per process."""
-    global _patched
-    with _patch_lock:
-        if _patched:
-            return
-        from moto.awslambda.models import LambdaBackend, LambdaFunction, LayerVersion
-        from moto.awslambda_simple.models import LambdaSimpleBackend
-        from moto.events.models import EventBus, Rule
-
-        timescale.install()
-        stepfunctions.install()
-        # CloudFormation's Ref of an event bus is its name, of a layer version its ARN;
-        # moto hands over the model objects.
-        EventBus.physical_resource_id = property(lambda self: self.name)
-        LayerVersion.physical_resource_id = property(lambda self: self.arn)
-
-        # moto's CloudFormation creates functions without their layers, logging
-        # configuration or dead-letter target: the execution environment needs all three.
-        create_function = LambdaFunction.create_from_cloudformation_json.__func__
-
-        def create_function_from_template(
-            cls: Any, name: str, template: Any, account: str, region: str, **kw: Any
-        ) -> Any:
-            function = create_function(cls, name, template, account, region, **kw)
-            properties = template["Properties"]
-            if properties.get("Layers"):
-                function.layers = function._get_layers_data(properties["Layers"])
-            function.logging_config = properties.get("LoggingConfig") or {}
-            function.dead_letter_config = properties.get("DeadLetterConfig") or {}
-            function.tracing_config = properties.get("TracingConfig") or function.tracing_config
-            function.architectures = properties.get("Architectures") or function.architectures
-            return function
-
-        LambdaFunction.create_from_cloudformation_json = classmethod(create_function_from_template)
-        configuration = LambdaFunction.get_configuration
-
-        def get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
-            config = configuration(self, on_create)
-            if getattr(self, "logging_config", None):
-                config["LoggingConfig"] = self.logging_config
-            if getattr(self, "dead_letter_config", None):
-                config["DeadLetterConfig"] = self.dead_letter_config
-            return config
-
-        LambdaFunction.get_configuration = get_configuration
-
-        def invoke(
-            self: Any,
-            function_name: str,
-            qualifier: str | None,
-            body: Any,
-            headers: Any,
-            response_headers: Any,
-        ) -> bytes:
-            cloud = _require_active()
-            assert cloud.lambdas is not None
-            event = json.loads(body) if body else {}
-            invocation_type = (headers or {}).get("X-Amz-Invocation-Type", "RequestResponse")
-            if invocation_type == "DryRun":
-                return b""
-            if invocation_type == "Event":
-                cloud.lambdas.invoke_async(function_name, qualifier, event)
-                return b""
-            try:
-                result = cloud.lambdas.invoke(
-                    function_name,
-                    qualifier,
-                    event,
-                    trace_header=(headers or {}).get("X-Amzn-Trace-Id", ""),
-                )
-            except InvocationError as exc:
-                response_headers["x-amz-function-error"] = "Unhandled"
-                return json.dumps(exc.payload).encode()
-            return json.dumps(result).encode()
-
-        LambdaSimpleBackend.invoke = invoke
-
-        original_layer_lookup = LambdaBackend.layers_versions_by_arn
-
-        def layers_versions_by_arn(self: Any, layer_version_arn: str) -> Any:
-            found = original_layer_lookup(self, layer_version_arn)
-            if found is None and is_provided_layer(layer_version_arn):
-                return _ProvidedLayer(layer_version_arn)
-            return found
-
-        LambdaBackend.layers_versions_by_arn = layers_versions_by_arn
-
-        original_create_esm = LambdaBackend.create_event_source_mapping
-
-        def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
-            mapping = original_create_esm(self, spec)
-            if ":sqs:" in mapping.event_source_arn:
-                from moto.sqs.models import sqs_backends
-
-                for queue in sqs_backends[self.account_id][self.region_name].queues.values():
-                    queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
-                _require_active().start_poller(mapping)
-            return mapping
-
-        LambdaBackend.create_event_source_mapping = create_event_source_mapping
-
-        original_send = Rule.send_to_targets
-
-        def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
-            if not self.event_pattern.matches_event(original_event):
-                return
-            routed = [t for t in self.targets if ":states:" in t["Arn"] or ":lambda:" in t["Arn"]]
-            others = [t for t in self.targets if t not in routed]
-            if routed:
-                cloud = _require_active()
-                for target in routed:
-                    cloud.deliver_event(target, original_event)
-            if others:
-                rest = copy.copy(self)
-                rest.targets = others
-                original_send(rest, original_event, transform_input)
-
-        Rule.send_to_targets = send_to_targets
-
-        from moto.bedrockruntime.responses import BedrockRuntimeResponse
-        from moto.core.exceptions import JsonRESTError
-        from moto.core.responses import ActionResult
-
-        def converse(self: Any) -> ActionResult:
-            request = {
-                name: self._get_param(name)
-                for name in ("modelId", "system", "messages", "inferenceConfig", "requestMetadata")
-            }
-            try:
-                return ActionResult(_require_active().model.converse(request))
-            except ModelFault as fault:
-                error = JsonRESTError(fault.code, fault.message)
-                error.code = fault.status
-                raise error from None
-
-        BedrockRuntimeResponse.converse = converse
-
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-
-        # A Lambda Task passes its trace header to the function, parented to the state.
-        execute_lambda = lambda_eval_utils.execute_lambda_function_integration
-        client_for = lambda_eval_utils.boto_client_for
-
-        def execute_lambda_function_integration(env: Any, *args: Any, **kwargs: Any) -> Any:
-            context = env.states.context_object.context_object_data
-            state = context.get("State", {})
-            token = traces.current_header.set(
-                _require_active().traces.task_header(
-                    context["Execution"]["Id"], state.get("Name", ""), str(state.get("EnteredTime", ""))
-                )
-            )
-            try:
-                return execute_lambda(env, *args, **kwargs)
-            finally:
-                traces.current_header.reset(token)
-
-        def boto_client_for(*args: Any, **kwargs: Any) -> Any:
-            client = client_for(*args, **kwargs)
-            trace_header = traces.current_header.get()
-            if trace_header:
-                client.meta.events.register(
-                    "before-send.lambda.Invoke",
-                    lambda request, **_: request.headers.__setitem__("X-Amzn-Trace-Id", trace_header),
-                )
-            return client
-
-        lambda_eval_utils.execute_lambda_function_integration = execute_lambda_function_integration
-        lambda_eval_utils.boto_client_for = boto_client_for
-
-        from moto.stepfunctions.responses import StepFunctionResponse
-
-        def start_sync_execution(self: Any) -> ActionResult:
-            return ActionResult(
-                _require_active().start_sync_execution(
-                    self._get_param("stateMachineArn"),
-                    self._get_param("name"),
-                    self._get_param("input", if_none="{}"),
-                )
-            )
-
-        StepFunctionResponse.start_sync_execution = start_sync_execution
-        _patched = True
-
-
-@dataclass(frozen=True)
-class _ProvidedLayer:
-    """A public layer whose packages the local cloud's Python environment provides."""
-
-    arn: str
-    code_size: int = 0

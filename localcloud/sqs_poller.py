@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from localcloud import timescale
 from localcloud.lambdas import InvocationError
+from localcloud.timescale import TimeScale
 
 RECEIVE_LIMIT = 10  # SQS returns at most 10 messages per receive
 
@@ -36,8 +36,10 @@ class SqsPoller:
         sqs_backend: Any,
         invoke: Callable[[str, dict[str, Any]], Any],
         region: str,
+        time_scale: TimeScale,
     ) -> None:
         self.mapping = mapping
+        self._time = time_scale
         self.queue_name = mapping.event_source_arn.rsplit(":", 1)[-1]
         self._sqs = sqs_backend
         self._invoke = invoke
@@ -142,7 +144,7 @@ class SqsPoller:
     def _retry_later(self, messages: list[Any]) -> None:
         for message in messages:
             queue = self._sqs.get_queue(self.queue_name)
-            seconds = round(timescale.scaled(float(queue.visibility_timeout)) or 0)
+            seconds = round(self._time.wait(float(queue.visibility_timeout)) or 0)
             self._sqs.change_message_visibility(
                 self.queue_name, message.receipt_handle, visibility_timeout=seconds
             )

@@ -1,4 +1,4 @@
-"""CloudWatch alarms in the local cloud's CloudFormation, which moto does not model.
+"""CloudWatch in the local cloud: alarms in CloudFormation, which moto does not model.
 
 Importing this module registers a CloudFormation model for ``AWS::CloudWatch::Alarm``:
 deploying the stack puts each alarm in moto's CloudWatch (so ``describe_alarms``
@@ -9,7 +9,7 @@ INSUFFICIENT_DATA locally.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.cloudformation.parsing import get_model_map
 from moto.cloudwatch.models import (
@@ -20,6 +20,10 @@ from moto.cloudwatch.models import (
     cloudwatch_backends,
 )
 from moto.core.common_models import CloudFormationModel
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+    from localcloud.patches import Patches
 
 ALARM = "AWS::CloudWatch::Alarm"
 
@@ -129,3 +133,7 @@ class LocalAlarm(CloudFormationModel):
 
 
 get_model_map.cache_clear()  # the map is cached: let it see the model above
+
+
+def install(patches: Patches, cloud: LocalCloud) -> None:
+    """The alarm model registers itself when this module is imported; nothing is replaced."""

@@ -1,0 +1,102 @@
+"""moto's patches, in one place: one module per service, installed for one running cloud.
+
+    patches = install(cloud)   # LocalCloud.start
+    ...
+    patches.restore()          # LocalCloud.stop: moto is as it was
+
+Each patch replaces one attribute of moto through :meth:`Patches.replace`, which
+checks that the attribute is still there, or adds one moto lacks through
+:meth:`Patches.add`, which checks that it is still missing. The patches were written against one
+moto version, :data:`MOTO_VERSION`; another version is refused when they are
+installed (:class:`MotoChanged` says what to re-check), so a moto upgrade never
+silently runs a patch against code it was not written for. Patched code reaches
+the running cloud through the ``cloud`` it was installed with, never a global.
+The divergences the patches fix are listed in ``docs/local-cloud.md``.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+MOTO_VERSION = "5.2.5"  # the moto every patch here was read against; requirements.txt pins it
+
+_MISSING = object()
+_installed_lock = threading.Lock()
+_installed: Patches | None = None
+
+
+class MotoChanged(RuntimeError):
+    """moto is not the version the patches were written against, or lacks what one replaces."""
+
+
+class Patches:
+    """The attributes replaced in moto, and what they were, so that :meth:`restore` undoes them."""
+
+    def __init__(self) -> None:
+        installed = version("moto")
+        if installed != MOTO_VERSION:
+            raise MotoChanged(
+                f"the local cloud's patches were written against moto {MOTO_VERSION}, and moto "
+                f"{installed} is installed: read each patch in localcloud/patches/ against the new "
+                f"moto, then set MOTO_VERSION there and the pin in requirements.txt together"
+            )
+        self._replaced: list[tuple[Any, str, Any]] = []
+
+    def replace(self, owner: Any, name: str, replacement: Any) -> Any:
+        """Put ``replacement`` at ``owner.name``; return what was there."""
+        original = owner.__dict__.get(name, _MISSING) if hasattr(owner, "__dict__") else _MISSING
+        if original is _MISSING and not hasattr(owner, name):
+            raise MotoChanged(
+                f"moto {MOTO_VERSION}'s {getattr(owner, '__name__', owner)!s} has no {name!r} to patch: "
+                "moto changed under the local cloud (see localcloud/patches/)"
+            )
+        current = getattr(owner, name)
+        self._replaced.append((owner, name, original))
+        setattr(owner, name, replacement)
+        return current
+
+    def add(self, owner: Any, name: str, value: Any) -> None:
+        """Give ``owner`` an attribute moto lacks; if moto has grown one, its own must be read first."""
+        if hasattr(owner, name):
+            raise MotoChanged(
+                f"moto {MOTO_VERSION}'s {getattr(owner, '__name__', owner)!s} now has {name!r}, which the "
+                "local cloud adds: read moto's before keeping the patch (see localcloud/patches/)"
+            )
+        self._replaced.append((owner, name, _MISSING))
+        setattr(owner, name, value)
+
+    def restore(self) -> None:
+        global _installed
+        for owner, name, original in reversed(self._replaced):
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        self._replaced.clear()
+        with _installed_lock:
+            if _installed is self:
+                _installed = None
+
+
+def install(cloud: LocalCloud) -> Patches:
+    """Patch moto for ``cloud``; one cloud's patches at a time, since moto is process-wide."""
+    global _installed
+    from localcloud.patches import awslambda, bedrock, cloudwatch, events, stepfunctions
+
+    with _installed_lock:
+        if _installed is not None:
+            raise RuntimeError("a LocalCloud is already running in this process")
+        patches = Patches()
+        _installed = patches
+    try:
+        for service in (cloudwatch, awslambda, events, bedrock, stepfunctions):
+            service.install(patches, cloud)
+    except BaseException:
+        patches.restore()
+        raise
+    return patches

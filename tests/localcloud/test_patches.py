@@ -1,0 +1,64 @@
+"""moto's patches: one place, read against one moto version, undone when the cloud stops."""
+
+from __future__ import annotations
+
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+from localcloud import LocalCloud, patches
+from localcloud.cloud import LocalCloudError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_patches_are_read_against_the_moto_the_requirements_pin() -> None:
+    pinned = re.search(r"^moto==(\S+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    assert pinned is not None
+    assert patches.MOTO_VERSION == pinned.group(1)
+
+
+def test_another_moto_version_stops_the_cloud_with_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(patches, "version", lambda name: "99.0.0")
+    with pytest.raises(LocalCloudError, match=r"moto 99\.0\.0 is installed: read each patch"):
+        LocalCloud().start()
+
+
+def test_a_patch_of_something_moto_no_longer_has_fails_loudly() -> None:
+    class Module:
+        present = 1
+
+    replaced = patches.Patches()
+    with pytest.raises(patches.MotoChanged, match="has no 'gone' to patch"):
+        replaced.replace(Module, "gone", 2)
+    with pytest.raises(patches.MotoChanged, match="now has 'present'"):
+        replaced.add(Module, "present", 2)
+
+
+def test_stopping_the_cloud_gives_moto_back_as_it_was() -> None:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    before = (LambdaSimpleBackend.invoke, StepFunctionsParserBackend.start_execution)
+    with LocalCloud():
+        assert LambdaSimpleBackend.invoke is not before[0]
+        with pytest.raises(LocalCloudError, match="already running"):
+            LocalCloud().start()
+    assert (LambdaSimpleBackend.invoke, StepFunctionsParserBackend.start_execution) == before
+
+
+def test_every_patch_module_is_in_the_divergence_table() -> None:
+    table = (ROOT / "docs" / "local-cloud.md").read_text()
+    named = set(re.findall(r"^\| `([a-z_.]+)`", table, re.MULTILINE))
+    named |= {
+        n.strip("` ")
+        for row in re.findall(r"^\| (`[a-z_]+`, `[a-z_]+`)", table, re.MULTILINE)
+        for n in row.split(",")
+    }
+    modules = {m.name for m in pkgutil.iter_modules(patches.__path__) if not m.ispkg}
+    from localcloud.patches import stepfunctions
+
+    modules |= {f"stepfunctions.{m.name}" for m in pkgutil.iter_modules(stepfunctions.__path__)}
+    assert modules <= named, f"patch modules missing from docs/local-cloud.md: {sorted(modules - named)}"
