@@ -26,18 +26,44 @@ With a ``[review]`` in the manifest, its review Task asks again when nobody deci
 
 What the author writes always wins: a Retry, Catch, TimeoutSeconds, Payload field or
 state of the same name is kept as written.
+
+A flow may be written in JSONata, the whole machine or state by state. A JSONata Task's
+``Arguments.Payload`` gets the same fields: the correlation id as an expression, its
+manifest's JSONPath translated (``$$.`` is ``$states.context.``, ``$.`` is
+``$states.input.``), and, when the author's Payload is one ``{% %}`` expression, merged
+with it (``$merge``, the author's last). Its Catch to ``<State>Failed`` keeps the error
+the JSONata way (``Output``, merging ``$states.errorOutput`` into the input as
+``failure``), so the failure path, written in JSONPath, reads what it reads of a JSONPath
+state. AWS refuses a JSONPath state in a machine whose top level is JSONata: the
+machine's ``QueryLanguage`` moves onto each of its states, which keeps what each state
+is, and the states woven in say ``QueryLanguage: JSONPath``.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiflows.registry import CapabilityInfo
 from aiflows_runtime.contracts import FLOW_FAILED, FLOWS_SOURCE
 from aiflows_runtime.manifest import LAMBDA_SERVICE_ERRORS
-from infra.contract_check import LAMBDA_INVOKE
+from infra.contract_check import (
+    JSONATA,
+    JSONPATH,
+    KEEP_FAILURE,
+    LAMBDA_INVOKE,
+    arguments_of,
+    expression_body,
+    is_expression,
+    language_of,
+    language_problems,
+    machine_language,
+    passed_fields,
+    walk_states,
+)
 
 if TYPE_CHECKING:
     from aiflows.flows import FlowInfo
@@ -80,51 +106,106 @@ PUT_EVENTS_TIMEOUT_SECONDS = 10
 
 
 def capability_of(
-    state: Mapping[str, Any], capabilities: Mapping[str, CapabilityInfo]
+    state: Mapping[str, Any], capabilities: Mapping[str, CapabilityInfo], language: str = JSONPATH
 ) -> CapabilityInfo | None:
-    """The capability a Task invokes, if it is a ``lambda:invoke`` of a capability's ``${Name}``."""
+    """The capability a Task invokes, if it is a ``lambda:invoke`` of a capability's ``${Name}``.
+
+    ``language`` is the state's query language: the function is named in its ``Parameters``
+    (JSONPath) or its ``Arguments`` (JSONata).
+    """
     if state.get("Type") != "Task" or state.get("Resource") not in LAMBDA_INVOKE:
         return None
-    name = str((state.get("Parameters") or {}).get("FunctionName", ""))
+    name = str(arguments_of(state, language).get("FunctionName", ""))
     if name.startswith("${") and name.endswith("}"):
         return capabilities.get(name[2:-1])
     return None
 
 
+def catch_to(errors: list[str], target: str, language: str) -> dict[str, Any]:
+    """A Catch that keeps the error in ``failure`` of the state's input, and goes to ``target``."""
+    if language == JSONATA:  # no ResultPath in JSONata: the error is $states.errorOutput
+        return {"ErrorEquals": errors, "Output": KEEP_FAILURE, "Next": target}
+    return {"ErrorEquals": errors, "ResultPath": "$.failure", "Next": target}
+
+
+# a manifest's JSONPath that JSONata can read: $ or $$, then .name or [index] steps
+_SIMPLE_PATH = re.compile(r"^(\$\$?)((?:\.[^.\[\]`]+|\[\d+\])*)$")
+_STEP = re.compile(r"\.([^.\[\]`]+)|\[(\d+)\]")
+_NAME = re.compile(r"^[A-Za-z_]\w*$")
+
+
+def jsonata_path(path: str) -> str:
+    """The JSONata of a manifest's JSONPath, for a JSONata state.
+
+    ``$$.`` (the context object) is ``$states.context.``, ``$.`` (the state's input)
+    ``$states.input.``: ``$$.Execution.Input.id`` is ``$states.context.Execution.Input.id``,
+    ``$.detail.id`` is ``$states.input.detail.id``. A name JSONata would not read as one
+    (``detail-type``) is quoted in backticks. Anything but dotted names and indexes is refused.
+    """
+    match = _SIMPLE_PATH.match(path)
+    if match is None:
+        raise ValueError(
+            f"{path!r} cannot be read in a JSONata state: write it as $ or $$ and dotted names "
+            "(e.g. $$.Execution.Input.id, $.detail.id)"
+        )
+    found = "$states.context" if match[1] == "$$" else "$states.input"
+    for name, index in _STEP.findall(match[2]):
+        found += f"[{index}]" if index else "." + (name if _NAME.match(name) else f"`{name}`")
+    return found
+
+
 def weave(flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> dict[str, Any]:
     """The flow's definition as it deploys: the written one, with the house style woven in."""
     definition = copy.deepcopy(flow.written)
+    wrong = language_problems(definition)
+    if wrong:
+        raise ValueError(
+            f"{flow.definition_path} breaks the rules of its query languages:\n"
+            + "\n".join(f"  - {problem}" for problem in wrong)
+        )
+    jsonata_machine = machine_language(definition) == JSONATA
+    if jsonata_machine:  # AWS refuses a JSONPath state (the failure path's) in a JSONata machine
+        del definition["QueryLanguage"]
+        for _path, state in walk_states(definition):
+            state.setdefault("QueryLanguage", JSONATA)
     states: dict[str, Any] = definition["States"]
     if flow.manifest.review:  # first: the review's timeouts are its settings, not its capability's
-        _weave_review(states, flow)
-    _weave_tasks(definition, flow, capabilities)
+        _weave_review(definition, flow)
+    _weave_tasks(definition, definition, flow, capabilities)
     for name, state in list(states.items()):
         if state.get("Type") not in ("Task", "Parallel", "Map"):
             continue
         catches = state.setdefault("Catch", [])
         if not any("States.ALL" in catch.get("ErrorEquals", []) for catch in catches):
             # after the author's own: whatever else fails goes down the failure path, never unannounced
-            catches.append(
-                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": f"{name}Failed"}
-            )
+            catches.append(catch_to(["States.ALL"], f"{name}Failed", language_of(state, definition)))
     _weave_failure_path(states, flow)
+    if jsonata_machine:  # every state without one now is the weave's, and JSONPath
+        for state in states.values():
+            state.setdefault("QueryLanguage", JSONPATH)
     return definition
 
 
-def _weave_tasks(scope: dict[str, Any], flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> None:
+def _weave_tasks(
+    scope: dict[str, Any],
+    definition: dict[str, Any],
+    flow: FlowInfo,
+    capabilities: Mapping[str, CapabilityInfo],
+) -> None:
     for state in scope.get("States", {}).values():
         for branch in state.get("Branches", []):
-            _weave_tasks(branch, flow, capabilities)
+            _weave_tasks(branch, definition, flow, capabilities)
         processor = state.get("ItemProcessor") or state.get("Iterator")
         if processor:
-            _weave_tasks(processor, flow, capabilities)
+            _weave_tasks(processor, definition, flow, capabilities)
         if state.get("Type") == "Task" and state.get("Resource") == PUT_EVENTS:
             state.setdefault("TimeoutSeconds", PUT_EVENTS_TIMEOUT_SECONDS)
             state.setdefault("Retry", [dict(PUT_EVENTS_RETRY)])
-        info = capability_of(state, capabilities)
+        language = language_of(state, definition)
+        info = capability_of(state, capabilities, language)
         if info is None:
             continue
-        _weave_payload(state, flow, info)
+        _weave_payload(state, flow, info, language)
         task = info.manifest.task
         if "TimeoutSeconds" not in state and "TimeoutSecondsPath" not in state:
             state["TimeoutSeconds"] = task.timeout_seconds
@@ -141,26 +222,42 @@ def _weave_tasks(scope: dict[str, Any], flow: FlowInfo, capabilities: Mapping[st
             ]
 
 
-def _weave_payload(state: dict[str, Any], flow: FlowInfo, info: CapabilityInfo) -> None:
-    payload = state.get("Parameters", {}).get("Payload")
-    if not isinstance(payload, dict):
-        return  # Payload.$ passes a whole state: the contract check refuses it
+def _weave_payload(state: dict[str, Any], flow: FlowInfo, info: CapabilityInfo, language: str) -> None:
+    arguments = arguments_of(state, language)
+    payload = arguments.get("Payload")
     takes = info.input_model.model_fields
-    woven: dict[str, Any] = {}
+    correlation = flow.manifest.correlation_id
+    if language == JSONATA and "correlation_id" in takes:
+        try:
+            correlation = jsonata_path(correlation)
+        except ValueError as exc:
+            raise ValueError(f"{flow.folder / 'flow.toml'}: correlation_id = {exc}") from None
+    # each field: its key and value in an object of the state's language, and as a JSONata term
+    woven: dict[str, tuple[str, Any, str]] = {}
     if "correlation_id" in takes:
-        woven["correlation_id.$"] = flow.manifest.correlation_id
+        key = "correlation_id" if language == JSONATA else "correlation_id.$"
+        value = "{% " + correlation + " %}" if language == JSONATA else correlation
+        woven["correlation_id"] = (key, value, correlation)
     if "flow" in takes:
-        woven["flow"] = flow.name
+        woven["flow"] = ("flow", flow.name, json.dumps(flow.name))
     if "budget_usd" in takes and flow.manifest.budget_usd is not None:
-        woven["budget_usd"] = flow.manifest.budget_usd
-    written = {key.removesuffix(".$") for key in payload}
-    state["Parameters"]["Payload"] = {
-        **{key: value for key, value in woven.items() if key.removesuffix(".$") not in written},
-        **payload,
-    }
+        budget = flow.manifest.budget_usd
+        woven["budget_usd"] = ("budget_usd", budget, json.dumps(budget))
+    if isinstance(payload, dict):
+        written = passed_fields(payload, language)
+        arguments["Payload"] = {
+            **{key: value for name, (key, value, _) in woven.items() if name not in written},
+            **payload,
+        }
+    elif language == JSONATA and is_expression(payload) and woven:
+        # one expression for the whole Payload: merged, the author's last (it wins)
+        terms = ", ".join(f"{json.dumps(name)}: {term}" for name, (_, _, term) in woven.items())
+        arguments["Payload"] = "{% $merge([{" + terms + "}, (" + expression_body(payload) + ")]) %}"
+    # else Payload.$ passes a whole state: the contract check refuses it
 
 
-def _weave_review(states: dict[str, Any], flow: FlowInfo) -> None:
+def _weave_review(definition: dict[str, Any], flow: FlowInfo) -> None:
+    states: dict[str, Any] = definition["States"]
     review = flow.manifest.review
     assert review is not None
     name = review.state
@@ -171,6 +268,7 @@ def _weave_review(states: dict[str, Any], flow: FlowInfo) -> None:
             f"Task {name}; name the Task that invokes request_review"
         )
     original = copy.deepcopy(asks)
+    language = language_of(asks, definition)
     chain = [
         (name, review.remind_after_seconds, False, False),
         (f"Remind{name}", review.escalate_after_seconds, True, False),
@@ -182,7 +280,7 @@ def _weave_review(states: dict[str, Any], flow: FlowInfo) -> None:
         if step != name and step in states:
             return  # the author wrote this step, and what follows it
         state = asks if step == name else copy.deepcopy(original)
-        payload = state.get("Parameters", {}).get("Payload")
+        payload = arguments_of(state, language).get("Payload")
         if step == name:
             if "TimeoutSecondsPath" not in state:
                 state.setdefault("TimeoutSeconds", timeout)
@@ -199,13 +297,9 @@ def _weave_review(states: dict[str, Any], flow: FlowInfo) -> None:
         catches = state.setdefault("Catch", [])
         own_timeout = any("States.Timeout" in c.get("ErrorEquals", []) for c in catches)
         if not own_timeout:
-            catches.insert(
-                0, {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.failure", "Next": following}
-            )
+            catches.insert(0, catch_to(["States.Timeout"], following, language))
         if not any("States.ALL" in c.get("ErrorEquals", []) for c in catches):
-            catches.append(
-                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": f"{name}Failed"}
-            )
+            catches.append(catch_to(["States.ALL"], f"{name}Failed", language))
         states[step] = state
         if own_timeout:
             return  # the author decided what a timeout leads to: nothing after it is woven

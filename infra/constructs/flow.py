@@ -3,9 +3,11 @@
 A file-based definition gets no automatic permissions from CDK. ``Flow`` takes the
 definition that deploys (for a flow of ``statemachines/``, the one ``infra.weave``
 wove), checks that every ``${Name}`` in it has a binding and every binding is used,
+that each state has only the fields of its query language (JSONPath or JSONata),
 checks every Task against its function's contracts (``infra.contract_check``), and
 derives the state machine's grants from its Task states, and from nothing else: a
-Task that calls a resource is the only reason to be allowed to call it.
+Task that calls a resource is the only reason to be allowed to call it. A JSONPath
+Task names its resource in ``Parameters``, a JSONata one in ``Arguments``.
 
 Each deploy that changes the definition publishes a new version, and the ``live``
 alias routes every execution to it. Callers start the alias, so a bad deploy is
@@ -29,7 +31,16 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from aiflows.registry import CapabilityInfo
-from infra.contract_check import check_definition, walk_states
+from infra.contract_check import (
+    JSONATA,
+    arguments_of,
+    check_definition,
+    is_expression,
+    language_of,
+    language_problems,
+    named_at_run_time,
+    walk_states,
+)
 from infra.nag import acknowledge
 
 _SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
@@ -83,7 +94,7 @@ class Need:
 @dataclass(frozen=True)
 class _Integration:
     kind: ResourceKind
-    parameter: str  # the Parameters field that names the resource
+    parameter: str  # the field of Parameters (JSONPath) or Arguments (JSONata) that names the resource
     action: str
     patterns: frozenset[str]
 
@@ -112,28 +123,39 @@ def substitutions(value: Any) -> set[str]:
     return set()
 
 
+def check_query_languages(definition: dict[str, Any], flow: str) -> None:
+    """Each state has only the fields of its query language, as AWS requires; else synth stops.
+
+    A Parameters in a JSONata state, an Arguments in a JSONPath one, a JSONPath state in a
+    JSONata machine: the message names each such state and what to write instead.
+    """
+    wrong = language_problems(definition)
+    if wrong:
+        raise FlowDefinitionError(
+            f"{flow} breaks the rules of its query languages:\n" + "\n".join(f"  - {p}" for p in wrong)
+        )
+
+
 def needs(definition: dict[str, Any], flow: str) -> list[Need]:
     """The permissions the Task states need, from every state of every branch and map.
 
-    Anything whose permissions cannot be read from the definition stops synth: a
-    JSONata state, an unsupported integration, a resource named at run time.
+    Anything whose permissions cannot be read from the definition stops synth: a state
+    with fields its query language does not have, an unsupported integration, a resource
+    named at run time (``FunctionName.$`` in JSONPath, a ``{% %}`` expression in JSONata).
     """
-    if definition.get("QueryLanguage", "JSONPath") != "JSONPath":
-        raise FlowDefinitionError(f"{flow}: flows are written in JSONPath")
+    check_query_languages(definition, flow)
     found: list[Need] = []
     for path, state in walk_states(definition):
         where = f"{flow}: state {path}"
-        if state.get("QueryLanguage", "JSONPath") != "JSONPath":
-            raise FlowDefinitionError(f"{where}: flows are written in JSONPath")
         for reads_or_writes in ("ItemReader", "ResultWriter"):
             if reads_or_writes in state:
                 raise FlowDefinitionError(f"{where}: {reads_or_writes} (distributed map) is not supported")
         if state.get("Type") == "Task":
-            found.extend(_task_needs(where, path, state))
+            found.extend(_task_needs(where, path, state, language_of(state, definition)))
     return found
 
 
-def _task_needs(where: str, path: str, state: dict[str, Any]) -> Iterator[Need]:
+def _task_needs(where: str, path: str, state: dict[str, Any], language: str) -> Iterator[Need]:
     resource = str(state.get("Resource", ""))
     match = _INTEGRATION.match(resource)
     integration = match and INTEGRATIONS.get((match["service"], match["action"]))
@@ -143,20 +165,30 @@ def _task_needs(where: str, path: str, state: dict[str, Any]) -> Iterator[Need]:
             f"{where}: the stack cannot grant Resource {resource!r}: a Task may call {supported}; "
             "call the service from a capability instead"
         )
-    parameters = state.get("Parameters", {})
+    if language == JSONATA and is_expression(state.get("Arguments")):
+        raise FlowDefinitionError(
+            f"{where}: Arguments is one expression, which names the resource only at run time, and a "
+            f"resource named at run time cannot be granted: write Arguments as an object whose "
+            f"{integration.parameter} is a bound ${{Name}}"
+        )
+    arguments = arguments_of(state, language)
     if integration.kind is EVENT_BUS:
-        entries = parameters.get("Entries")
+        entries = arguments.get("Entries")
         if not isinstance(entries, list) or not entries:
             raise FlowDefinitionError(f"{where}: Entries must be a literal list of entries")
-        targets = [entry.get("EventBusName") for entry in entries]
+        holders = [entry if isinstance(entry, dict) else {} for entry in entries]
     else:
-        targets = [parameters.get(integration.parameter)]
-    for target in targets:
+        holders = [arguments]
+    field = integration.parameter
+    for holder in holders:
+        target = holder.get(field)
         bound = _BOUND.match(str(target or ""))
         if not bound:
-            raise FlowDefinitionError(
-                f"{where}: {integration.parameter} must be a bound ${{Name}}, not {target!r}"
-            )
+            shown = repr(target)
+            if named_at_run_time(holder, field, language):
+                written = repr(target) if language == JSONATA else f"{field}.$ = {holder[field + '.$']!r}"
+                shown = f"{written}, named at run time, which cannot be granted"
+            raise FlowDefinitionError(f"{where}: {field} must be a bound ${{Name}}, not {shown}")
         yield Need(path, bound[1], integration.kind, integration.action)
 
 
@@ -237,6 +269,7 @@ class Flow(Construct):
         self.definition = definition
         where = f"{name} ({source})" if source else name
         kinds = check_bindings(definition, bindings, where)
+        check_query_languages(definition, where)
         stranded = unreachable(definition)
         if stranded:
             raise FlowDefinitionError(

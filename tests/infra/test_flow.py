@@ -233,8 +233,45 @@ def test_a_binding_the_definition_never_uses_stops_synth(
             "EventBusName must be a bound",
         ),
         (
-            {"Type": "Pass", "QueryLanguage": "JSONata", "End": True},
-            "written in JSONPath",
+            {
+                "Type": "Task",
+                "QueryLanguage": "JSONata",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Arguments": {"FunctionName": "{% $states.input.which %}"},
+                "End": True,
+            },
+            r"FunctionName must be a bound \$\{Name\}, not '\{% \$states.input.which %\}', named at run time",
+        ),
+        (
+            {
+                "Type": "Task",
+                "QueryLanguage": "JSONata",
+                "Resource": "arn:aws:states:::sqs:sendMessage",
+                "Arguments": "{% $states.input.message %}",
+                "End": True,
+            },
+            "Arguments is one expression, which names the resource only at run time",
+        ),
+        (
+            {
+                "Type": "Task",
+                "QueryLanguage": "JSONata",
+                "Resource": "arn:aws:states:::events:putEvents",
+                "Arguments": {"Entries": [{"Source": "x", "DetailType": "y", "Detail": {}}]},
+                "End": True,
+            },
+            "EventBusName must be a bound",
+        ),
+        (
+            {
+                "Type": "Task",
+                "QueryLanguage": "JSONata",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "${ClassifyFunction}"},
+                "End": True,
+            },
+            r"state Only is JSONata \(its QueryLanguage\), but has Parameters, a JSONPath field: "
+            "write Arguments",
         ),
         (
             {
@@ -251,7 +288,10 @@ def test_a_binding_the_definition_never_uses_stops_synth(
         "unsupported-pattern",
         "dynamic-function",
         "default-bus",
-        "jsonata",
+        "jsonata-dynamic-function",
+        "jsonata-arguments-expression",
+        "jsonata-default-bus",
+        "jsonata-parameters",
         "item-reader",
     ],
 )
@@ -353,12 +393,190 @@ def test_the_flow_exposes_its_name_and_machine(stack: cdk.Stack, tmp_path: Path,
     assert flow.node.default_child is flow.state_machine
 
 
-def test_a_jsonata_flow_stops_synth() -> None:
-    # Given a flow written in JSONata at the top level
-    jsonata = {**definition({"Done": {"Type": "Succeed"}}), "QueryLanguage": "JSONata"}
-    # Then its needs cannot be derived: JSONata is not evaluated by the local cloud
-    with pytest.raises(FlowDefinitionError, match="written in JSONPath"):
-        needs(jsonata, "modern")
+# The fan_out flow again, written in JSONata: each resource named in Arguments, no .$ anywhere.
+JSONATA_PAYLOAD = {
+    "correlation_id": "{% $states.input.id %}",
+    "flow": "test",
+    "document": "{% $states.input.detail %}",
+}
+
+
+def jsonata_invoke(function: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Arguments": {"FunctionName": "${" + function + "}", "Payload": dict(JSONATA_PAYLOAD)},
+        **extra,
+    }
+
+
+def branch(states: dict[str, Any]) -> dict[str, Any]:
+    return {"StartAt": next(iter(states)), "States": states}
+
+
+JSONATA_FAN_OUT = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "Both",
+    "States": {
+        "Both": {
+            "Type": "Parallel",
+            "Branches": [
+                branch({"Classify": jsonata_invoke("ClassifyFunction", End=True)}),
+                branch({"Extract": jsonata_invoke("ExtractFunction", End=True)}),
+            ],
+            "Next": "Each",
+        },
+        "Each": {
+            "Type": "Map",
+            "Items": "{% $states.input.items %}",
+            "ItemProcessor": branch(
+                {
+                    "Park": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                        "Arguments": {
+                            "QueueUrl": "${WorkQueue}",
+                            "MessageBody": {"token": "{% $states.context.Task.Token %}"},
+                        },
+                        "End": True,
+                    }
+                }
+            ),
+            "Next": "Remember",
+        },
+        "Remember": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:getItem",
+            "Arguments": {"TableName": "${StateTable}", "Key": {"pk": {"S": "{% $states.input.pk %}"}}},
+            "Output": {"item": "{% $states.result.Item %}"},
+            "End": True,
+        },
+    },
+}
+FAN_OUT_NEEDS = [
+    Need("Both/Classify", "ClassifyFunction", FUNCTION, "lambda:InvokeFunction"),
+    Need("Both/Extract", "ExtractFunction", FUNCTION, "lambda:InvokeFunction"),
+    Need("Each/Park", "WorkQueue", QUEUE, "sqs:SendMessage"),
+    Need("Remember", "StateTable", TABLE, "dynamodb:GetItem"),
+]
+
+
+def test_the_needs_of_a_jsonata_flow_are_read_from_its_arguments() -> None:
+    # Given fan_out written in JSONata at the top level, its states inheriting it
+    # When its needs are derived, then they are those of the JSONPath fan_out
+    assert needs(JSONATA_FAN_OUT, "fan_out") == FAN_OUT_NEEDS
+
+
+def test_the_needs_of_a_flow_mixing_languages_state_by_state_are_found() -> None:
+    # Given the JSONPath fan_out, with its Extract and Remember rewritten in JSONata, state by state
+    mixed = json.loads(json.dumps(FAN_OUT))
+    mixed["States"]["Both"]["Branches"][1]["States"]["Extract"] = jsonata_invoke(
+        "ExtractFunction", QueryLanguage="JSONata", End=True
+    )
+    mixed["States"]["Remember"] = {**JSONATA_FAN_OUT["States"]["Remember"], "QueryLanguage": "JSONata"}
+    # Then each state's resource is read in its own language
+    assert needs(mixed, "fan_out") == FAN_OUT_NEEDS
+
+
+def test_grants_are_derived_for_a_jsonata_flow(stack: cdk.Stack, tmp_path: Path, echo_code: Path) -> None:
+    # Given fan_out in JSONata, bound to two functions, a queue and a table
+    write(tmp_path, "fan_out", JSONATA_FAN_OUT)
+    alpha, beta = capability(stack, "Classify", echo_code), capability(stack, "Extract", echo_code)
+    queue = sqs.Queue(stack, "Work", enforce_ssl=True)
+    table = dynamodb.TableV2(
+        stack, "State", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
+    )
+    flow = Flow(
+        stack,
+        "FanOut",
+        name="fan_out",
+        definition=read(tmp_path, "fan_out"),
+        bindings={
+            "ClassifyFunction": alpha.function,
+            "ExtractFunction": beta.function,
+            "WorkQueue": queue,
+            "StateTable": table,
+        },
+    )
+    # When the stack is synthesized
+    template = Template.from_stack(stack)
+    role_id = stack.get_logical_id(flow.state_machine.role.node.default_child)  # type: ignore[arg-type]
+    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}})
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+    def arn(construct: Any) -> dict[str, Any]:
+        return {"Fn::GetAtt": [stack.get_logical_id(construct.node.default_child), "Arn"]}
+
+    # Then the machine may invoke each function, send to the queue and get items, as in JSONPath
+    assert {
+        "Action": "lambda:InvokeFunction",
+        "Effect": "Allow",
+        "Resource": arn(alpha.function),
+    } in statements
+    assert {
+        "Action": "lambda:InvokeFunction",
+        "Effect": "Allow",
+        "Resource": arn(beta.function),
+    } in statements
+    assert {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": arn(queue)} in statements
+    assert {"Action": "dynamodb:GetItem", "Effect": "Allow", "Resource": arn(table)} in statements
+    # And the definition deploys as written, JSONata, its ${Name}s in Arguments substituted
+    (properties,) = [
+        m["Properties"] for m in template.find_resources("AWS::StepFunctions::StateMachine").values()
+    ]
+    assert json.loads(properties["DefinitionString"]) == JSONATA_FAN_OUT
+    assert set(properties["DefinitionSubstitutions"]) == {
+        "ClassifyFunction",
+        "ExtractFunction",
+        "WorkQueue",
+        "StateTable",
+    }
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        (
+            {**invoke("ClassifyFunction", End=True), "QueryLanguage": "JSONata"},
+            "state Classify is JSONata (its QueryLanguage), but has Parameters, a JSONPath field: write "
+            "Arguments: its keys without .$, its values literal or {% %} expressions",
+        ),
+        (
+            {**invoke("ClassifyFunction", End=True), "QueryLanguage": "JSONPath", "Machine": "JSONata"},
+            "state Classify: QueryLanguage JSONPath in a JSONata machine, which AWS refuses: write the state "
+            "in JSONata, or make the machine JSONPath and set QueryLanguage JSONata on its JSONata states",
+        ),
+        (
+            jsonata_invoke("ClassifyFunction", End=True),
+            "state Classify is JSONPath (the machine's QueryLanguage), but has Arguments, a JSONata field: "
+            "set QueryLanguage JSONata on the state (or the machine), or write Parameters",
+        ),
+    ],
+    ids=["parameters-in-jsonata", "jsonpath-in-jsonata-machine", "arguments-in-jsonpath"],
+)
+def test_a_state_with_fields_of_the_other_query_language_stops_synth_naming_file_state_and_fix(
+    stack: cdk.Stack, tmp_path: Path, echo_code: Path, written: dict[str, Any], problem: str
+) -> None:
+    # Given a one-step flow file whose Task mixes up its query languages
+    machine = written.pop("Machine", "JSONPath")
+    write(tmp_path, "mixed", {**definition({"Classify": written}), "QueryLanguage": machine})
+    source = tmp_path / "mixed.asl.json"
+    # When the flow is built, then it fails, naming the file, the state and what to write instead
+    with pytest.raises(FlowDefinitionError) as raised:
+        Flow(
+            stack,
+            "Mixed",
+            name="mixed",
+            definition=read(tmp_path, "mixed"),
+            bindings={"ClassifyFunction": capability(stack, "Classify", echo_code).function},
+            source=source,
+        )
+    assert str(raised.value).splitlines() == [
+        f"mixed ({source}) breaks the rules of its query languages:",
+        f"  - {problem}",
+    ]
+    # And before the contract check or the state machine
+    assert stack.node.find_child("Mixed").node.try_find_child("Default") is None
 
 
 def test_a_flow_that_breaks_its_functions_contracts_stops_synth_listing_every_problem(

@@ -12,7 +12,8 @@ from aiflows.flows import FlowInfo, read_flow
 from aiflows.registry import by_binding, capabilities
 from aiflows_runtime.contracts import FLOW_FAILED
 from aiflows_runtime.manifest import LAMBDA_SERVICE_ERRORS
-from infra.weave import weave
+from infra.contract_check import language_problems
+from infra.weave import jsonata_path, weave
 
 MANIFEST = """
 description = "a probe"
@@ -205,3 +206,234 @@ def test_a_review_catching_everything_itself_still_gets_a_failure_path_for_its_t
     states = weave(flow(tmp_path, written, MANIFEST + "[review]\n"), by_binding())["States"]
     assert states["EscalateReview"]["Catch"][0]["Next"] == "ReviewTimedOut"
     assert states["ReviewTimedOut"]["Next"] == "FailureContext" and "FailureContext" in states
+
+
+# JSONata: the same weaving, in the state's own language
+
+KEEP_FAILURE = "{% $merge([$states.input, {'failure': $states.errorOutput}]) %}"
+
+
+def jsonata_classify(payload: Any = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Arguments": {
+            "FunctionName": "${ClassifyFunction}",
+            "Payload": {"document": "{% $states.input.detail %}"} if payload is None else payload,
+        },
+        "Output": {"label": "{% $states.result.Payload.label %}"},
+        **extra,
+    }
+
+
+def jsonata_flow(tmp_path: Path, states: dict[str, Any], manifest: str = MANIFEST) -> FlowInfo:
+    info = flow(tmp_path, states, manifest)
+    written = {"QueryLanguage": "JSONata", **json.loads(info.definition_path.read_text())}
+    info.definition_path.write_text(json.dumps(written))
+    return read_flow(info.folder)
+
+
+def test_a_jsonata_machine_is_woven_in_jsonata_and_its_failure_path_in_jsonpath(tmp_path: Path) -> None:
+    # Given a flow whose machine is JSONata, with one capability Task
+    woven = weave(jsonata_flow(tmp_path, {"Classify": jsonata_classify(End=True)}), by_binding())
+    states = woven["States"]
+    classify = states["Classify"]
+    task = capabilities()["classify"].manifest.task
+    # Then its Arguments.Payload gets the run's context: the correlation id as an expression
+    # ($$. read as $states.context.), the flow and budget as literals, no .$ on any key
+    assert classify["Arguments"]["Payload"] == {
+        "correlation_id": "{% $states.context.Execution.Input.id %}",
+        "flow": "probe",
+        "budget_usd": 0.02,
+        "document": "{% $states.input.detail %}",
+    }
+    assert "Parameters" not in classify
+    # And its timeout and retry, as a JSONPath Task's
+    assert classify["TimeoutSeconds"] == task.timeout_seconds
+    assert classify["Retry"][0]["ErrorEquals"] == [*LAMBDA_SERVICE_ERRORS, *task.retry_on]
+    # And a Catch that keeps the error the JSONata way, as `failure` beside the state's input
+    assert classify["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "Output": KEEP_FAILURE, "Next": "ClassifyFailed"}
+    ]
+    # And since AWS refuses a JSONPath state in a JSONata machine, the machine's language moved
+    # onto its states, and every state the weave wrote says JSONPath
+    assert "QueryLanguage" not in woven
+    assert classify["QueryLanguage"] == "JSONata"
+    woven_states = set(states) - {"Classify"}
+    assert {"ClassifyFailed", "FailureContext", "PublishFailure", "FailureKind", "FlowFailed"} <= woven_states
+    assert {states[name]["QueryLanguage"] for name in woven_states} == {"JSONPath"}
+    # And the failure path reads the error where the Catch put it, as for a JSONPath state
+    failed = states["ClassifyFailed"]["Parameters"]
+    assert (failed["error.$"], failed["cause.$"]) == ("$.failure.Error", "$.failure.Cause")
+    assert language_problems(woven) == []
+
+
+def test_a_mixed_machine_weaves_each_state_in_its_own_language(tmp_path: Path) -> None:
+    # Given a JSONPath machine whose Classify alone is JSONata, and a correlation id in the event
+    manifest = 'correlation_id = "$.detail.id"\n' + MANIFEST
+    written = {
+        "Classify": jsonata_classify(QueryLanguage="JSONata", Next="Again"),
+        "Again": classify_task(End=True),
+    }
+    woven = weave(flow(tmp_path, written, manifest), by_binding())
+    states = woven["States"]
+    # Then the JSONata Task reads the correlation id from its input ($. is $states.input.)
+    assert states["Classify"]["Arguments"]["Payload"]["correlation_id"] == "{% $states.input.detail.id %}"
+    assert states["Classify"]["Catch"][0]["Output"] == KEEP_FAILURE
+    # And the JSONPath one as it always has
+    assert states["Again"]["Parameters"]["Payload"]["correlation_id.$"] == "$.detail.id"
+    assert states["Again"]["Catch"][0] == {
+        "ErrorEquals": ["States.ALL"],
+        "ResultPath": "$.failure",
+        "Next": "AgainFailed",
+    }
+    # And nothing else changes languages: the machine stays JSONPath, the woven states inherit it
+    assert "QueryLanguage" not in states["Again"] and "QueryLanguage" not in states["PublishFailure"]
+    assert woven.get("QueryLanguage", "JSONPath") == "JSONPath"
+    assert language_problems(woven) == []
+
+
+def test_a_jsonata_payload_of_one_expression_is_merged_with_the_woven_fields(tmp_path: Path) -> None:
+    # Given a JSONata Task whose Payload is one expression, naming the flow itself
+    own = "{% {'document': $states.input.detail, 'flow': 'mine'} %}"
+    woven = weave(jsonata_flow(tmp_path, {"Classify": jsonata_classify(own, End=True)}), by_binding())
+    # Then the woven fields are merged before it: its own come last, and win
+    assert woven["States"]["Classify"]["Arguments"]["Payload"] == (
+        '{% $merge([{"correlation_id": $states.context.Execution.Input.id, "flow": "probe", '
+        "\"budget_usd\": 0.02}, ({'document': $states.input.detail, 'flow': 'mine'})]) %}"
+    )
+
+
+def test_what_a_jsonata_author_writes_wins(tmp_path: Path) -> None:
+    own = jsonata_classify(
+        {"document": "{% $states.input.detail %}", "correlation_id": "{% $states.input.id %}"},
+        Catch=[{"ErrorEquals": ["States.ALL"], "Output": "{% $states.errorOutput %}", "Next": "Mine"}],
+        End=True,
+    )
+    written = {"Classify": own, "Mine": {"Type": "Fail", "Error": "Mine"}}
+    classify = weave(jsonata_flow(tmp_path, written), by_binding())["States"]["Classify"]
+    assert classify["Arguments"]["Payload"]["correlation_id"] == "{% $states.input.id %}"
+    assert classify["Catch"] == own["Catch"]
+
+
+def test_a_jsonata_review_asks_again_the_jsonata_way(tmp_path: Path) -> None:
+    # Given a JSONata machine whose review Task waits for its token
+    review = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Arguments": {
+            "FunctionName": "${RequestReviewFunction}",
+            "Payload": {"task_token": "{% $states.context.Task.Token %}"},
+        },
+        "End": True,
+    }
+    states = weave(jsonata_flow(tmp_path, {"Review": review}, MANIFEST + "[review]\n"), by_binding())[
+        "States"
+    ]
+    # Then each ask is JSONata, its timeout caught the JSONata way, to the next ask
+    chain = [(n, states[n]["Catch"][0]) for n in ("Review", "RemindReview", "EscalateReview")]
+    assert chain == [
+        ("Review", {"ErrorEquals": ["States.Timeout"], "Output": KEEP_FAILURE, "Next": "RemindReview"}),
+        (
+            "RemindReview",
+            {"ErrorEquals": ["States.Timeout"], "Output": KEEP_FAILURE, "Next": "EscalateReview"},
+        ),
+        (
+            "EscalateReview",
+            {"ErrorEquals": ["States.Timeout"], "Output": KEEP_FAILURE, "Next": "ReviewTimedOut"},
+        ),
+    ]
+    assert states["RemindReview"]["Arguments"]["Payload"]["reminder"] is True
+    assert states["EscalateReview"]["Arguments"]["Payload"]["escalation"] is True
+    assert {states[n]["QueryLanguage"] for n in ("Review", "RemindReview", "EscalateReview")} == {"JSONata"}
+    # And the end of the chain is the failure path's, in JSONPath
+    assert states["ReviewTimedOut"]["QueryLanguage"] == "JSONPath"
+    assert states["ReviewTimedOut"]["Parameters"]["step"] == "EscalateReview"
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (
+            {**classify_task(End=True)},
+            r"state Classify is JSONata \(the machine's QueryLanguage\), but has Parameters, a JSONPath "
+            r"field: write Arguments",
+        ),
+        (
+            jsonata_classify(ResultPath="$.label", End=True),
+            r"state Classify is JSONata .*, but has ResultPath, a JSONPath field: write Output",
+        ),
+        (
+            jsonata_classify({"document.$": "$.detail"}, End=True),
+            r"state Classify is JSONata .*, but names Payload.document.\$: JSONata keys take no .\$",
+        ),
+        (
+            jsonata_classify(
+                Catch=[{"ErrorEquals": ["X"], "ResultPath": "$.failure", "Next": "ClassifyFailed"}]
+            ),
+            r"state Classify is JSONata .*, but a Catch has ResultPath",
+        ),
+        (
+            {**classify_task(End=True), "QueryLanguage": "JSONPath"},
+            r"state Classify: QueryLanguage JSONPath in a JSONata machine, which AWS refuses",
+        ),
+    ],
+    ids=["parameters", "result-path", "dollar-key", "catch-result-path", "jsonpath-state"],
+)
+def test_jsonpath_in_a_jsonata_state_is_refused_naming_the_file_and_the_fix(
+    tmp_path: Path, state: dict[str, Any], message: str
+) -> None:
+    info = jsonata_flow(tmp_path, {"Classify": state})
+    with pytest.raises(ValueError, match=message) as raised:
+        weave(info, by_binding())
+    assert str(raised.value).startswith(f"{info.definition_path} breaks the rules of its query languages")
+
+
+def test_a_jsonata_state_in_a_jsonpath_machine_with_jsonata_fields_elsewhere_is_refused(
+    tmp_path: Path,
+) -> None:
+    # Arguments in a JSONPath state: the author forgot its QueryLanguage
+    info = flow(tmp_path, {"Classify": jsonata_classify(End=True)})
+    with pytest.raises(ValueError, match=r"is JSONPath \(the machine's QueryLanguage\), but has Arguments"):
+        weave(info, by_binding())
+
+
+def test_a_correlation_path_jsonata_cannot_read_is_refused(tmp_path: Path) -> None:
+    info = jsonata_flow(
+        tmp_path, {"Classify": jsonata_classify(End=True)}, 'correlation_id = "$.ids[*]"\n' + MANIFEST
+    )
+    with pytest.raises(
+        ValueError, match=r"flow.toml: correlation_id = '\$.ids\[\*\]' cannot be read in a JSONata"
+    ):
+        weave(info, by_binding())
+
+
+@pytest.mark.parametrize(
+    ("jsonpath", "jsonata"),
+    [
+        ("$$.Execution.Input.id", "$states.context.Execution.Input.id"),
+        ("$.detail.id", "$states.input.detail.id"),
+        ("$", "$states.input"),
+        ("$.items[0].detail-type", "$states.input.items[0].`detail-type`"),
+    ],
+)
+def test_a_manifest_path_is_translated_for_jsonata(jsonpath: str, jsonata: str) -> None:
+    assert jsonata_path(jsonpath) == jsonata
+
+
+def test_the_states_of_a_jsonata_machines_branches_stay_jsonata(tmp_path: Path) -> None:
+    # Given a JSONata machine whose Task sits in a Parallel branch (it inherits the machine's language)
+    both = {
+        "Type": "Parallel",
+        "Branches": [{"StartAt": "Classify", "States": {"Classify": jsonata_classify(End=True)}}],
+        "End": True,
+    }
+    states = weave(jsonata_flow(tmp_path, {"Both": both}), by_binding())["States"]
+    inner = states["Both"]["Branches"][0]["States"]["Classify"]
+    # Then the branch's Task is JSONata still, and woven as such; the Parallel is caught the JSONata way
+    assert inner["QueryLanguage"] == "JSONata"
+    assert inner["Arguments"]["Payload"]["flow"] == "probe"
+    assert states["Both"]["QueryLanguage"] == "JSONata"
+    assert states["Both"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "Output": KEEP_FAILURE, "Next": "BothFailed"}
+    ]
