@@ -230,6 +230,13 @@ def approve(
     return [review_id]
 
 
+# What make installs each stamp from (the Makefile's rules for .venv/.installed and node_modules/.installed)
+_INSTALLED_FROM = {
+    ".venv/.installed": ("requirements.txt", "requirements-dev.txt", "functions/runtime/pyproject.toml"),
+    "node_modules/.installed": ("package.json", "package-lock.json"),
+}
+
+
 def copy_of_the_repository(target: Path) -> Path:
     """The repository's files as they are (tracked, and new ones not ignored), with its venv and CLI."""
     listed = subprocess.run(
@@ -245,4 +252,12 @@ def copy_of_the_repository(target: Path) -> Path:
             shutil.copy2(source, target / name)  # times kept: make sees the venv as up to date
     for installed in (".venv", "node_modules"):
         (target / installed).symlink_to(ROOT / installed)
+    # The copy shares this checkout's venv and CLI, so its make must see them as installed: what
+    # they were installed from is dated no later than their stamps (the stamps are the checkout's).
+    for stamp, sources in _INSTALLED_FROM.items():
+        installed_at = (ROOT / stamp).stat().st_mtime_ns if (ROOT / stamp).exists() else None
+        for source in sources:
+            copied = target / source
+            if installed_at is not None and copied.exists() and copied.stat().st_mtime_ns > installed_at:
+                os.utime(copied, ns=(installed_at, installed_at))
     return target

@@ -396,23 +396,46 @@ class LocalCloud:
         poller.start()
 
     def deliver_event(self, target: dict[str, Any], event: dict[str, Any]) -> None:
-        """Deliver an EventBridge event to a Step Functions or Lambda target.
+        """Deliver an EventBridge event to a rule's target: Step Functions, Lambda, SQS or SNS.
 
-        A delivery that fails goes to the target's dead-letter queue, as EventBridge
-        does once its retries are spent; without one it is logged, never dropped silently.
+        The target's ``Input``, ``InputPath`` or ``InputTransformer`` shapes what it
+        receives; an SQS or SNS target receives it as the message body (a FIFO queue
+        with the target's ``MessageGroupId`` and the event id to deduplicate by). A
+        delivery that fails, or a target of a kind the local cloud does not deliver
+        to, goes to the target's dead-letter queue, as EventBridge does once its
+        retries are spent; without one it is logged and kept in ``delivery_failures``,
+        never dropped silently.
         """
         arn: str = target["Arn"]
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         try:
             payload = _target_input(target, event)
-            if ":states:" in arn:
+            body = payload if isinstance(payload, str) else json.dumps(payload)
+            if service == "states":
                 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
                 stepfunctions_parser_backends[self.account][self.region].start_execution(
                     arn, name=str(uuid.uuid4()), execution_input=json.dumps(payload)
                 )
-            else:
+            elif service == "lambda":
                 assert self.lambdas is not None
                 self.lambdas.invoke_async(arn, None, payload)
+            elif service == "sqs":
+                from moto.sqs.models import sqs_backends
+
+                group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+                sqs_backends[self.account][self.region].send_message(
+                    arn.rsplit(":", 1)[-1],
+                    body,
+                    group_id=group,
+                    deduplication_id=str(event.get("id")) if group else None,
+                )
+            elif service == "sns":
+                from moto.sns.models import sns_backends
+
+                sns_backends[self.account][self.region].publish(body, arn=arn)
+            else:
+                raise LocalCloudError(f"the local cloud does not deliver to {service or arn} targets")
         except Exception as exc:  # noqa: BLE001 - a failed delivery is recorded, not raised into put_events
             dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
             if dead_letter:

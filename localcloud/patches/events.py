@@ -1,9 +1,13 @@
 """EventBridge in the local cloud: a rule's targets are delivered by the cloud.
 
-moto delivers a matched event inside ``PutEvents`` itself; here Step Functions and
-Lambda targets go through the cloud's delivery (input transformation, failures to
-the target's dead-letter queue). CloudFormation's ``Ref`` of an event bus is its
-name (moto hands over the model).
+moto delivers a matched event inside ``PutEvents`` itself, and raises for the
+targets it does not know (an SNS or Step Functions target made the whole call an
+HTTP 500). Here every target but the ones moto models (CloudWatch Logs, another
+event bus, an archive, an API destination) goes through the cloud's delivery:
+Step Functions, Lambda, SQS and SNS are delivered with the target's input
+transformation; a failed delivery, or a target of another kind, goes to the
+target's dead-letter queue and ``LocalCloud.delivery_failures``. CloudFormation's
+``Ref`` of an event bus is its name (moto hands over the model).
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
-        routed = [t for t in self.targets if ":states:" in t["Arn"] or ":lambda:" in t["Arn"]]
-        others = [t for t in self.targets if t not in routed]
+        others = [t for t in self.targets if t["Arn"].split(":")[2:3] in (["logs"], ["events"])]
+        routed = [t for t in self.targets if t not in others]
         for target in routed:
             cloud.deliver_event(target, original_event)
         if others:

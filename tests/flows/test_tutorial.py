@@ -26,8 +26,6 @@ def test_the_tutorial_builds_runs_and_approves_a_flow(tmp_path: Path) -> None:
     # Given a copy of the repository, and the tutorial's blocks in order
     repo = copy_of_the_repository(tmp_path / "repo")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    # the copy shares this checkout's venv and CLI: make must not reinstall them from the copy
-    environment["MAKEFLAGS"] = "-o .venv/.installed -o node_modules/.installed"
     outputs: list[str] = []
     blocks = BLOCK.findall(TUTORIAL.read_text())
     assert [kind for _, kind, _, _ in blocks].count("file") >= 3
