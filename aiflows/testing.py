@@ -256,8 +256,8 @@ def copy_of_the_repository(target: Path) -> Path:
     # they were installed from is dated no later than their stamps (the stamps are the checkout's).
     for stamp, sources in _INSTALLED_FROM.items():
         installed_at = (ROOT / stamp).stat().st_mtime_ns if (ROOT / stamp).exists() else None
-        for source in sources:
-            copied = target / source
+        for installed_from in sources:
+            copied = target / installed_from
             if installed_at is not None and copied.exists() and copied.stat().st_mtime_ns > installed_at:
                 os.utime(copied, ns=(installed_at, installed_at))
     return target

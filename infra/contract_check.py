@@ -51,6 +51,18 @@ def walk_states(definition: dict[str, Any], prefix: str = "") -> Iterator[tuple[
             yield from walk_states(processor, f"{path}/")
 
 
+def is_distributed_map(state: Mapping[str, Any]) -> bool:
+    """A Map whose iterations are child executions (``ProcessorConfig.Mode: DISTRIBUTED``), not inline.
+
+    A child execution runs the ItemProcessor as a state machine of its own: its context object
+    (``$$``, ``$states.context``) is its own, its ``Execution.Input`` the item it was given, and
+    its states cannot reach the parent's.
+    """
+    processor = state.get("ItemProcessor")
+    config = processor.get("ProcessorConfig") if isinstance(processor, Mapping) else None
+    return state.get("Type") == "Map" and isinstance(config, Mapping) and config.get("Mode") == "DISTRIBUTED"
+
+
 def machine_language(definition: Mapping[str, Any]) -> str:
     """The machine's ``QueryLanguage`` (its top level): JSONPath unless it says JSONata."""
     return str(definition.get("QueryLanguage") or JSONPATH)
@@ -117,6 +129,8 @@ JSONPATH_ONLY: dict[str, str] = {
             "HeartbeatSeconds",
             "Items",
             "MaxConcurrency",
+            "ToleratedFailurePercentage",
+            "ToleratedFailureCount",
             "Seconds",
             "Timestamp",
             "Error",
@@ -134,6 +148,8 @@ _TEMPLATES = ("Arguments", "Output", "Assign", "ItemSelector")
 # a Catch of a JSONata state keeps its error with Output (or Assign), reading $states.errorOutput
 KEEP_FAILURE = "{% $merge([$states.input, {'failure': $states.errorOutput}]) %}"
 _CHOICE_JSONPATH = ("Variable", "And", "Or", "Not")
+# the parts of a Distributed Map that pass arguments to S3, in Parameters (JSONPath) or Arguments (JSONata)
+_MAP_IO = ("ItemReader", "ResultWriter")
 
 
 def _dollar_keys(value: Any, prefix: str = "") -> Iterator[str]:
@@ -162,6 +178,7 @@ def state_language_problems(path: str, state: Mapping[str, Any], definition: Map
     why = "its QueryLanguage" if own else "the machine's QueryLanguage"
     catches = [c for c in state.get("Catch") or [] if isinstance(c, dict)]
     rules = [r for r in state.get("Choices") or [] if isinstance(r, dict)]
+    io = [(field, state[field]) for field in _MAP_IO if isinstance(state.get(field), dict)]
     problems: list[str] = []
     if language == JSONATA:
         for field, fix in JSONPATH_ONLY.items():
@@ -177,7 +194,13 @@ def state_language_problems(path: str, state: Mapping[str, Any], definition: Map
                 f"{where} is JSONata ({why}), but a Choice rule has Variable, And, Or or Not (JSONPath): "
                 'a JSONata rule is a Condition, e.g. "Condition": "{% $states.input.ok %}"'
             )
-        holders = [state, *catches, *rules]
+        for field, config in io:
+            if "Parameters" in config:
+                problems.append(
+                    f"{where} is JSONata ({why}), but its {field} has Parameters, a JSONPath field: "
+                    + _ARGUMENTS
+                )
+        holders = [state, *catches, *rules, *(config for _, config in io)]
         dollars = [key for h in holders for field in _TEMPLATES for key in _dollar_keys(h.get(field))]
         if dollars:
             problems.append(
@@ -191,6 +214,12 @@ def state_language_problems(path: str, state: Mapping[str, Any], definition: Map
             problems.append(
                 f"{where} is JSONPath ({why}), but has {field}, a JSONata field: set QueryLanguage "
                 f"JSONata on the state (or the machine), or write {instead}"
+            )
+    for field, config in io:
+        if "Arguments" in config:
+            problems.append(
+                f"{where} is JSONPath ({why}), but its {field} has Arguments, a JSONata field: set "
+                "QueryLanguage JSONata on the state (or the machine), or write Parameters"
             )
     if any("Output" in catch for catch in catches):
         problems.append(

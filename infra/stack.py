@@ -45,7 +45,12 @@ class AiFlowsStack(Stack):
         if "guard" in self.capabilities:
             self._managed_guardrails(self.functions[self.capabilities["guard"].binding])
 
-        resources = {EVENT_BUS: self.event_bus.event_bus, "WorkQueue": self.work_queue.queue}
+        resources = {
+            EVENT_BUS: self.event_bus.event_bus,
+            "WorkQueue": self.work_queue.queue,
+            # a Distributed Map's ItemReader and ResultWriter name it: ${ClaimBucket}, by name
+            "ClaimBucket": self.claim_bucket.bucket,
+        }
         self.flows = {info.name: self._flow(info, resources) for info in flows().values()}
         self.review_api = ReviewApi(
             self, "ReviewApi", state_table=self.state_table, claim_bucket=self.claim_bucket

@@ -27,6 +27,14 @@ With a ``[review]`` in the manifest, its review Task asks again when nobody deci
 What the author writes always wins: a Retry, Catch, TimeoutSeconds, Payload field or
 state of the same name is kept as written.
 
+A Task inside a Map or a Parallel is woven as a top-level one, without the Catch (its Map
+or Parallel is caught). A Distributed Map's ItemProcessor runs as child executions, which
+see neither the run's input nor the parent's states: there the woven ``correlation_id`` is
+read from the child's own input, ``$$.Execution.Input.correlation_id``
+(``...Input.BatchInput.correlation_id`` with an ItemBatcher), which the author passes in
+the Map's ``ItemSelector`` (or ``ItemBatcher.BatchInput``); a failing child just fails,
+and counts against the Map's ``ToleratedFailurePercentage``.
+
 A flow may be written in JSONata, the whole machine or state by state. A JSONata Task's
 ``Arguments.Payload`` gets the same fields: the correlation id as an expression, its
 manifest's JSONPath translated (``$$.`` is ``$states.context.``, ``$.`` is
@@ -45,6 +53,7 @@ import copy
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiflows.registry import CapabilityInfo
@@ -57,6 +66,7 @@ from infra.contract_check import (
     LAMBDA_INVOKE,
     arguments_of,
     expression_body,
+    is_distributed_map,
     is_expression,
     language_of,
     language_problems,
@@ -90,6 +100,11 @@ _FAIL_COMMENTS = {
     "States.*": "A step failed in Step Functions itself (States.*): the cause says how.",
 }
 
+
+# Where a Distributed Map's child execution reads the run's correlation id: its own input (the
+# item the Map's ItemSelector shaped; with an ItemBatcher, the batch, whose BatchInput the author writes)
+CHILD_CORRELATION = "$$.Execution.Input.correlation_id"
+BATCH_CORRELATION = "$$.Execution.Input.BatchInput.correlation_id"
 
 PUT_EVENTS = "arn:aws:states:::events:putEvents"
 # what an events:putEvents Task gets when it does not say otherwise: the bus throttles and fails
@@ -154,6 +169,16 @@ def jsonata_path(path: str) -> str:
     return found
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """Where the states being woven run: the run itself, or a Distributed Map's child execution."""
+
+    correlation: str  # the JSONPath of the run's correlation id, as these states see it
+    child_of: str = ""  # the Distributed Map whose child execution runs them ("" at the run's own level)
+    passed: bool = True  # whether that Map passes correlation_id to its children
+    parent: str = ""  # the correlation id's JSONPath as that Map itself reads it
+
+
 def weave(flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> dict[str, Any]:
     """The flow's definition as it deploys: the written one, with the house style woven in."""
     definition = copy.deepcopy(flow.written)
@@ -171,7 +196,7 @@ def weave(flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> dict[st
     states: dict[str, Any] = definition["States"]
     if flow.manifest.review:  # first: the review's timeouts are its settings, not its capability's
         _weave_review(definition, flow)
-    _weave_tasks(definition, definition, flow, capabilities)
+    _weave_tasks(definition, definition, flow, capabilities, _Scope(flow.manifest.correlation_id))
     for name, state in list(states.items()):
         if state.get("Type") not in ("Task", "Parallel", "Map"):
             continue
@@ -191,21 +216,25 @@ def _weave_tasks(
     definition: dict[str, Any],
     flow: FlowInfo,
     capabilities: Mapping[str, CapabilityInfo],
+    runs_in: _Scope,
+    prefix: str = "",
 ) -> None:
-    for state in scope.get("States", {}).values():
+    for name, state in scope.get("States", {}).items():
+        path = f"{prefix}{name}"
+        language = language_of(state, definition)
         for branch in state.get("Branches", []):
-            _weave_tasks(branch, definition, flow, capabilities)
+            _weave_tasks(branch, definition, flow, capabilities, runs_in, f"{path}/")
         processor = state.get("ItemProcessor") or state.get("Iterator")
         if processor:
-            _weave_tasks(processor, definition, flow, capabilities)
+            inner = _child_scope(path, state, language, runs_in) if is_distributed_map(state) else runs_in
+            _weave_tasks(processor, definition, flow, capabilities, inner, f"{path}/")
         if state.get("Type") == "Task" and state.get("Resource") == PUT_EVENTS:
             state.setdefault("TimeoutSeconds", PUT_EVENTS_TIMEOUT_SECONDS)
             state.setdefault("Retry", [dict(PUT_EVENTS_RETRY)])
-        language = language_of(state, definition)
         info = capability_of(state, capabilities, language)
         if info is None:
             continue
-        _weave_payload(state, flow, info, language)
+        _weave_payload(state, flow, info, language, runs_in, path)
         task = info.manifest.task
         if "TimeoutSeconds" not in state and "TimeoutSecondsPath" not in state:
             state["TimeoutSeconds"] = task.timeout_seconds
@@ -222,11 +251,54 @@ def _weave_tasks(
             ]
 
 
-def _weave_payload(state: dict[str, Any], flow: FlowInfo, info: CapabilityInfo, language: str) -> None:
+def _child_scope(path: str, state: Mapping[str, Any], language: str, outer: _Scope) -> _Scope:
+    """The scope of a Distributed Map's children: the correlation id is in their own input."""
+    batched = "ItemBatcher" in state
+    holder = (state.get("ItemBatcher") or {}).get("BatchInput") if batched else state.get("ItemSelector")
+    passed = (language == JSONATA and is_expression(holder)) or (  # one expression: it may, trust it
+        isinstance(holder, dict) and "correlation_id" in passed_fields(holder, language)
+    )
+    correlation = BATCH_CORRELATION if batched else CHILD_CORRELATION
+    return _Scope(correlation, child_of=path, passed=passed, parent=outer.correlation)
+
+
+def _unpassed(flow: FlowInfo, path: str, runs_in: _Scope, language: str) -> str:
+    """Why a child's capability Task cannot get its correlation_id woven, and what to write instead."""
+    parent = runs_in.child_of
+    field = "ItemBatcher.BatchInput" if runs_in.correlation == BATCH_CORRELATION else "ItemSelector"
+    example = f'"correlation_id.$": "{runs_in.parent}"'
+    if language == JSONATA:
+        try:
+            example = '"correlation_id": "{% ' + jsonata_path(runs_in.parent) + ' %}"'
+        except ValueError:
+            example = '"correlation_id": "{% ... %}"'
+    return (
+        f"{flow.definition_path}: state {path} runs in a child execution of the Distributed Map {parent}, "
+        "which does not see the run's input: its woven correlation_id is read from the child's own input "
+        f"({runs_in.correlation}), so pass it in {parent}'s {field}, e.g. {example}; "
+        f"or pass correlation_id in {path}'s Payload yourself"
+    )
+
+
+def _weave_payload(
+    state: dict[str, Any],
+    flow: FlowInfo,
+    info: CapabilityInfo,
+    language: str,
+    runs_in: _Scope,
+    path: str,
+) -> None:
     arguments = arguments_of(state, language)
     payload = arguments.get("Payload")
     takes = info.input_model.model_fields
-    correlation = flow.manifest.correlation_id
+    correlation = runs_in.correlation
+    writes_own = (  # or passes a whole state, which the contract check refuses
+        is_expression(payload)
+        or "Payload.$" in arguments
+        or (isinstance(payload, dict) and "correlation_id" in passed_fields(payload, language))
+    )
+    if not runs_in.passed and "correlation_id" in takes and not writes_own:
+        raise ValueError(_unpassed(flow, path, runs_in, language))
     if language == JSONATA and "correlation_id" in takes:
         try:
             correlation = jsonata_path(correlation)

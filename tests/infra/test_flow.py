@@ -18,7 +18,18 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
 from infra.constructs.capability_function import CapabilityFunction
-from infra.constructs.flow import FUNCTION, QUEUE, TABLE, Flow, FlowDefinitionError, Need, needs
+from infra.constructs.flow import (
+    BUCKET,
+    FUNCTION,
+    MACHINE,
+    QUEUE,
+    TABLE,
+    Flow,
+    FlowDefinitionError,
+    Need,
+    needs,
+)
+from infra.nag import REPORT_ONLY, apply_nag, findings
 
 # A Task whose Payload is what classify and extract take (ClassifyInput, ExtractInput).
 DOCUMENT_PAYLOAD = {"correlation_id.$": "$.id", "flow": "test", "document.$": "$.detail"}
@@ -280,7 +291,7 @@ def test_a_binding_the_definition_never_uses_stops_synth(
                 "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
                 "End": True,
             },
-            "ItemReader",
+            r"state Only: ItemReader belongs to a Distributed Map only: set ItemProcessor.ProcessorConfig",
         ),
     ],
     ids=[
@@ -292,7 +303,7 @@ def test_a_binding_the_definition_never_uses_stops_synth(
         "jsonata-arguments-expression",
         "jsonata-default-bus",
         "jsonata-parameters",
-        "item-reader",
+        "item-reader-of-an-inline-map",
     ],
 )
 def test_a_task_whose_permissions_cannot_be_derived_stops_synth(state: dict[str, Any], message: str) -> None:
@@ -684,4 +695,347 @@ def test_each_flow_publishes_a_version_and_a_live_alias_that_callers_start(
                 ]
             },
         },
+    )
+
+
+# A Distributed Map, in JSONata: claims read from a JSONL object of the claim bucket, each classified
+# in an Express child execution, the results written back under a prefix computed per run.
+CHILD_PAYLOAD = {
+    "correlation_id": "{% $states.context.Execution.Input.correlation_id %}",  # the child's own input
+    "flow": "test",
+    "document": "{% $states.input.claim %}",
+}
+READ_CLAIMS = {
+    "Resource": "arn:aws:states:::s3:getObject",
+    "ReaderConfig": {"InputType": "JSONL"},
+    "Arguments": {"Bucket": "${ClaimBucket}", "Key": "{% $states.input.manifest_key %}"},
+}
+WRITE_RESULTS = {
+    "Resource": "arn:aws:states:::s3:putObject",
+    "Arguments": {"Bucket": "${ClaimBucket}", "Prefix": "{% 'batches/' & $states.context.Execution.Name %}"},
+}
+
+
+def distributed(execution_type: str = "EXPRESS", **fields: Any) -> dict[str, Any]:
+    classify = jsonata_invoke("ClassifyFunction", End=True)
+    classify["Arguments"]["Payload"] = dict(CHILD_PAYLOAD)
+    return {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Batch",
+        "States": {
+            "Batch": {
+                "Type": "Map",
+                "ItemReader": READ_CLAIMS,
+                "ItemSelector": {
+                    "correlation_id": "{% $states.context.Execution.Input.id %}",
+                    "claim": "{% $states.context.Map.Item.Value %}",
+                },
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+                    **branch({"Classify": classify}),
+                },
+                "ResultWriter": WRITE_RESULTS,
+                "MaxConcurrency": 10,
+                "ToleratedFailurePercentage": 5,
+                "End": True,
+                **fields,
+            }
+        },
+    }
+
+
+def test_a_distributed_map_needs_its_child_runs_its_reader_and_writer_and_its_tasks() -> None:
+    # Given a JSONata Distributed Map reading claims from ${ClaimBucket}, writing its results there
+    # When its needs are derived
+    found = needs(distributed(), "batch")
+    # Then it may start, describe and stop its Express children (executions of its own machine),
+    # get any object of the bucket (the key is data), write results with the multipart calls,
+    # and its child's Task invokes its function like any other
+    assert found == [
+        Need("Batch", "", MACHINE, "states:StartExecution"),
+        Need("Batch", "", MACHINE, "states:DescribeExecution", ":*"),
+        Need("Batch", "", MACHINE, "states:StopExecution", ":*"),
+        Need("Batch", "ClaimBucket", BUCKET, "s3:GetObject", "*"),
+        Need("Batch", "ClaimBucket", BUCKET, "s3:PutObject", "*"),
+        Need("Batch", "ClaimBucket", BUCKET, "s3:GetObject", "*"),
+        Need("Batch", "ClaimBucket", BUCKET, "s3:ListMultipartUploadParts", "*"),
+        Need("Batch", "ClaimBucket", BUCKET, "s3:AbortMultipartUpload", "*"),
+        Need("Batch/Classify", "ClassifyFunction", FUNCTION, "lambda:InvokeFunction"),
+    ]
+
+
+def test_literal_keys_and_prefixes_narrow_the_grant_and_standard_children_may_be_redriven() -> None:
+    # Given a Standard-children Distributed Map with a Label, listing objects under a literal prefix,
+    # and writing under another, in JSONPath
+    listing = {
+        "Resource": "arn:aws:states:::s3:listObjectsV2",
+        "Parameters": {"Bucket": "${ClaimBucket}", "Prefix": "claims/"},
+    }
+    writer = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "${ClaimBucket}", "Prefix": "out"},
+    }
+    state = {
+        "Type": "Map",
+        "Label": "Claims",
+        "ItemReader": listing,
+        "ResultWriter": writer,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            **definition({"P": {"Type": "Pass", "End": True}}),
+        },
+        "End": True,
+    }
+    found = needs(definition({"Batch": state}), "batch")
+    # Then ListBucket is limited to the prefix, the objects to those under it, the results to theirs,
+    # and a redriven Map Run may redrive this Map's Standard children
+    assert found == [
+        Need("Batch", "", MACHINE, "states:StartExecution"),
+        Need("Batch", "", MACHINE, "states:DescribeExecution", ":*"),
+        Need("Batch", "", MACHINE, "states:StopExecution", ":*"),
+        Need("Batch", "", MACHINE, "states:RedriveExecution", "/Claims:*"),
+        Need("Batch", "ClaimBucket", BUCKET, "s3:ListBucket", None, "claims/"),
+        Need("Batch", "ClaimBucket", BUCKET, "s3:GetObject", "claims/*"),
+        *(
+            Need("Batch", "ClaimBucket", BUCKET, action, "out*")
+            for action in (
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:ListMultipartUploadParts",
+                "s3:AbortMultipartUpload",
+            )
+        ),
+    ]
+    # And a literal Key reaches that object alone; a WriterConfig alone writes nothing
+    one = {**READ_CLAIMS, "Arguments": {"Bucket": "${ClaimBucket}", "Key": "claims/today.jsonl"}}
+    shaped = distributed(ItemReader=one, ResultWriter={"WriterConfig": {"OutputType": "JSON"}})
+    assert [n for n in needs(shaped, "batch") if n.kind is BUCKET] == [
+        Need("Batch", "ClaimBucket", BUCKET, "s3:GetObject", "claims/today.jsonl")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {
+                "ItemReader": {
+                    **READ_CLAIMS,
+                    "Arguments": {"Bucket": "{% $states.input.bucket %}", "Key": "k"},
+                }
+            },
+            r"odd: state Batch: ItemReader.Arguments.Bucket must be a bound \$\{Name\}, not "
+            r"'\{% \$states.input.bucket %\}', named at run time, which cannot be granted",
+        ),
+        (
+            {"ResultWriter": {**WRITE_RESULTS, "Arguments": {"Bucket": "claims-bucket", "Prefix": "x"}}},
+            r"state Batch: ResultWriter.Arguments.Bucket must be a bound \$\{Name\}, not 'claims-bucket'",
+        ),
+        (
+            {"ItemReader": {**READ_CLAIMS, "Resource": "arn:aws:states:::s3:getObjectAttributes"}},
+            r"state Batch: the stack cannot grant ItemReader Resource "
+            r"'arn:aws:states:::s3:getObjectAttributes': its Resource may be "
+            r"arn:aws:states:::s3:getObject or arn:aws:states:::s3:listObjectsV2",
+        ),
+        (
+            {"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Arguments": {"Prefix": "x"}}},
+            r"state Batch: ResultWriter writes its results to no Bucket: name one in ResultWriter.Arguments, "
+            r"a bound \$\{Name\}",
+        ),
+        (
+            {"ResultWriter": {"Arguments": {"Bucket": "${ClaimBucket}"}}},
+            r"the stack cannot grant ResultWriter Resource '': its Resource may be "
+            r"arn:aws:states:::s3:putObject",
+        ),
+        (
+            {"ItemReader": {**READ_CLAIMS, "Arguments": "{% {'Bucket': $b, 'Key': $k} %}"}},
+            r"ItemReader.Arguments is one expression, which names the bucket only at run time",
+        ),
+    ],
+    ids=[
+        "reader-bucket-at-run-time",
+        "writer-bucket-unbound",
+        "unsupported-reader",
+        "writer-without-bucket",
+        "writer-without-resource",
+        "reader-arguments-expression",
+    ],
+)
+def test_a_distributed_map_whose_bucket_cannot_be_granted_stops_synth_naming_state_and_fix(
+    fields: dict[str, Any], message: str
+) -> None:
+    # Given a Distributed Map whose ItemReader or ResultWriter names no bucket the stack can grant
+    # When its needs are derived, then it fails, naming the state and what to write
+    with pytest.raises(FlowDefinitionError, match=message):
+        needs(distributed(**fields), "odd")
+
+
+def test_a_distributed_map_without_an_execution_type_stops_synth() -> None:
+    written = distributed()
+    del written["States"]["Batch"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"]
+    with pytest.raises(FlowDefinitionError, match=r"ExecutionType must be EXPRESS or STANDARD, not None"):
+        needs(written, "odd")
+
+
+def _id(stack: cdk.Stack, construct: Any) -> str:
+    element = construct.node.default_child
+    assert isinstance(element, cdk.CfnElement)
+    return stack.get_logical_id(element)
+
+
+def _statements(policies: dict[str, Any], stack: cdk.Stack, policy: Any) -> list[dict[str, Any]]:
+    return list(policies[_id(stack, policy)]["Properties"]["PolicyDocument"]["Statement"])
+
+
+def _acyclic(template: Template) -> None:
+    """No resource depends on itself through Refs, GetAtts and DependsOn (CloudFormation refuses it)."""
+    resources = template.to_json()["Resources"]
+
+    def refs(value: Any) -> set[str]:
+        if isinstance(value, dict):
+            found = {value["Ref"]} if isinstance(value.get("Ref"), str) else set()
+            if "Fn::GetAtt" in value:
+                found.add(value["Fn::GetAtt"][0])
+            return found.union(*(refs(v) for v in value.values()))
+        if isinstance(value, list):
+            return set().union(*(refs(v) for v in value))
+        return set()
+
+    edges = {
+        name: (refs(r.get("Properties", {})) | set(r.get("DependsOn", []))) & set(resources)
+        for name, r in resources.items()
+    }
+    done: set[str] = set()
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in trail, f"circular dependency: {' -> '.join((*trail, name))}"
+        if name not in done:
+            for other in edges[name]:
+                visit(other, (*trail, name))
+            done.add(name)
+
+    for name in resources:
+        visit(name, ())
+
+
+def test_a_distributed_map_flow_synthesizes_with_least_privilege_and_no_cycle(
+    tmp_path: Path, echo_code: Path
+) -> None:
+    # Given the JSONata Distributed Map flow, bound to a capability and a bucket like the claim bucket,
+    # in an app checked by cdk-nag
+    app = cdk.App(outdir=str(tmp_path / "out"), context=REPORT_ONLY)
+    stack = cdk.Stack(app, "Test")
+    classify = capability(stack, "Classify", echo_code)
+    bucket = s3.Bucket(stack, "Claims", enforce_ssl=True, encryption=s3.BucketEncryption.S3_MANAGED)
+    write(tmp_path, "batch", distributed())
+    flow = Flow(
+        stack,
+        "Batch",
+        name="batch",
+        definition=read(tmp_path, "batch"),
+        bindings={"ClassifyFunction": classify.function, "ClaimBucket": bucket},
+    )
+    apply_nag(app)
+    # When the stack is synthesized
+    assembly = Path(app.synth().directory)
+    template = Template.from_stack(stack)
+    machine = flow.state_machine
+    machine_id = _id(stack, machine)
+    policies = template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": _id(stack, machine.role)}]}}
+    )
+    default = _statements(policies, stack, machine.role.node.find_child("DefaultPolicy"))
+    children = _statements(policies, stack, machine.node.find_child("DistributedMapPolicy"))
+    bucket_arn = {"Fn::GetAtt": [_id(stack, bucket), "Arn"]}
+    # Then the role may get any of the bucket's objects (the key is data) and write results there,
+    # with the multipart calls, on that bucket's objects only, and invoke the child's function
+    s3_statements = [s for s in default if str(s["Action"]).count("s3:")]
+    assert s3_statements == [
+        {
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:ListMultipartUploadParts",
+                "s3:AbortMultipartUpload",
+            ],
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [bucket_arn, "/*"]]},
+        }
+    ]
+    assert {
+        "Action": "lambda:InvokeFunction",
+        "Effect": "Allow",
+        "Resource": {"Fn::GetAtt": [_id(stack, classify.function), "Arn"]},
+    } in default
+    # And start its children (this machine), describe and stop them (its executions), in a policy of its own
+    executions = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":states:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":execution:",
+                {"Fn::GetAtt": [machine_id, "Name"]},
+                ":*",
+            ],
+        ]
+    }
+    assert children == [
+        {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine_id}},
+        {
+            "Action": ["states:DescribeExecution", "states:StopExecution"],
+            "Effect": "Allow",
+            "Resource": executions,
+        },
+    ]
+    # And nothing else of S3 or Step Functions
+    actions = {
+        a
+        for s in default + children
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {a for a in actions if a.startswith(("s3:", "states:", "kms:"))} == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListMultipartUploadParts",
+        "s3:AbortMultipartUpload",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "states:StopExecution",
+    }
+    # And the machine's own policy does not name the machine: no circular dependency
+    assert machine_id not in json.dumps(default)
+    _acyclic(template)
+    # And cdk-nag finds nothing unacknowledged on the flow
+    on_flow = [f for f in findings(assembly) if any(p.startswith("Test/Batch/") for p in f.paths)]
+    assert on_flow == [], "\n".join(str(f) for f in on_flow)
+
+
+def test_a_distributed_map_refusal_names_the_flow_file(
+    stack: cdk.Stack, tmp_path: Path, echo_code: Path
+) -> None:
+    # Given the Distributed Map flow file, its ResultWriter's bucket a literal name
+    writer = {**WRITE_RESULTS, "Arguments": {"Bucket": "claims-bucket", "Prefix": "x"}}
+    write(tmp_path, "batch", distributed(ResultWriter=writer))
+    source = tmp_path / "batch.asl.json"
+    # When the flow is built, then it fails, naming the file, the state and the fix
+    with pytest.raises(FlowDefinitionError) as raised:
+        Flow(
+            stack,
+            "Batch",
+            name="batch",
+            definition=read(tmp_path, "batch"),
+            bindings={
+                "ClassifyFunction": capability(stack, "Classify", echo_code).function,
+                "ClaimBucket": s3.Bucket(stack, "Claims"),
+            },
+            source=source,
+        )
+    assert str(raised.value) == (
+        f"batch ({source}): state Batch: ResultWriter.Arguments.Bucket must be a bound ${{Name}}, "
+        "not 'claims-bucket'"
     )

@@ -437,3 +437,143 @@ def test_the_states_of_a_jsonata_machines_branches_stay_jsonata(tmp_path: Path) 
     assert states["Both"]["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "Output": KEEP_FAILURE, "Next": "BothFailed"}
     ]
+
+
+# A Distributed Map: its ItemProcessor runs as child executions, which do not see the run's input
+
+
+def batch_map(processor_states: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {
+        "Type": "Map",
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSONL"},
+            "Arguments": {"Bucket": "${ClaimBucket}", "Key": "{% $states.input.manifest_key %}"},
+        },
+        "ItemSelector": {
+            "correlation_id": "{% $states.context.Execution.Input.id %}",
+            "detail": "{% $states.context.Map.Item.Value %}",
+        },
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": next(iter(processor_states)),
+            "States": processor_states,
+        },
+        "ResultWriter": {
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Arguments": {
+                "Bucket": "${ClaimBucket}",
+                "Prefix": "{% 'batches/' & $states.context.Execution.Name %}",
+            },
+        },
+        "ToleratedFailurePercentage": 5,
+        "End": True,
+        **fields,
+    }
+
+
+def test_a_distributed_maps_children_read_the_correlation_id_from_their_own_input(tmp_path: Path) -> None:
+    # Given a JSONata flow whose Distributed Map classifies each claim in an Express child execution
+    written = batch_map({"Classify": jsonata_classify(End=True)})
+    woven = weave(jsonata_flow(tmp_path, {"Batch": written}), by_binding())
+    states = woven["States"]
+    inner = states["Batch"]["ItemProcessor"]["States"]
+    classify = inner["Classify"]
+    task = capabilities()["classify"].manifest.task
+    # Then the child's Task reads the correlation id from the child's input (the ItemSelector passed it),
+    # not from the run's ($states.context.Execution.Input.id is the item there), and gets flow and budget
+    assert classify["Arguments"]["Payload"] == {
+        "correlation_id": "{% $states.context.Execution.Input.correlation_id %}",
+        "flow": "probe",
+        "budget_usd": 0.02,
+        "document": "{% $states.input.detail %}",
+    }
+    # And its timeout and retry, as any capability Task
+    assert classify["TimeoutSeconds"] == task.timeout_seconds
+    assert classify["Retry"][0]["ErrorEquals"] == [*LAMBDA_SERVICE_ERRORS, *task.retry_on]
+    # But no Catch, and no state is added to the processor: a failing child fails, and counts
+    # against the Map's ToleratedFailurePercentage; the parent's failure path is out of its reach
+    assert "Catch" not in classify
+    assert set(inner) == {"Classify"}
+    assert "ClassifyFailed" not in states
+    # And the Map itself, a top-level state, is caught down the failure path like any other
+    assert states["Batch"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "Output": KEEP_FAILURE, "Next": "BatchFailed"}
+    ]
+    assert states["Batch"]["ToleratedFailurePercentage"] == 5
+    assert language_problems(woven) == []
+
+
+def test_a_batched_distributed_map_passes_the_correlation_id_in_its_batch_input(tmp_path: Path) -> None:
+    # Given the same Map, in JSONPath, with an ItemBatcher whose BatchInput carries the correlation id
+    processor = {"Classify": classify_task(End=True)}
+    processor["Classify"]["Parameters"]["Payload"] = {"document.$": "$.Items[0]"}
+    written = {
+        "Type": "Map",
+        "ItemsPath": "$.detail.claims",
+        "ItemBatcher": {"MaxItemsPerBatch": 10, "BatchInput": {"correlation_id.$": "$$.Execution.Input.id"}},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Classify",
+            "States": processor,
+        },
+        "End": True,
+    }
+    states = weave(flow(tmp_path, {"Batch": written}), by_binding())["States"]
+    # Then the child's Task reads it from the batch it was given
+    payload = states["Batch"]["ItemProcessor"]["States"]["Classify"]["Parameters"]["Payload"]
+    assert payload["correlation_id.$"] == "$$.Execution.Input.BatchInput.correlation_id"
+
+
+def test_an_inline_maps_tasks_keep_the_runs_correlation_id_and_no_catch_of_their_own(tmp_path: Path) -> None:
+    # Given an inline Map (its iterations run in the run itself, and see its input)
+    written = {
+        "Type": "Map",
+        "ItemsPath": "$.detail.claims",
+        "ItemProcessor": {"StartAt": "Classify", "States": {"Classify": classify_task(End=True)}},
+        "End": True,
+    }
+    states = weave(flow(tmp_path, {"Each": written}), by_binding())["States"]
+    classify = states["Each"]["ItemProcessor"]["States"]["Classify"]
+    # Then its Task reads the run's correlation id, as before, and is caught by its Map
+    assert classify["Parameters"]["Payload"]["correlation_id.$"] == "$$.Execution.Input.id"
+    assert "Catch" not in classify
+    assert states["Each"]["Catch"][0]["Next"] == "EachFailed"
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["item-selector", "batch-input"])
+def test_a_distributed_map_that_does_not_pass_the_correlation_id_is_refused(
+    tmp_path: Path, batched: bool
+) -> None:
+    # Given a Distributed Map whose children need a correlation id, and whose ItemSelector (or
+    # ItemBatcher's BatchInput) does not pass one
+    fields: dict[str, Any] = {"ItemSelector": {"detail": "{% $states.context.Map.Item.Value %}"}}
+    if batched:
+        fields["ItemBatcher"] = {"MaxItemsPerBatch": 5, "BatchInput": {"source": "claims"}}
+    info = jsonata_flow(tmp_path, {"Batch": batch_map({"Classify": jsonata_classify(End=True)}, **fields)})
+    field = "ItemBatcher.BatchInput" if batched else "ItemSelector"
+    read = "$$.Execution.Input.BatchInput.correlation_id" if batched else "$$.Execution.Input.correlation_id"
+    # When it is woven, then it fails, naming the file, the state and what to write
+    with pytest.raises(ValueError) as raised:
+        weave(info, by_binding())
+    assert str(raised.value) == (
+        f"{info.definition_path}: state Batch/Classify runs in a child execution of the Distributed Map "
+        "Batch, which does not see the run's input: its woven correlation_id is read from the child's own "
+        f"input ({read}), so pass it in Batch's {field}, e.g. "
+        '"correlation_id": "{% $states.context.Execution.Input.id %}"; '
+        "or pass correlation_id in Batch/Classify's Payload yourself"
+    )
+    # And a Task that passes its own correlation id needs nothing from the Map
+    own = jsonata_classify(
+        {"document": "{% $states.input.detail %}", "correlation_id": "{% $states.input.ref %}"}
+    )
+    fine = jsonata_flow(tmp_path, {"Batch": batch_map({"Classify": {**own, "End": True}}, **fields)})
+    inner = weave(fine, by_binding())["States"]["Batch"]["ItemProcessor"]["States"]["Classify"]
+    assert inner["Arguments"]["Payload"]["correlation_id"] == "{% $states.input.ref %}"
+
+
+def test_a_distributed_maps_reader_in_the_other_query_language_is_refused(tmp_path: Path) -> None:
+    written = batch_map({"Classify": jsonata_classify(End=True)})
+    written["ItemReader"] = {**written["ItemReader"], "Parameters": written["ItemReader"].pop("Arguments")}
+    with pytest.raises(ValueError, match=r"state Batch is JSONata .*, but its ItemReader has Parameters"):
+        weave(jsonata_flow(tmp_path, {"Batch": written}), by_binding())
