@@ -192,7 +192,7 @@ class AiFlowsStack(Stack):
         """A capability's function, given exactly what its manifest says it reaches."""
         reaches = info.manifest.reaches
         environment = {"STATE_TABLE_NAME": self.state_table.table.table_name}
-        if reaches.claims:
+        if reaches.claims or reaches.batch_results:
             environment["CLAIM_BUCKET"] = self.claim_bucket.bucket.bucket_name
         if reaches.bus:
             environment["EVENT_BUS_NAME"] = self.event_bus.event_bus.event_bus_name
@@ -226,6 +226,8 @@ class AiFlowsStack(Stack):
         elif reaches.claims == "read_redact":
             self.claim_bucket.grant_read(capability)
             self.claim_bucket.grant_redacted_copies(capability)
+        if reaches.batch_results:
+            self.claim_bucket.grant_batch_results(capability)
         if reaches.bus:
             self.event_bus.event_bus.grant_put_events_to(capability.function)
         if reaches.corpus:

@@ -484,8 +484,7 @@ class LocalCloud:
             "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed_ms},
         }
         if execution.status == "SUCCEEDED":
-            output = execution.output
-            answer["output"] = output if isinstance(output, str) else json.dumps(output)
+            answer["output"] = json.dumps(execution.output)
             answer["outputDetails"] = {"included": True}
         for key in ("error", "cause"):
             if getattr(execution, key, None) is not None:

@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from aiflows_runtime.claimcheck import BATCH_RESULTS_PREFIX
 from infra.constructs.capability_function import CapabilityFunction
 from infra.nag import acknowledge
 
@@ -74,6 +75,27 @@ class ClaimBucket(Construct):
             self._objects_finding.replace("/*]", f"/{REDACTED_PREFIX}*]"),
             "The guard writes one redacted copy per run (redacted/<correlation id>.txt), unknown "
             "at deploy time: the grant is on that prefix of the claim bucket, and only there.",
+        )
+
+    def grant_batch_results(self, function: CapabilityFunction) -> None:
+        """``s3:ListBucket`` and ``s3:GetObject`` under ``batches/`` only: a batch's result files."""
+        iam.Grant.add_to_principal(
+            grantee=function.function,
+            actions=["s3:ListBucket"],
+            resource_arns=[self.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{BATCH_RESULTS_PREFIX}*"]}},
+        )
+        iam.Grant.add_to_principal(
+            grantee=function.function,
+            actions=["s3:GetObject"],
+            resource_arns=[self.bucket.arn_for_objects(f"{BATCH_RESULTS_PREFIX}*")],
+        )
+        acknowledge(
+            function.role.node.find_child("DefaultPolicy"),
+            self._objects_finding.replace("/*]", f"/{BATCH_RESULTS_PREFIX}*]"),
+            "A batch's Distributed Map writes its result files under batches/<batch id>/ with the "
+            "Map Run's id, unknown at deploy time: the grant is on that prefix of the claim bucket, "
+            "and only there.",
         )
 
     def _grant(self, function: CapabilityFunction, actions: list[str]) -> None:

@@ -20,6 +20,7 @@ LAMBDA_FINDINGS = {"AwsSolutions-L1", "Serverless-LambdaLatestVersion", "Serverl
 TRACING = "AwsSolutions-IAM5[Resource::*]"  # xray:PutTraceSegments, PutTelemetryRecords take no resource
 CLAIMS = "AwsSolutions-IAM5[Resource::<ClaimBucketD406E5C3.Arn>/*]"  # a key per run
 REDACTED = "AwsSolutions-IAM5[Resource::<ClaimBucketD406E5C3.Arn>/redacted/*]"  # a redacted copy per run
+BATCH_RESULTS = "AwsSolutions-IAM5[Resource::<ClaimBucketD406E5C3.Arn>/batches/*]"  # a Map Run's result files
 
 
 def capability_acknowledgements(info: CapabilityInfo) -> dict[str, set[str]]:
@@ -29,6 +30,7 @@ def capability_acknowledgements(info: CapabilityInfo) -> dict[str, set[str]]:
         {TRACING}
         | ({CLAIMS} if reaches.claims else set())
         | ({REDACTED} if reaches.claims == "read_redact" else set())
+        | ({BATCH_RESULTS} if reaches.batch_results else set())
     )
     found = {f"{info.binding}/Role/DefaultPolicy": policy, f"{info.binding}/Default": LAMBDA_FINDINGS}
     if reaches.work_queue:

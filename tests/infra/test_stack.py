@@ -41,6 +41,7 @@ PUBLISHERS = tuple(info.binding for info in CAPABILITIES.values() if info.manife
 CORPUS_READERS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.corpus)
 ACTORS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.actions)
 WORKERS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.work_queue)
+BATCH_READERS = tuple(info.binding for info in CAPABILITIES.values() if info.manifest.reaches.batch_results)
 
 
 def flow_functions(flow: str) -> tuple[str, ...]:
@@ -163,7 +164,7 @@ def test_each_function_is_told_exactly_what_it_reaches(synthesized: Synthesized,
         "STATE_TABLE_NAME": ref(synthesized, stack.state_table.table),
     }
     # And the claim bucket, the bus and the corpus only where it uses them
-    if name in CLAIMS:
+    if name in CLAIMS or name in BATCH_READERS:
         expected["CLAIM_BUCKET"] = ref(synthesized, stack.claim_bucket.bucket)
     if name in PUBLISHERS:
         expected["EVENT_BUS_NAME"] = ref(synthesized, stack.event_bus.event_bus)
@@ -266,6 +267,22 @@ def test_each_function_reaches_the_claim_bucket_only_as_designed(synthesized: Sy
         ]
     elif name in CLAIMS:
         assert statements == [{"Action": CLAIMS[name], "Effect": "Allow", "Resource": claims}]
+    elif name in BATCH_READERS:
+        # a batch's result files: listed and read under batches/, and nowhere else
+        bucket = arn_of(synthesized, synthesized.stack.claim_bucket.bucket)
+        assert statements == [
+            {
+                "Action": "s3:ListBucket",
+                "Condition": {"StringLike": {"s3:prefix": ["batches/*"]}},
+                "Effect": "Allow",
+                "Resource": bucket,
+            },
+            {
+                "Action": "s3:GetObject",
+                "Effect": "Allow",
+                "Resource": {"Fn::Join": ["", [bucket, "/batches/*"]]},
+            },
+        ]
     else:
         assert statements == []
 

@@ -1,23 +1,56 @@
 """Step Functions in the local cloud: moto's executing backend, run as AWS runs it.
 
-One module a concern: :mod:`.api` (StartExecution, StartSyncExecution, execution
-ARNs), :mod:`.interpreter` (error names, task tokens, traces), :mod:`.jsonata`
-(JSONata and workflow variables), :mod:`.integrations` (what Task
-integrations answer), :mod:`.clock` (the time scale of waits and
-timeouts).
+One module a concern:
+
+- :mod:`.api`: StartExecution, DescribeExecution, StartSyncExecution, execution ARNs,
+  definition and name checks;
+- :mod:`.activities`: activity Tasks and their workers;
+- :mod:`.interpreter`: task tokens, traces;
+- :mod:`.errors`: error names and matching;
+- :mod:`.paths`: JSONPath;
+- :mod:`.intrinsics`: intrinsic functions;
+- :mod:`.jsonata`: JSONata and workflow variables;
+- :mod:`.integrations`: what Task integrations answer;
+- :mod:`.distributed_map`: Distributed Map states, their Map Runs and child
+  executions, and the ``states:startExecution`` Task;
+- :mod:`.clock`: the time scale of waits and timeouts.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from localcloud.patches.stepfunctions import api, clock, integrations, interpreter, jsonata
+from localcloud.patches.stepfunctions import (
+    activities,
+    api,
+    clock,
+    distributed_map,
+    errors,
+    integrations,
+    interpreter,
+    intrinsics,
+    jsonata,
+    paths,
+)
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
     from localcloud.patches import Patches
 
+CONCERNS = (
+    clock,
+    api,
+    activities,
+    interpreter,
+    errors,
+    paths,
+    intrinsics,
+    jsonata,
+    integrations,
+    distributed_map,
+)
+
 
 def install(patches: Patches, cloud: LocalCloud) -> None:
-    for concern in (clock, api, interpreter, jsonata, integrations):
+    for concern in CONCERNS:
         concern.install(patches, cloud)

@@ -10,16 +10,30 @@
   the Standard ``…:execution:<machine>:<name>`` shape), so ``$$.Execution.Id`` parses
   as on AWS. The local cloud still describes Express executions, which AWS does not
   (their history is in CloudWatch Logs there): its traces and reports read them.
+- ``DescribeExecution``'s ``output`` is the output as JSON text, a string output
+  quoted (moto passed a string output through bare, and a timestamp in an output
+  failed the call with an HTTP 500).
+- ``$$.Execution.StartTime`` is an ISO 8601 string (moto: a datetime, which broke
+  any output that held it).
+- A definition Step Functions refuses is refused with ``InvalidDefinition`` (moto
+  answered with an empty error code), as is one with a state name over 80
+  characters or an ``Assign`` to the reserved variable ``states`` or to a name a
+  variable cannot have (moto accepted both).
+- ``StartExecution`` refuses a name over 80 characters or with a character a name may
+  not have (the quotas page lists them), and an input over 262,144 bytes (moto
+  accepted them).
 - ``StartSyncExecution`` runs an Express execution and answers with its result
   (moto does not implement it): :meth:`LocalCloud.start_sync_execution`.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import threading
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,6 +41,61 @@ if TYPE_CHECKING:
     from localcloud.patches import Patches
 
 _start_lock = threading.Lock()
+
+
+def iso_8601(moment: datetime) -> str:
+    """A timestamp as Step Functions writes one: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+STATE_NAME_LIMIT = 80  # characters: the ASL's limit on a state's name, and the API's on an execution's
+INPUT_LIMIT_BYTES = 262_144  # StartExecution's input, and any state's
+_NOT_IN_A_NAME = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}$")
+
+
+def definition_problems(definition: Any) -> list[str]:
+    """What Step Functions refuses in a definition that moto's parser lets through."""
+    problems: list[str] = []
+
+    def visit(scope: Any, where: str) -> None:
+        for name, state in (scope.get("States") or {}).items() if isinstance(scope, dict) else ():
+            if len(name) > STATE_NAME_LIMIT:
+                problems.append(f"{where}state name {name[:20]!r}… is over {STATE_NAME_LIMIT} characters")
+            if not isinstance(state, dict):
+                continue
+            assigns = [state.get("Assign")] + [c.get("Assign") for c in state.get("Catch") or []]
+            assigns += [c.get("Assign") for c in state.get("Choices") or [] if isinstance(c, dict)]
+            for assign in assigns:
+                for key in assign or {} if isinstance(assign, dict) else {}:
+                    variable = key.removesuffix(".$")  # a JSONPath Assign's path-valued key
+                    if variable == "states":
+                        problems.append(f"{where}{name}: Assign may not set the reserved variable 'states'")
+                    elif not _VARIABLE_NAME.match(variable):
+                        problems.append(f"{where}{name}: {variable!r} is not a variable name")
+            for branch in state.get("Branches") or []:
+                visit(branch, f"{where}{name}/")
+            for processor in ("ItemProcessor", "Iterator"):
+                if isinstance(state.get(processor), dict):
+                    visit(state[processor], f"{where}{name}/")
+
+    visit(definition, "")
+    return problems
+
+
+def execution_problems(name: str | None, execution_input: str | None) -> list[str]:
+    problems = []
+    if name is not None and (len(name) > STATE_NAME_LIMIT or _NOT_IN_A_NAME.search(name)):
+        problems.append(
+            f"Invalid Name: '{name}': at most {STATE_NAME_LIMIT} characters, none of them whitespace, "
+            'wildcards, brackets, control characters or " # % \\ ^ | ~ ` $ & , ; : /'
+        )
+    if execution_input is not None and len(execution_input.encode("utf-8")) > INPUT_LIMIT_BYTES:
+        problems.append(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {INPUT_LIMIT_BYTES}"
+        )
+    return problems
 
 
 def express_arn(execution_arn: str) -> str:
@@ -38,7 +107,9 @@ def express_arn(execution_arn: str) -> str:
 def install(patches: Patches, cloud: LocalCloud) -> None:
     from moto.core.responses import ActionResult
     from moto.stepfunctions.models import StepFunctionBackend
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
     from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -59,6 +130,25 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
 
     patches.replace(Execution, "__init__", init_execution)
 
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser.api import InvalidDefinition
+
+    validate = StepFunctionsParserBackend._validate_definition
+
+    def validate_definition(definition: str) -> None:
+        try:
+            problems = definition_problems(json.loads(definition))
+        except json.JSONDecodeError:
+            problems = []
+        if problems:
+            raise AWSError("; ".join(problems), "InvalidDefinition")
+        try:
+            validate(definition)
+        except InvalidDefinition as exc:
+            raise AWSError(str(exc.message), "InvalidDefinition") from None
+
+    patches.replace(StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_definition))
+
     start = StepFunctionsParserBackend.start_execution
 
     def start_execution(
@@ -68,6 +158,10 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
         execution_input: Any = None,
         trace_header: Any = None,
     ) -> Any:
+        for problem in execution_problems(name, execution_input):
+            raise AWSError(
+                problem, "InvalidName" if problem.startswith("Invalid Name") else "ValidationException"
+            )
         name = name or str(uuid.uuid4())
         parts = state_machine_arn.split(":")
         if len(parts) <= 7:
@@ -104,5 +198,33 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
                 self._get_param("input", if_none="{}"),
             )
         )
+
+    describe = StepFunctionResponse.describe_execution
+
+    def describe_execution(self: Any) -> ActionResult:
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        output = execution.output
+        execution.output = None  # moto's own would pass a string through bare, and fail on a timestamp
+        try:
+            answer = describe(self)
+        finally:
+            execution.output = output
+        response = answer.result
+        if isinstance(response, dict) and "outputDetails" in response:
+            response["output"] = to_json_str(output)
+        return answer
+
+    patches.replace(StepFunctionResponse, "describe_execution", describe_execution)
+
+    environment_of = ExecutionWorker._get_evaluation_environment
+
+    def evaluation_environment(self: Any) -> Any:
+        env = environment_of(self)
+        started = env.states.context_object.context_object_data["Execution"]
+        if isinstance(started.get("StartTime"), datetime):
+            started["StartTime"] = iso_8601(started["StartTime"])
+        return env
+
+    patches.replace(ExecutionWorker, "_get_evaluation_environment", evaluation_environment)
 
     patches.add(StepFunctionResponse, "start_sync_execution", start_sync_execution)

@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from localcloud.patches.stepfunctions.api import iso_8601
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -22,7 +24,7 @@ def _as_json(value: Any) -> Any:
     if isinstance(value, StreamingBody):
         return value.read().decode("utf-8", errors="replace")
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso_8601(value)
     if isinstance(value, dict):
         return {key: _as_json(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -13,13 +13,20 @@ Step Functions runs JSONata 2.0.6 and documents its limits ("Transforming data
 with JSONata in Step Functions"): every built-in function and operator of 2.0.6
 except ``$eval`` (use ``$parse``). The ``??`` and ``?:`` operators came in 2.1.0,
 so they are refused here too. An expression that fails, returns nothing
-(undefined) or is refused fails its state with ``States.QueryEvaluationError``.
+(undefined) or is refused fails its state with ``States.QueryEvaluationError``; so
+does one whose value a number field cannot take (a string for a Wait's
+``Seconds``, a ``TimeoutSeconds``, a ``MaxConcurrency``…; moto: States.Runtime).
 
 Functions Step Functions adds, as its docs define them:
 ``$partition(array, size)``, ``$range(start, end, step)`` (end included),
 ``$hash(value, algorithm)`` (MD5, SHA-1, SHA-256, SHA-384, SHA-512; hex),
 ``$random([seed])`` (a seed makes it repeatable), ``$uuid()`` (version 4) and
 ``$parse(json_string)``.
+
+Variables keep the limits of the variables page ("Passing data between states with
+variables"): a variable holds at most 256 KiB, one ``Assign`` at most 256 KiB in all,
+an execution's variables at most 10 MiB; past one, the state fails with
+``States.DataLimitExceeded`` (moto stored any size).
 
 .. _jsonata-python: https://pypi.org/project/jsonata-python/
 """
@@ -158,6 +165,78 @@ def _variables(env: Any) -> dict[str, Any]:
     return {**store._outer_scope, **store._inner_scope}
 
 
+def _number_fields() -> list[type]:
+    """moto's JSONata forms of the fields that hold a number, each of which converts with ``int()``."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts import heartbeat, timeout
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map import (
+        max_concurrency,
+        tolerated_failure,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.reader_config import (
+        max_items_decl,
+    )
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import seconds
+
+    return [
+        timeout.TimeoutSecondsJSONata,
+        heartbeat.HeartbeatSecondsJSONata,
+        max_concurrency.MaxConcurrencyJSONata,
+        max_items_decl.MaxItemsStringJSONata,
+        tolerated_failure.ToleratedFailureCountStringJSONata,
+        tolerated_failure.ToleratedFailurePercentageStringJSONata,
+        seconds.SecondsJSONata,
+    ]
+
+
+def _refusing_what_is_not_a_number(method: Callable[..., Any], fail: Callable[[Any, str], Any]) -> Any:
+    def evaluated(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, env, *args, **kwargs)
+        except (ValueError, TypeError) as exc:
+            expression = getattr(getattr(self, "string_jsonata", None), "expression", "")
+            fail(env, f"The JSONata expression '{expression}' is not a number here: {exc}")
+
+    return evaluated
+
+
+VARIABLE_LIMIT_BYTES = 262_144  # one variable, and one Assign's variables together
+VARIABLES_LIMIT_BYTES = 10 * 1024 * 1024  # an execution's variables
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+
+
+def _variables_within_limits(patches: Patches) -> None:
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
+
+    from localcloud.patches.stepfunctions.errors import state_failure
+
+    def eval_body(self: Any, env: Any) -> None:
+        declarations: dict[str, Any] = {}
+        for binding in self.declaration_bindings:
+            binding.eval(env=env)
+            declarations.update(env.stack.pop())
+        sizes = {name: _size(value) for name, value in declarations.items()}
+        too_big = [name for name, size in sizes.items() if size > VARIABLE_LIMIT_BYTES]
+        kept = {**_variables(env), **declarations}
+        problem = (
+            f"the variable {too_big[0]!r} would hold {sizes[too_big[0]]} bytes, over {VARIABLE_LIMIT_BYTES}"
+            if too_big
+            else f"the Assign holds {sum(sizes.values())} bytes, over {VARIABLE_LIMIT_BYTES}"
+            if sum(sizes.values()) > VARIABLE_LIMIT_BYTES
+            else f"the execution's variables would hold over {VARIABLES_LIMIT_BYTES} bytes"
+            if sum(_size(v) for v in kept.values()) > VARIABLES_LIMIT_BYTES
+            else None
+        )
+        if problem:
+            raise state_failure(env, "States.DataLimitExceeded", f"Assign: {problem}")
+        for name, value in declarations.items():
+            env.variable_store.set(variable_identifier=name, variable_value=value)
+
+    patches.replace(AssignDecl, "_eval_body", eval_body)
+
+
 def install(patches: Patches, cloud: LocalCloud) -> None:
     from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -212,6 +291,11 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
         # AWS lists each assigned variable's value as JSON (moto quoted strings unescaped)
         return {name: json.dumps(self.get(name), separators=(",", ":")) for name in self._declaration_tracing}
 
+    for owner in _number_fields():
+        for name, method in list(vars(owner).items()):
+            if callable(method) and name.startswith("_") and not name.startswith("__"):
+                patches.replace(owner, name, _refusing_what_is_not_a_number(method, fail))
     patches.replace(string_expression.StringJSONata, "_eval_body", eval_jsonata)
     patches.replace(string_expression.StringVariableSample, "_eval_body", eval_variable_sample)
     patches.replace(VariableStore, "get_assigned_variables", assigned_variables)
+    _variables_within_limits(patches)

@@ -16,6 +16,10 @@ from typing import Any
 
 from aiflows_runtime.errors import InvalidInput, error_code
 
+# Where a batch flow's Distributed Map writes its results in the claim bucket (its ResultWriter's
+# Prefix begins so), and what batch_report may list and read.
+BATCH_RESULTS_PREFIX = "batches/"
+
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

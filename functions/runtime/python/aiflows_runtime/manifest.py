@@ -59,6 +59,10 @@ class Reaches(Section):
         default=False, description="is fed by the work queue and answers the flows' task tokens"
     )
     actions: bool = Field(default=False, description="reads every flow's action policy (its actions.toml)")
+    batch_results: bool = Field(
+        default=False,
+        description="lists and reads a batch flow's Distributed Map results (batches/ in the claim bucket)",
+    )
 
 
 LAMBDA_SERVICE_ERRORS = (
