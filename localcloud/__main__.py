@@ -31,7 +31,18 @@ MODEL_SCRIPT = Path(".localcloud/model-script.jsonl")
 
 
 def put_event_file(cloud: LocalCloud, deployment: Deployment, event_file: Path) -> str:
-    """Put the event that a file describes (a PutEvents entry) on the stack's bus."""
+    """Put the event that a file describes (a PutEvents entry) on the stack's bus.
+
+    The objects the event names in the claim bucket come with it: a folder beside the file,
+    ``<name>.claims/``, holds them at their keys (``sample.claims/batches/b-1/documents.jsonl``),
+    and they are put in the stack's claim bucket first, as a producer would.
+    """
+    claims = event_file.with_suffix(".claims")
+    if claims.is_dir():
+        s3 = cloud.client("s3")
+        for path in sorted(p for p in claims.rglob("*") if p.is_file()):
+            key = path.relative_to(claims).as_posix()
+            s3.put_object(Bucket=deployment.outputs["ClaimBucketName"], Key=key, Body=path.read_bytes())
     entry: dict[str, Any] = json.loads(event_file.read_text())
     entry.setdefault("EventBusName", deployment.outputs.get("EventBusName", "default"))
     if not isinstance(entry.get("Detail"), str):

@@ -9,6 +9,8 @@ from pydantic import Field
 from aiflows_runtime.claimcheck import BATCH_RESULTS_PREFIX
 from aiflows_runtime.contracts import Contract, StepInput
 
+FAILURES_LISTED = 100  # what one report (and its batch.completed event, at most 256 KB) lists
+
 
 class BatchReportInput(StepInput):
     batch_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
@@ -39,7 +41,13 @@ class BatchReportOutput(Contract):
     processed: int = Field(ge=0)
     failed: int = Field(ge=0, description="failed, timed out or aborted")
     not_started: int = Field(ge=0, description="pending when the Map Run stopped")
-    failures: list[BatchFailure] = Field(description="every document not processed, with its error")
+    failures: list[BatchFailure] = Field(
+        max_length=FAILURES_LISTED,
+        description=f"each document not processed, with its error (the first {FAILURES_LISTED})",
+    )
+    failures_not_listed: int = Field(
+        ge=0, description="more failures, in the result files the manifest names"
+    )
     cost_usd: float = Field(ge=0, description="what the processed documents' model calls cost")
     within_tolerance: bool
     manifest_key: str = Field(description="the Map Run's ResultWriter manifest in the claim bucket")

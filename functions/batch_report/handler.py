@@ -10,7 +10,7 @@ from aiflows_runtime.observability import capability_handler
 from aiflows_runtime.settings import settings
 
 from . import logic
-from .contract import BatchReportInput, BatchReportOutput
+from .contract import FAILURES_LISTED, BatchReportInput, BatchReportOutput
 
 CAPABILITY = "batch_report"
 
@@ -51,7 +51,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         processed=len(processed),
         failed=sum(1 for f in failures if f.status != "PENDING"),
         not_started=sum(1 for f in failures if f.status == "PENDING"),
-        failures=failures,
+        failures=failures[:FAILURES_LISTED],
+        failures_not_listed=max(0, len(failures) - FAILURES_LISTED),
         cost_usd=logic.cost_usd(processed),
         within_tolerance=request.within_tolerance,
         manifest_key=manifest_key,

@@ -4,6 +4,8 @@ a version per deploy and the live alias."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,10 +123,20 @@ def test_the_needs_of_every_branch_and_map_are_found() -> None:
     ]
 
 
-def test_grants_are_derived_for_tasks_in_parallel_branches(
-    stack: cdk.Stack, flows: Path, echo_code: Path
-) -> None:
-    # Given two functions, a queue and a table, bound to the fan_out flow
+@dataclass
+class FanOut:
+    """fan_out synthesized: its template, its role's statements, and what it is bound to."""
+
+    template: Template
+    statements: list[dict[str, Any]]
+    arn: Callable[[Any], dict[str, Any]]
+    alpha: Any
+    beta: Any
+    queue: sqs.Queue
+    table: dynamodb.TableV2
+
+
+def synthesize_fan_out(stack: cdk.Stack, definition: dict[str, Any], echo_code: Path) -> FanOut:
     alpha, beta = capability(stack, "Classify", echo_code), capability(stack, "Extract", echo_code)
     queue = sqs.Queue(stack, "Work", enforce_ssl=True)
     table = dynamodb.TableV2(
@@ -134,7 +146,7 @@ def test_grants_are_derived_for_tasks_in_parallel_branches(
         stack,
         "FanOut",
         name="fan_out",
-        definition=read(flows, "fan_out"),
+        definition=definition,
         bindings={
             "ClassifyFunction": alpha.function,
             "ExtractFunction": beta.function,
@@ -142,7 +154,6 @@ def test_grants_are_derived_for_tasks_in_parallel_branches(
             "StateTable": table,
         },
     )
-    # When the stack is synthesized
     template = Template.from_stack(stack)
     role_id = stack.get_logical_id(flow.state_machine.role.node.default_child)  # type: ignore[arg-type]
     policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}})
@@ -151,6 +162,16 @@ def test_grants_are_derived_for_tasks_in_parallel_branches(
     def arn(construct: Any) -> dict[str, Any]:
         return {"Fn::GetAtt": [stack.get_logical_id(construct.node.default_child), "Arn"]}
 
+    return FanOut(template, statements, arn, alpha, beta, queue, table)
+
+
+def test_grants_are_derived_for_tasks_in_parallel_branches(
+    stack: cdk.Stack, flows: Path, echo_code: Path
+) -> None:
+    # Given two functions, a queue and a table, bound to the fan_out flow, synthesized
+    fan_out = synthesize_fan_out(stack, read(flows, "fan_out"), echo_code)
+    template, statements, arn = fan_out.template, fan_out.statements, fan_out.arn
+    alpha, beta, queue, table = fan_out.alpha, fan_out.beta, fan_out.queue, fan_out.table
     # Then the machine may invoke each branch's function, by exact ARN, and no other
     invokes = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
     assert [
@@ -490,34 +511,11 @@ def test_the_needs_of_a_flow_mixing_languages_state_by_state_are_found() -> None
 
 
 def test_grants_are_derived_for_a_jsonata_flow(stack: cdk.Stack, tmp_path: Path, echo_code: Path) -> None:
-    # Given fan_out in JSONata, bound to two functions, a queue and a table
+    # Given fan_out in JSONata, bound to two functions, a queue and a table, synthesized
     write(tmp_path, "fan_out", JSONATA_FAN_OUT)
-    alpha, beta = capability(stack, "Classify", echo_code), capability(stack, "Extract", echo_code)
-    queue = sqs.Queue(stack, "Work", enforce_ssl=True)
-    table = dynamodb.TableV2(
-        stack, "State", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
-    )
-    flow = Flow(
-        stack,
-        "FanOut",
-        name="fan_out",
-        definition=read(tmp_path, "fan_out"),
-        bindings={
-            "ClassifyFunction": alpha.function,
-            "ExtractFunction": beta.function,
-            "WorkQueue": queue,
-            "StateTable": table,
-        },
-    )
-    # When the stack is synthesized
-    template = Template.from_stack(stack)
-    role_id = stack.get_logical_id(flow.state_machine.role.node.default_child)  # type: ignore[arg-type]
-    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}})
-    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
-
-    def arn(construct: Any) -> dict[str, Any]:
-        return {"Fn::GetAtt": [stack.get_logical_id(construct.node.default_child), "Arn"]}
-
+    fan_out = synthesize_fan_out(stack, read(tmp_path, "fan_out"), echo_code)
+    template, statements, arn = fan_out.template, fan_out.statements, fan_out.arn
+    alpha, beta, queue, table = fan_out.alpha, fan_out.beta, fan_out.queue, fan_out.table
     # Then the machine may invoke each function, send to the queue and get items, as in JSONPath
     assert {
         "Action": "lambda:InvokeFunction",

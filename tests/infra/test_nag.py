@@ -9,8 +9,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_sqs as sqs
 
-from aiflows.flows import flows
+from aiflows.flows import FlowInfo, flows
 from aiflows.registry import CapabilityInfo, capabilities
+from infra.contract_check import is_distributed_map, walk_states
 from infra.nag import REPORT_ONLY, acknowledge, apply_nag, findings
 from tests.infra.conftest import Synthesized
 
@@ -39,6 +40,20 @@ def capability_acknowledgements(info: CapabilityInfo) -> dict[str, set[str]]:
     return found
 
 
+CHILD_RUNS = "child executions of the flow's own state machine"  # its finding names its logical id
+
+
+def flow_acknowledgements(flow: FlowInfo) -> dict[str, set[str]]:
+    """What a flow's role acknowledges: logging and X-Ray take no resource; a Distributed Map reads
+    and writes keys known at run time in the claim bucket, and describes and stops its children."""
+    role = f"{flow.construct_id}/Default/Role/DefaultPolicy"
+    found = {role: {"AwsSolutions-IAM5[Resource::*]"}}
+    if any(is_distributed_map(state) for _, state in walk_states(flow.woven())):
+        found[role].add(CLAIMS)
+        found[f"{flow.construct_id}/Default/DistributedMapPolicy"] = {CHILD_RUNS}  # the machine's own
+    return found
+
+
 ACKNOWLEDGED = {
     **{
         path: rules
@@ -46,10 +61,7 @@ ACKNOWLEDGED = {
         for path, rules in capability_acknowledgements(info).items()
     },
     # a flow's role: Step Functions logging and X-Ray take no resource
-    **{
-        f"{flow.construct_id}/Default/Role/DefaultPolicy": {"AwsSolutions-IAM5[Resource::*]"}
-        for flow in flows().values()
-    },
+    **{path: rules for flow in flows().values() for path, rules in flow_acknowledgements(flow).items()},
     "ClaimBucket/Default": {"AwsSolutions-S1"},
     "ReviewApi/Function/Role/DefaultPolicy": {TRACING, CLAIMS},
     "ReviewApi/Function/Default": LAMBDA_FINDINGS,
@@ -107,8 +119,18 @@ def test_each_acknowledgement_is_where_expected_with_a_reason(synthesized: Synth
         assert len(rules) == len(by_path[path]), rules
         for rule in rules:
             assert len(rule["reason"]) >= 40, rule
-    # And they are exactly the reviewed ones, on exactly these resources
-    assert by_path == ACKNOWLEDGED
+    # And they are exactly the reviewed ones, on exactly these resources (a flow's child executions
+    # by its state machine's logical id)
+    expected = {path: set(rules) for path, rules in ACKNOWLEDGED.items()}
+    for flow in flows().values():
+        policy = f"{flow.construct_id}/Default/DistributedMapPolicy"
+        if CHILD_RUNS in expected.get(policy, set()):
+            machine = synthesized.logical_id(stack.flows[flow.name].state_machine)
+            expected[policy] = {
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+                f"execution:<{machine}.Name>:*]"
+            }
+    assert by_path == expected
 
 
 def test_the_queue_worker_acknowledges_its_dlq_finding_for_its_own_reason(synthesized: Synthesized) -> None:

@@ -447,11 +447,13 @@ def test_each_flow_deploys_its_woven_definition_bound_to_the_stacks_own_resource
     # Then the deployed definition is the written one with the house style woven in
     assert json.loads(properties["DefinitionString"]) == FLOWS[name].woven()
     # And each ${<Name>Function} resolves to the stack's own function of that name (by ARN),
-    # ${EventBus} to the bus (by name) and ${WorkQueue} to the work queue (by URL)
+    # ${EventBus} to the bus (by name), ${WorkQueue} to the work queue (by URL) and ${ClaimBucket}
+    # to the claim bucket (by name)
     used = substitutions(FLOWS[name].woven())
     framework = {
         "EventBus": ref(synthesized, stack.event_bus.event_bus),
         "WorkQueue": ref(synthesized, stack.work_queue.queue),
+        "ClaimBucket": ref(synthesized, stack.claim_bucket.bucket),
     }
     assert properties["DefinitionSubstitutions"] == {
         **{f: arn_of(synthesized, stack.functions[f].function) for f in flow_functions(name)},

@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 from localcloud import LocalCloud
 
 ROLE = "arn:aws:iam::123456789012:role/conformance"
+JSONATA = {"QueryLanguage": "JSONata"}  # a machine written in JSONata: single(..., **JSONATA)
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 MISSING: Any = object()  # a Case without an expected output

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.localcloud.conformance.conftest import (
+    JSONATA,
     PASS,
     ROLE,
     Case,
@@ -28,8 +29,6 @@ from tests.localcloud.conformance.conftest import (
     fail,
     single,
 )
-
-JSONATA = {"QueryLanguage": "JSONata"}
 
 
 def output(expression: Any, **state: Any) -> dict[str, Any]:

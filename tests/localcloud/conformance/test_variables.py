@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.localcloud.conformance.conftest import (
+    JSONATA,
     PASS,
     Case,
     Runner,
@@ -23,8 +24,6 @@ from tests.localcloud.conformance.conftest import (
     fail,
     single,
 )
-
-JSONATA = {"QueryLanguage": "JSONata"}
 
 
 def read(**fields: str) -> dict[str, Any]:

@@ -58,6 +58,23 @@ class Document(Contract):
         return self.text
 
 
+class Batch(Contract):
+    """The ``detail`` of a ``batch.submitted`` event: many documents, listed in the claim bucket.
+
+    The producer puts a JSON Lines file under ``batches/`` in the claim bucket, one
+    :class:`Document` a line (its text inline, or a ``text_ref``), then sends the event.
+    """
+
+    batch_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    tenant: str = Field(min_length=1, max_length=64, description="every document must be this tenant's")
+    manifest_key: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^batches/",
+        description="the JSONL file's key in the claim bucket",
+    )
+
+
 class StepInput(Contract):
     """What every step of a run receives besides its own data."""
 
