@@ -40,8 +40,9 @@ demo: synth  ## a flow end to end in the local cloud
 serve: synth  ## keep the local cloud running, with the app deployed
 	$(PY) -m localcloud serve
 
-test: setup browser lint typecheck  ## the whole suite
-	$(PY) -m pytest -n 2 --dist loadfile
+test: setup browser lint typecheck  ## the whole suite (a test that takes both cores runs last, alone)
+	$(PY) -m pytest -n 2 --dist loadfile -m "not alone"
+	$(PY) -m pytest -m alone
 
 # One target per test tier, selected by the markers tests/conftest.py gives each folder.
 test-unit: setup  ## no AWS, no local cloud: domain code, contracts, prompts, docs, the registry
@@ -51,7 +52,8 @@ test-infra: setup  ## the synthesized template, cdk-nag, a broken flow or capabi
 test-localcloud: setup  ## the handlers and the local cloud itself
 	$(PY) -m pytest -n 2 --dist loadfile -m localcloud
 test-flows: setup  ## every flow end to end in the local cloud, the tutorial, the runbooks
-	$(PY) -m pytest -n 2 --dist loadfile -m flows
+	$(PY) -m pytest -n 2 --dist loadfile -m "flows and not alone"
+	$(PY) -m pytest -m "flows and alone"
 test-browser: setup browser  ## the review console in headless Chromium
 	$(PY) -m pytest -m browser
 

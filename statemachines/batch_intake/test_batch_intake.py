@@ -9,9 +9,13 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from aiflows.testing import drained, execution_of, finished, of_type
 from localcloud import Deployment, LocalCloud
 
+# 200 documents, ten children at once, take both cores for a minute and more: run alone (make test)
+pytestmark = pytest.mark.alone
 DOCUMENTS = 200
 # Ten children at once on a test machine's two cores: a Task's timeout keeps 30 s of real time
 # (the local model answers at once, but ten cold execution environments start side by side).
