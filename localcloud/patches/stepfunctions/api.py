@@ -83,19 +83,21 @@ def definition_problems(definition: Any) -> list[str]:
     return problems
 
 
-def execution_problems(name: str | None, execution_input: str | None) -> list[str]:
-    problems = []
+def execution_problem(name: str | None, execution_input: str | None) -> tuple[str, str] | None:
+    """What StartExecution refuses in a name or an input, as (error code, message); None if nothing."""
     if name is not None and (len(name) > STATE_NAME_LIMIT or _NOT_IN_A_NAME.search(name)):
-        problems.append(
+        return (
+            "InvalidName",
             f"Invalid Name: '{name}': at most {STATE_NAME_LIMIT} characters, none of them whitespace, "
-            'wildcards, brackets, control characters or " # % \\ ^ | ~ ` $ & , ; : /'
+            'wildcards, brackets, control characters or " # % \\ ^ | ~ ` $ & , ; : /',
         )
     if execution_input is not None and len(execution_input.encode("utf-8")) > INPUT_LIMIT_BYTES:
-        problems.append(
+        return (
+            "ValidationException",
             "1 validation error detected: Value at 'input' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {INPUT_LIMIT_BYTES}"
+            f"Member must have length less than or equal to {INPUT_LIMIT_BYTES}",
         )
-    return problems
+    return None
 
 
 def express_arn(execution_arn: str) -> str:
@@ -158,10 +160,10 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
         execution_input: Any = None,
         trace_header: Any = None,
     ) -> Any:
-        for problem in execution_problems(name, execution_input):
-            raise AWSError(
-                problem, "InvalidName" if problem.startswith("Invalid Name") else "ValidationException"
-            )
+        refused = execution_problem(name, execution_input)
+        if refused:
+            code, message = refused
+            raise AWSError(message, code)
         name = name or str(uuid.uuid4())
         parts = state_machine_arn.split(":")
         if len(parts) <= 7:
