@@ -83,7 +83,7 @@ claims = "read"  # a large document's text arrives as a reference to the claim b
 
 [task]
 timeout_seconds = 60
-retry_on = ["TransientError", "ModelUnavailable", "States.Timeout"]
+retry_on = ["TransientError", "ModelUnavailable", "States.Timeout", "IdempotencyAlreadyInProgressError"]
 """,
     "contract.py": '''\
 """The $name capability's contracts: its input, its output and the answer its prompt asks for."""

@@ -17,9 +17,6 @@ from localcloud import Deployment, LocalCloud
 # 200 documents, ten children at once, take both cores for a minute and more: run alone (make test)
 pytestmark = pytest.mark.alone
 DOCUMENTS = 200
-# Ten children at once on a test machine's two cores: a Task's timeout keeps 30 s of real time
-# (the local model answers at once, but ten cold execution environments start side by side).
-LOCAL_CLOUD = {"time_scale": 0.01, "timeout_floor": 30.0}
 STATE_MACHINE = "BatchIntakeStateMachineArn"
 
 
