@@ -16,6 +16,9 @@ from localcloud import Deployment, LocalCloud
 
 # 200 documents, ten children at once, take both cores for a minute and more: run alone (make test)
 pytestmark = pytest.mark.alone
+# Ten cold execution environments per function start side by side on the machine's two cores:
+# a Task's timeout keeps 30 s of real time (on AWS each child's Lambda has a core of its own).
+LOCAL_CLOUD = {"time_scale": 0.01, "timeout_floor": 30.0}
 DOCUMENTS = 200
 STATE_MACHINE = "BatchIntakeStateMachineArn"
 
