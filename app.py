@@ -14,6 +14,7 @@ from aiflows_runtime.manifest import ManifestError
 from infra.constructs.flow import FlowDefinitionError
 from infra.nag import apply_nag
 from infra.stack import AiFlowsStack
+from infra.stage import StageError
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 
@@ -36,10 +37,10 @@ def build(context: dict[str, Any] | None = None, outdir: str | None = None) -> c
 
 
 def main() -> int:
-    """Synthesize; a flow or capability that cannot be built is a message, never a stack trace."""
+    """Synthesize; a flow, capability or stage that cannot be built is a message, never a stack trace."""
     try:
         build().synth()
-    except (ManifestError, FlowDefinitionError) as error:
+    except (ManifestError, FlowDefinitionError, StageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

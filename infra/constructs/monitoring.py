@@ -35,6 +35,7 @@ from constructs import Construct
 
 from infra.constructs.capability_function import SERVICE_ENVIRONMENT
 from infra.constructs.flow import Flow
+from infra.stage import stage_of
 
 NAMESPACE = SERVICE_ENVIRONMENT["POWERTOOLS_METRICS_NAMESPACE"]
 SERVICE = SERVICE_ENVIRONMENT["POWERTOOLS_SERVICE_NAME"]
@@ -85,6 +86,7 @@ class Monitoring(Construct):
             "AlertsKey",
             enable_key_rotation=True,
             description="Encrypts the aiflows alerts topic; CloudWatch alarms publish with it.",
+            removal_policy=stage_of(self).key_removal_policy,
         )
         # what CloudWatch needs to publish to the encrypted topic, from this account's alarms only
         key.add_to_resource_policy(

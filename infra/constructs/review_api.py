@@ -17,6 +17,7 @@ from infra.constructs.capability_function import CapabilityFunction
 from infra.constructs.claim_bucket import ClaimBucket
 from infra.constructs.state_table import StateTable
 from infra.nag import acknowledge
+from infra.stage import stage_of
 
 PUBLIC_REASON = (
     "The console's page and its static assets are public, as a sign-in page is: they hold "
@@ -34,6 +35,8 @@ class ReviewApi(Construct):
         claim_bucket: ClaimBucket,
     ) -> None:
         super().__init__(scope, construct_id)
+        stage = stage_of(self)
+        # the reviewers' accounts: kept, and protected from deletion, in prod (infra/stage.py)
         self.user_pool = cognito.UserPool(
             self,
             "Reviewers",
@@ -51,7 +54,8 @@ class ReviewApi(Construct):
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
-            removal_policy=RemovalPolicy.DESTROY,
+            deletion_protection=stage.deletion_protection,
+            removal_policy=stage.data_removal_policy,
         )
         self.client = self.user_pool.add_client(
             "Console", auth_flows=cognito.AuthFlow(user_srp=True), prevent_user_existence_errors=True
@@ -74,7 +78,10 @@ class ReviewApi(Construct):
         claim_bucket.grant_read(self.handler)
 
         access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=stage.log_removal_policy,
         )
         self.api = apigw.LambdaRestApi(
             self,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+from infra.stage import stage_of
 
 TTL_ATTRIBUTE = "expiration"
 # The sparse index of pending reviews: only a pending review has ``gsi1pk``
@@ -36,10 +37,16 @@ class StateTable(Construct):
     ``expiration`` is the attribute Powertools Idempotency writes, so expired
     idempotency records disappear without a sweeper. ``gsi1`` (``gsi1pk``/``gsi1sk``,
     every attribute projected) indexes the pending reviews.
+
+    It holds what outlives a run (the reviews and their decisions, the feedback dataset,
+    the ledger), so the stage decides its fate (:mod:`infra.stage`): in ``prod`` it is
+    retained, on delete and on replacement, with deletion protection on; in ``dev`` it
+    goes with the stack.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
+        stage = stage_of(self)
         self.table = dynamodb.Table(
             self,
             "Default",
@@ -51,7 +58,8 @@ class StateTable(Construct):
                 point_in_time_recovery_enabled=True
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            removal_policy=RemovalPolicy.DESTROY,
+            deletion_protection=stage.deletion_protection,
+            removal_policy=stage.data_removal_policy,
         )
         self.table.add_global_secondary_index(
             index_name=PENDING_REVIEWS_INDEX,

@@ -29,16 +29,26 @@ class Synthesized:
         return self.stack.get_logical_id(element)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    # Synth is slow under jsii: once per session. REPORT_ONLY lets synth finish with
-    # nag errors: they fail the nag test, with the full list, not every test here.
-    outdir = tmp_path_factory.mktemp("aiflows.out")
-    app = build(context=REPORT_ONLY, outdir=str(outdir))
+def _synthesize(outdir: Path, context: dict[str, object] | None = None) -> Synthesized:
+    # REPORT_ONLY lets synth finish with nag errors: they fail the nag tests, with the
+    # full list, not every test here.
+    app = build(context={**REPORT_ONLY, **(context or {})}, outdir=str(outdir))
     stack = app.node.find_child("AiFlows")
     assert isinstance(stack, AiFlowsStack)
     app.synth()
     return Synthesized(stack=stack, template=Template.from_stack(stack), assembly_dir=outdir)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app as a deploy that names no stage builds it (synth is slow under jsii: once per session)."""
+    return _synthesize(tmp_path_factory.mktemp("aiflows.out"))
+
+
+@pytest.fixture(scope="session")
+def synthesized_dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app of the development stage, ``-c stage=dev`` (infra/stage.py)."""
+    return _synthesize(tmp_path_factory.mktemp("aiflows-dev.out"), {"stage": "dev"})
 
 
 @pytest.fixture
