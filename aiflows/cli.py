@@ -9,6 +9,8 @@
     python -m aiflows trace <execution ARN | correlation id> [--html trace.html] [--endpoint-url URL]
     python -m aiflows alarms
     python -m aiflows runs failed [--flow document_intake] [--hours 24]
+    python -m aiflows runs redrive <execution ARN> [...] [--dry-run]
+    python -m aiflows runs redrive --flow document_intake --failed-since-hours 24 [--dry-run]
     python -m aiflows runs cost   [--flow document_intake] [--hours 1] [--top 10]
     python -m aiflows runs spend  <correlation id>
     python -m aiflows logs <correlation id> [--errors]
@@ -207,6 +209,8 @@ def _ops(args: argparse.Namespace) -> int:
                 print(f"    correlation id {run.correlation_id}  execution {run.execution_arn}")
                 if run.cause:
                     print(f"    cause: {run.cause[:300]}")
+        elif args.group == "runs" and args.command == "redrive":
+            return _redrive(args, clients)
         elif args.group == "runs" and args.command == "cost":
             costs = ops.run_costs(clients, args.stack, args.flow, since)
             if not costs:
@@ -266,6 +270,44 @@ def _ops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redrive(args: argparse.Namespace, clients: Any) -> int:
+    """``runs redrive``: the runs named, or every redrivable failed run of a flow in a window."""
+    from aiflows import ops
+
+    if bool(args.execution_arn) == (args.failed_since_hours is not None):
+        print(
+            "error: give the execution ARNs of the runs to redrive, or --failed-since-hours N for every "
+            f"failed run of --flow ({args.flow}) in the last N hours; not both",
+            file=sys.stderr,
+        )
+        return 2
+    verb = "would be redriven" if args.dry_run else "redriven"
+    if args.execution_arn:
+        refused = 0
+        for arn in args.execution_arn:
+            try:
+                done = ops.redrive_run(clients, arn, dry_run=args.dry_run)
+            except ops.OpsError as error:
+                print(f"error: {error}", file=sys.stderr)
+                refused += 1
+                continue
+            print(f"{done.execution_arn}\n    {done.outcome}: {done.detail}")
+        return 1 if refused else 0
+    since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=args.failed_since_hours)
+    results = ops.redrive_failed_runs(clients, args.stack, args.flow, since, dry_run=args.dry_run)
+    if not results:
+        print(f"No {args.flow} run failed in the last {args.failed_since_hours:g} h.")
+        return 0
+    for done in results:
+        print(f"{done.execution_arn}\n    {done.outcome}: {done.detail}")
+    taken = sum(done.outcome != "not redriven" for done in results)
+    print(
+        f"{taken} run(s) {verb}, {len(results) - taken} not, of {len(results)} failed in the last "
+        f"{args.failed_since_hours:g} h"
+    )
+    return 0
+
+
 def _new(args: argparse.Namespace) -> int:
     from aiflows import scaffold
     from aiflows.registry import ROOT
@@ -314,6 +356,20 @@ def main(argv: list[str] | None = None) -> int:
     runs.add_parser("spend", parents=[stack], help="one run's spend by capability and model").add_argument(
         "correlation_id"
     )
+    redrive = runs.add_parser(
+        "redrive",
+        parents=[stack],
+        help="restart failed runs from the steps that did not finish (Step Functions redrive)",
+        description="Redrive runs: each goes on from the steps it had not finished, with the input "
+        "they had; the steps it finished are not run again. Give the runs' execution ARNs, or "
+        "--failed-since-hours for every failed run of a flow in a window.",
+    )
+    redrive.add_argument("execution_arn", nargs="*", help="the runs to redrive (`runs failed` lists them)")
+    redrive.add_argument("--flow", default="document_intake", help="with --failed-since-hours")
+    redrive.add_argument(
+        "--failed-since-hours", type=float, metavar="N", help="every run that failed in the last N hours"
+    )
+    redrive.add_argument("--dry-run", action="store_true", help="say what would be redriven; redrive nothing")
     logs = groups.add_parser("logs", parents=[stack], help="what the functions logged about one run")
     logs.add_argument("correlation_id")
     logs.add_argument("--errors", action="store_true", help="warnings and errors only")

@@ -1,4 +1,4 @@
-"""What the runbooks run: alarms, failed runs, costly runs, dead letters, breakers.
+"""What the runbooks run: alarms, failed runs and their redrives, costly runs, dead letters, breakers.
 
 Every function reads the deployed stack through boto3 (its outputs name the
 resources), so the same commands answer on AWS and against the local cloud
@@ -83,6 +83,8 @@ class FailedRun:
     step: str  # the step that failed (the state before its <Step>Failed), else the last state entered
     error: str
     cause: str
+    redrivable: bool = False  # whether a redrive would take the run on from where it stopped
+    redrive_note: str = ""  # where a redrive restarts it, or why it would not help
 
 
 def _executions(
@@ -128,14 +130,10 @@ def failed_runs(clients: Clients, stack: str, flow: str, since: datetime.datetim
     for execution in _executions(clients, _machine(clients, stack, flow), ENDED_BADLY, since):
         arn = execution["executionArn"]
         described = sfn.describe_execution(executionArn=arn)
-        pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
-        entered = [
-            e["stateEnteredEventDetails"]["name"]
-            for page in pages
-            for e in page["events"]
-            if "stateEnteredEventDetails" in e
-        ]
+        events = _history(sfn, arn)
+        entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
         correlation_id = _correlation_id(described)
+        redrivable, note = _redrive_verdict(described, events)
         rows.append(
             FailedRun(
                 execution_arn=arn,
@@ -145,9 +143,16 @@ def failed_runs(clients: Clients, stack: str, flow: str, since: datetime.datetim
                 step=_failed_step(entered),
                 error=described.get("error", ""),
                 cause=_cause(described.get("cause", "")),
+                redrivable=redrivable,
+                redrive_note=note,
             )
         )
     return sorted(rows, key=lambda r: r.started, reverse=True)
+
+
+def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+    return [event for page in pages for event in page["events"]]
 
 
 def _correlation_id(described: dict[str, Any]) -> str:
@@ -176,6 +181,126 @@ def _cause(cause: str) -> str:
     return cause
 
 
+# --- redriving runs ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Redriven:
+    execution_arn: str
+    outcome: str  # "redriven", "would be redriven" (a dry run) or "not redriven"
+    detail: str  # where the run restarts, or why it was not redriven
+    redrive_date: datetime.datetime | None = None
+
+
+def _last_attempt(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events of the run's last attempt: after its last ExecutionRedriven, if it has one."""
+    marks = [i for i, e in enumerate(events) if e["type"] == "ExecutionRedriven"]
+    return events[marks[-1] + 1 :] if marks else events
+
+
+def _unfinished_states(events: list[dict[str, Any]]) -> list[str]:
+    """The states the last attempt entered and never left: the ones a redrive runs again."""
+    open_states: list[str] = []
+    for event in _last_attempt(events):
+        if "stateEnteredEventDetails" in event:
+            open_states.append(event["stateEnteredEventDetails"]["name"])
+        elif "stateExitedEventDetails" in event:
+            name = event["stateExitedEventDetails"]["name"]
+            if name in open_states:
+                del open_states[len(open_states) - 1 - open_states[::-1].index(name)]  # its latest entry
+    return open_states
+
+
+def _redrive_verdict(described: dict[str, Any], events: list[dict[str, Any]]) -> tuple[bool, str]:
+    """Whether a redrive would take the run on, and where it restarts; else why it would not help.
+
+    A redrive runs again the states the run entered and did not leave, with the input they got;
+    every state it left (a Catch leaves a state too) keeps its result and does not run again.
+    """
+    status = described.get("status", "")
+    if status == "SUCCEEDED":
+        return False, "it SUCCEEDED: a redrive restarts a run that failed, timed out or was aborted"
+    if status == "RUNNING":
+        return False, "it is still RUNNING: a redrive restarts a run once it failed, timed out or was aborted"
+    if ":express:" in described.get("executionArn", ""):
+        return False, "it is an Express run: Step Functions redrives Standard runs only; start it again"
+    if described.get("redriveStatus") != "REDRIVABLE":
+        reason = described.get("redriveStatusReason") or described.get("redriveStatus") or "no redrive status"
+        return False, f"Step Functions will not redrive it: {reason}"
+    last = _last_attempt(events)
+    ended_in = next((e for e in reversed(last) if "stateEnteredEventDetails" in e), None)
+    if ended_in is not None and ended_in["type"] == "FailStateEntered":
+        name = ended_in["stateEnteredEventDetails"]["name"]
+        return False, (
+            f"it ended in its Fail state {name}: every step before it was left (a Catch leaves its step), "
+            f"so a redrive would run {name} alone, which fails again; fix the cause, then submit the "
+            "document again"
+        )
+    unfinished = _unfinished_states(events)
+    where = ", ".join(dict.fromkeys(unfinished)) or "where it stopped"
+    return True, f"restarts at {where}, with the input it had; the steps it finished are not run again"
+
+
+def _redrive(sfn: Any, arn: str) -> datetime.datetime:
+    from aiflows_runtime.errors import error_code
+
+    try:
+        answer = sfn.redrive_execution(executionArn=arn)
+    except Exception as exc:
+        if error_code(exc) in ("ExecutionNotRedrivable", "ExecutionLimitExceeded"):
+            raise OpsError(str(getattr(exc, "response", {}).get("Error", {}).get("Message", exc))) from exc
+        raise
+    redriven: datetime.datetime = answer["redriveDate"]
+    return redriven
+
+
+def redrive_run(clients: Clients, execution_arn: str, dry_run: bool = False) -> Redriven:
+    """Redrive one run: it goes on from the steps that did not finish. OpsError says why it cannot."""
+    from aiflows_runtime.errors import error_code
+
+    if not execution_arn.startswith("arn:") or not (
+        ":execution:" in execution_arn or ":express:" in execution_arn
+    ):
+        raise OpsError(
+            f"{execution_arn!r} is not an execution ARN "
+            "(arn:aws:states:<region>:<account>:execution:<flow>:<name>): "
+            "`python -m aiflows runs failed` lists the failed runs with theirs"
+        )
+    sfn = clients("stepfunctions")
+    try:
+        described = sfn.describe_execution(executionArn=execution_arn)
+    except Exception as exc:
+        if error_code(exc) in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise OpsError(f"no run {execution_arn} (is --endpoint-url or the region right?)") from exc
+        raise
+    redrivable, note = _redrive_verdict(described, _history(sfn, execution_arn))
+    if not redrivable:
+        raise OpsError(f"{execution_arn} cannot be redriven: {note}")
+    if dry_run:
+        return Redriven(execution_arn, "would be redriven", note)
+    return Redriven(execution_arn, "redriven", note, _redrive(sfn, execution_arn))
+
+
+def redrive_failed_runs(
+    clients: Clients, stack: str, flow: str, since: datetime.datetime, dry_run: bool = False
+) -> list[Redriven]:
+    """Redrive every run of the flow that failed, timed out or was aborted since then and that a
+    redrive would take on; the others are listed with why not. Newest first."""
+    sfn = clients("stepfunctions")
+    results = []
+    for run in failed_runs(clients, stack, flow, since):
+        if not run.redrivable:
+            results.append(Redriven(run.execution_arn, "not redriven", run.redrive_note))
+        elif dry_run:
+            results.append(Redriven(run.execution_arn, "would be redriven", run.redrive_note))
+        else:
+            try:
+                date = _redrive(sfn, run.execution_arn)
+            except OpsError as refused:
+                results.append(Redriven(run.execution_arn, "not redriven", str(refused)))
+                continue
+            results.append(Redriven(run.execution_arn, "redriven", run.redrive_note, date))
+    return results
+
+
 @dataclass(frozen=True)
 class RunCost:
     correlation_id: str
@@ -189,10 +314,10 @@ class RunCost:
 
 def run_costs(clients: Clients, stack: str, flow: str, since: datetime.datetime) -> list[RunCost]:
     """Every run since then with its ledger's total, the most expensive first."""
-    from aiflows_runtime.state import Ledger
+    from aiflows_runtime.state import DynamoDBLedger
 
     values = outputs(clients, stack)
-    ledger = Ledger(_output(values, "StateTableName", stack), client=clients("dynamodb"))
+    ledger = DynamoDBLedger(_output(values, "StateTableName", stack), client=clients("dynamodb"))
     statuses = ("RUNNING", "SUCCEEDED", *ENDED_BADLY)
     sfn = clients("stepfunctions")
     rows = []
@@ -220,9 +345,11 @@ def model_spend(
     clients: Clients, stack: str, correlation_id: str
 ) -> dict[tuple[str, str], tuple[int, float]]:
     """One run's spend by (capability, model): calls and dollars, from its ledger."""
-    from aiflows_runtime.state import Ledger
+    from aiflows_runtime.state import DynamoDBLedger
 
-    ledger = Ledger(_output(outputs(clients, stack), "StateTableName", stack), client=clients("dynamodb"))
+    ledger = DynamoDBLedger(
+        _output(outputs(clients, stack), "StateTableName", stack), client=clients("dynamodb")
+    )
     spend: dict[tuple[str, str], tuple[int, float]] = {}
     for entry in ledger.entries(correlation_id):
         calls, dollars = spend.get((entry.capability, entry.model_id), (0, 0.0))
@@ -364,10 +491,10 @@ class BreakerRow:
 
 def _breaker(clients: Clients, stack: str) -> Any:
     from aiflows_runtime.policies import routing_policy
-    from aiflows_runtime.state import CircuitBreaker
+    from aiflows_runtime.state import CircuitBreaker, DynamoDBBreakerStore
 
     table = _output(outputs(clients, stack), "StateTableName", stack)
-    return CircuitBreaker(table, routing_policy().breaker, client=clients("dynamodb"))
+    return CircuitBreaker(DynamoDBBreakerStore(table, client=clients("dynamodb")), routing_policy().breaker)
 
 
 def breakers(clients: Clients, stack: str) -> list[BreakerRow]:

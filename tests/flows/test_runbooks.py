@@ -25,7 +25,7 @@ import pytest
 from aiflows.flows import flows
 from aiflows.registry import capabilities
 from aiflows_runtime.policies import routing_policy
-from aiflows_runtime.state import CircuitBreaker, Ledger
+from aiflows_runtime.state import CircuitBreaker, DynamoDBBreakerStore, DynamoDBLedger
 from infra.constructs.monitoring import NAMESPACE, RUNBOOK_LIST
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
@@ -143,7 +143,8 @@ def test_every_alarm_names_a_runbook_that_exists_and_runs_commands(
         assert (RUNBOOKS / page).is_file(), link
         assert commands(page), f"{page} has no command to run"
         assert alarm["AlarmActions"] == alarm["OKActions"] == [app.outputs["AlertsTopicArn"]]
-    assert {r.file for r in RUNBOOK_LIST} == {p.name for p in RUNBOOKS.glob("*.md")} - {"README.md"}
+    procedures = {"README.md", "redrive.md"}  # the index, and a page the alarms' pages point to
+    assert {r.file for r in RUNBOOK_LIST} == {p.name for p in RUNBOOKS.glob("*.md")} - procedures
 
 
 def test_failed_runs_runbook_finds_the_run_its_step_and_its_reason(
@@ -175,7 +176,7 @@ def test_cost_runbook_shows_the_costly_run_and_where_its_money_went(
     event_id = submit(cloud, app, tmp_path, document_id="cost-1")
     assert finished(cloud, app, event_id)["status"] == "SUCCEEDED"
     cloud.flush_traces()
-    total = Ledger(app.outputs["StateTableName"], client=cloud.client("dynamodb")).total(event_id)
+    total = DynamoDBLedger(app.outputs["StateTableName"], client=cloud.client("dynamodb")).total(event_id)
     assert total.cost_usd > 0
     # When the on-call person follows the page
     outputs = run_page(cloud, "cost-per-run.md", **{"correlation-id": event_id})
@@ -300,7 +301,9 @@ def test_breaker_runbook_names_the_model_and_its_error_and_closes_it(
             assert finished(cloud, app, event_id)["status"] == "SUCCEEDED"  # the fallback model answered
     finally:
         cloud.model.reset()
-    breaker = CircuitBreaker(app.outputs["StateTableName"], policy.breaker, client=cloud.client("dynamodb"))
+    breaker = CircuitBreaker(
+        DynamoDBBreakerStore(app.outputs["StateTableName"], client=cloud.client("dynamodb")), policy.breaker
+    )
     assert breaker.read(primary).state == "open"
     # When the on-call person follows the page
     outputs = run_page(cloud, "breaker-open.md", **{"model-id": primary, "correlation-id": event_id})

@@ -13,6 +13,7 @@ One module a concern:
 - :mod:`.integrations`: what Task integrations answer;
 - :mod:`.distributed_map`: Distributed Map states, their Map Runs and child
   executions, and the ``states:startExecution`` Task;
+- :mod:`.redrive`: RedriveExecution, and what DescribeExecution and ListExecutions say of redrives;
 - :mod:`.clock`: the time scale of waits and timeouts.
 """
 
@@ -31,6 +32,7 @@ from localcloud.patches.stepfunctions import (
     intrinsics,
     jsonata,
     paths,
+    redrive,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ CONCERNS = (
     jsonata,
     integrations,
     distributed_map,
+    redrive,
 )
 
 
