@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import keyword
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
+from aiflows_runtime.deadlines import call_seconds, minimum_function_seconds
 from aiflows_runtime.manifest import MANIFEST, CapabilityManifest, ManifestError, load_manifest
 from aiflows_runtime.policies import routing_policy
 from aiflows_runtime.prompts import PromptError, PromptTemplate, load, versions
@@ -172,6 +174,16 @@ def _check_route(info: CapabilityInfo, contract: ModuleType) -> None:
                 f'[models."{model}"] with input_per_1k and output_per_1k there, or route to one of '
                 f"{sorted(priced)}"
             )
+    gateway = routing_policy().gateway
+    needed = minimum_function_seconds(route, gateway)
+    if info.manifest.timeout_seconds < needed:
+        raise RegistryError(
+            f"{path}: timeout_seconds = {info.manifest.timeout_seconds} cannot hold one call of each of "
+            f"its {len(route.models)} models ({call_seconds(gateway):g} s each: connect and read timeouts "
+            f"of policies/routing.toml) and the {gateway.deadline_margin_seconds:g} s margin; set "
+            f"timeout_seconds = {math.ceil(needed)} or more (and [task].timeout_seconds at least that), "
+            "or route to fewer models"
+        )
     try:
         prompt = load(info.folder, info.name, route.prompt)
     except PromptError as exc:

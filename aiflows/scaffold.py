@@ -69,6 +69,7 @@ CAPABILITY_FILES: dict[str, str] = {
 description = "$name: reads a document and answers with a summary, a confidence and its evidence."
 input = "${Camel}Input"
 output = "${Camel}Output"
+timeout_seconds = 50  # one call of each routed model and the margin (aiflows_runtime/deadlines.py)
 
 [model]
 prompt = "v1"

@@ -40,8 +40,10 @@ TIERS = {
     "tests/infra": "infra",
     "tests/capabilities": "localcloud",
     "tests/localcloud": "localcloud",
+    "tests/fuzz": "fuzz",
     "tests/flows": "flows",
     "tests/browser": "browser",
+    "tests/chaos": "chaos",
 }
 
 
@@ -68,6 +70,32 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
+
+
+def state_table_like_the_stacks(dynamodb: Any, name: str) -> str:
+    """A table with the state table's keys and index (infra/constructs/state_table.py), for tests."""
+    from aiflows_runtime.state.keys import PENDING_INDEX
+
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": attribute, "AttributeType": "S"}
+            for attribute in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": PENDING_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
 
 
 def synth(app_script: Path, outdir: Path) -> Path:
@@ -109,14 +137,14 @@ def app(cloud: LocalCloud, app_assembly: Path) -> Deployment:
 
 def pending_review(cloud: LocalCloud, app: Deployment, correlation_id: str, timeout: float = 60) -> str:
     """The id of the review a run asked for, once it is stored."""
-    from aiflows_runtime.reviews import ReviewStore
+    from aiflows_runtime.reviews import DynamoDBReviews
 
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for review in store.pending():
-            if review.details["correlation_id"] == correlation_id:
-                return review.review_id
+        review = store.of_run(correlation_id)
+        if review is not None and review.status == "PENDING":
+            return review.review_id
         time.sleep(0.05)
     raise AssertionError(f"no review requested for {correlation_id}")
 
@@ -211,9 +239,9 @@ def decide(
 ) -> None:
     """Decide a review as a reviewer would, through the review API's own code (the flow goes on)."""
     from aiflows_runtime.contracts import ReviewDecision
-    from aiflows_runtime.reviews import ReviewStore, answer_flow
+    from aiflows_runtime.reviews import DynamoDBReviews, answer_flow
 
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     answer = ReviewDecision(review_id=review_id, decision=decision, reviewer=reviewer, reason=reason)
     answer_flow(cloud.client("stepfunctions"), store.decide(answer), answer)
 

@@ -77,12 +77,12 @@ def _function_logs(cloud: LocalCloud, since_ms: int) -> list[str]:
 def _approve_reviews(cloud: LocalCloud, deployment: Deployment, correlation_id: str, reviewer: str) -> None:
     """Answer the run's reviews as a reviewer would, through the review API's own code."""
     from aiflows_runtime.contracts import ReviewDecision
-    from aiflows_runtime.reviews import ReviewStore, answer_flow
+    from aiflows_runtime.reviews import DynamoDBReviews, answer_flow
 
     table = deployment.outputs.get("StateTableName")
     if not table:
         return
-    store = ReviewStore(table, client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(table, client=cloud.client("dynamodb"))
     for review in store.pending():
         if review.details.get("correlation_id") != correlation_id:
             continue

@@ -5,33 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aiflows_runtime import bus
 from aiflows_runtime.actions import PutEvent, WriteRecord
+from aiflows_runtime.state.items import to_item
 
 
-def put_event(events: Any, bus_name: str, effect: PutEvent) -> str:
-    answer = events.put_events(
-        Entries=[
-            {
-                "EventBusName": bus_name,
-                "Source": effect.source,
-                "DetailType": effect.detail_type,
-                "Detail": json.dumps(effect.detail),
-            }
-        ]
-    )
-    if answer.get("FailedEntryCount"):
-        raise RuntimeError(f"the bus refused the event: {answer['Entries']}")
-    return str(answer["Entries"][0]["EventId"])
+def put_event(events: Any, bus_name: str | None, effect: PutEvent) -> str:
+    return bus.put_event(events, bus_name, effect.source, effect.detail_type, effect.detail)
 
 
 def write_record(dynamodb: Any, table_name: str, effect: WriteRecord) -> str:
-    dynamodb.put_item(
-        TableName=table_name,
-        Item={
-            "pk": {"S": effect.key},
-            "sk": {"S": "record"},
-            "record_type": {"S": effect.record_type},
-            "data": {"S": json.dumps(effect.data, sort_keys=True)},
-        },
-    )
+    item = {
+        "pk": effect.key,
+        "sk": "record",
+        "record_type": effect.record_type,
+        "data": json.dumps(effect.data, sort_keys=True),
+    }
+    dynamodb.put_item(TableName=table_name, Item=to_item(item))
     return effect.key

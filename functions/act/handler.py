@@ -21,8 +21,6 @@ def act(request: ActInput) -> dict[str, Any]:
     effect = plan(request.action, request.action_id, request.payload, action_policy(request.flow))
     config = settings()
     if isinstance(effect, PutEvent):
-        if not config.event_bus_name:
-            raise RuntimeError("act needs EVENT_BUS_NAME to put events")
         reference = effects.put_event(client("events"), config.event_bus_name, effect)
     else:
         reference = effects.write_record(client("dynamodb"), config.state_table_name, effect)

@@ -5,10 +5,15 @@ The verdict's outcome steers the flow: ``block`` fails the step with ``GuardBloc
 to a person with the findings as evidence, ``redact`` hands the flow the document
 with its PII replaced, ``pass`` lets it go on. Every verdict lands in the run's ledger
 and trace with the versions of the policies that made it.
+
+The verdict is idempotent on the step's input: ApplyGuardrail and Comprehend are paid
+for, and the ledger and the redacted copy written, once per input, however often
+the step is retried.
 """
 
 from typing import Any
 
+from aiflows_runtime.capability import idempotent_step, register_context
 from aiflows_runtime.claimcheck import store_text
 from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import Document, parse_input
@@ -17,12 +22,13 @@ from aiflows_runtime.guardrails.services import apply_guardrail, detect_pii_enti
 from aiflows_runtime.observability import capability_handler, record_guard
 from aiflows_runtime.policies import action_policy, content_policy, guard_policy, injection_policy
 from aiflows_runtime.settings import settings
-from aiflows_runtime.state import GuardRecord, Ledger
+from aiflows_runtime.state import DynamoDBLedger, GuardRecord
 
 from . import logic
 from .contract import GuardInput, GuardOutput
 
 CAPABILITY = "guard"
+BLOCKED = "blocked"  # what the stored verdict of a blocked run holds: why
 
 
 def policies(flow: str) -> logic.Policies:
@@ -58,9 +64,9 @@ def guard_input(request: GuardInput, rules: logic.Policies) -> tuple[logic.Verdi
     return verdict, Document.model_validate({**document.model_dump(), "text": None, "text_ref": ref})
 
 
-@capability_handler(CAPABILITY)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = parse_input(event, GuardInput)
+@idempotent_step(CAPABILITY)
+def guard(request: GuardInput) -> dict[str, Any]:
+    """The verdict, paid for once: a retried invocation of the same input gets the stored verdict."""
     rules = policies(request.flow)
     document = None
     if request.stage == "input":
@@ -68,12 +74,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     else:
         verdict = logic.assess_output(request, rules)
     kinds = [f.kind for f in verdict.findings]
-    Ledger(settings().state_table_name, client=client("dynamodb")).record_guard(
+    DynamoDBLedger(settings().state_table_name, client=client("dynamodb")).record_guard(
         request.correlation_id, GuardRecord(request.stage, verdict.outcome, rules.version, tuple(kinds))
     )
     record_guard(request.flow, request.stage, verdict.outcome, rules.version, kinds)
     if verdict.outcome == "block":
-        raise GuardBlocked(f"the {request.stage} guard blocked the run ({rules.version}): {verdict.reason()}")
+        return {BLOCKED: f"the {request.stage} guard blocked the run ({rules.version}): {verdict.reason()}"}
     return GuardOutput(
         stage=request.stage,
         outcome=verdict.outcome,
@@ -84,3 +90,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         document=document,
         redacted=verdict.redacted_text is not None,
     ).model_dump(mode="json", exclude_none=True)
+
+
+@capability_handler(CAPABILITY)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    register_context(context)
+    verdict = guard(request=parse_input(event, GuardInput))
+    if BLOCKED in verdict:
+        raise GuardBlocked(verdict[BLOCKED])
+    return verdict

@@ -25,9 +25,9 @@ from aiflows_runtime.feedback import FeedbackStore
 from aiflows_runtime.observability import logger, metrics, record_pending_reviews, tracer
 from aiflows_runtime.reviews import (
     AlreadyDecided,
+    DynamoDBReviews,
     FlowNoLongerWaits,
     ReviewNotFound,
-    ReviewStore,
     answer_flow,
 )
 from aiflows_runtime.settings import settings
@@ -44,9 +44,9 @@ STATIC = {
 app = APIGatewayRestResolver(enable_validation=True)
 
 
-def stores() -> tuple[ReviewStore, FeedbackStore]:
+def stores() -> tuple[DynamoDBReviews, FeedbackStore]:
     table = settings().state_table_name
-    return ReviewStore(table, client=client("dynamodb")), FeedbackStore(table, client=client("dynamodb"))
+    return DynamoDBReviews(table, client=client("dynamodb")), FeedbackStore(table, client=client("dynamodb"))
 
 
 def reviewer() -> str:

@@ -7,7 +7,10 @@ SendTaskSuccess (the summary) or SendTaskFailure (an error the flow can name).
 A transient error fails only that message (a partial batch failure): SQS brings
 it back, and after maxReceiveCount receives the queue moves it to its DLQ. The
 work is idempotent on the task token, so a redelivered message that already
-succeeded is not summarized and charged again.
+succeeded is not summarized and charged again; and each finished chunk is
+checkpointed in the state table, so a message redelivered after a crash (or a
+retried run's new message for the same document) resumes at the first chunk not
+yet summarized.
 """
 
 import json
@@ -21,6 +24,8 @@ from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import parse_input
 from aiflows_runtime.errors import TOKEN_GONE, FlowError, TransientError, error_code
 from aiflows_runtime.observability import capability_handler, logger
+from aiflows_runtime.settings import settings
+from aiflows_runtime.state import Checkpoints, DynamoDBCheckpoints
 
 from . import logic
 from .contract import ChunkAnswer, WorkItem, WorkResult
@@ -34,19 +39,32 @@ def sfn() -> Any:
     return client("stepfunctions")
 
 
-def summarize_chunks(item: WorkItem) -> WorkResult:
+def checkpoints() -> Checkpoints:
+    return DynamoDBCheckpoints(settings().state_table_name, client=client("dynamodb"))
+
+
+def summarize_chunks(item: WorkItem, saved: Checkpoints) -> WorkResult:
     sfn().send_task_heartbeat(taskToken=item.task_token)  # picked up: the flow knows work has started
     text = item.document.body
     parts = logic.chunks(text)
     budget = logic.words_per_chunk(item.max_words, len(parts))
+    work_id = logic.work_id(item.correlation_id, text, item.max_words)
+    done = saved.done(work_id)
+    if done:
+        logger.info("resuming", extra={"chunks_done": len(done), "chunks": len(parts)})
     summaries: list[str] = []
     cost = 0.0
     for number, part in enumerate(parts, start=1):
+        if number in done:  # summarized and paid for by an earlier delivery of this work
+            summaries.append(done[number]["summary"])
+            cost += done[number]["cost_usd"]
+            continue
         answer = ask_model(
             CAPABILITY, item, item.document.tenant, {"max_words": budget, "text": part}, ChunkAnswer
         )
         summaries.append(answer.value.summary)
         cost += answer.cost_usd
+        saved.save(work_id, number, {"summary": answer.value.summary, "cost_usd": answer.cost_usd})
         sfn().send_task_heartbeat(taskToken=item.task_token)
         logger.info("chunk summarized", extra={"chunk": number, "chunks": len(parts)})
     combined = " ".join(summaries)
@@ -66,7 +84,7 @@ def summarize_chunks(item: WorkItem) -> WorkResult:
 def work(request: WorkItem) -> dict[str, Any]:
     try:
         try:
-            result = summarize_chunks(request)
+            result = summarize_chunks(request, checkpoints())
         except TransientError:
             raise  # a partial batch failure: SQS brings the message back
         except FlowError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 CHUNK_BYTES = 8192
@@ -28,3 +29,9 @@ def chunks(text: str, limit: int = CHUNK_BYTES) -> list[str]:
 
 def words_per_chunk(max_words: int, count: int) -> int:
     return max(5, max_words // max(1, count))
+
+
+def work_id(correlation_id: str, text: str, max_words: int) -> str:
+    """What names one piece of work across deliveries and retries: the run, the text and the length asked."""
+    digest = hashlib.sha256(f"{correlation_id}\n{max_words}\n{text}".encode()).hexdigest()
+    return digest[:32]

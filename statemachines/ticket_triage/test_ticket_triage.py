@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aiflows.testing import decide, drained, execution_of, finished, of_type, pending_review, run_sample
-from aiflows_runtime.reviews import ReviewStore
+from aiflows_runtime.reviews import DynamoDBReviews
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
 
@@ -61,7 +61,7 @@ def test_a_high_priority_ticket_waits_for_a_person_then_is_routed(
     triaged_as(cloud, "high", "outage")
     event_id, execution = submit(cloud, app, EVENTS / "outage.json")
     # When the flow asks for a review, the reviewer sees a ticket, not a document's fields
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     review = store.get(pending_review(cloud, app, event_id))
     assert review.details["subject"] == {
         "id": "ticket-1043",
@@ -130,7 +130,7 @@ def test_a_ticket_the_guardrails_doubt_waits_for_a_person_whatever_its_priority(
     (tmp_path / "steering.json").write_text(json.dumps(steering))
     event_id, execution = submit(cloud, app, tmp_path / "steering.json")
     # Then the guard's verdict sends it to a person, with the finding as evidence
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     review = store.get(pending_review(cloud, app, event_id))
     assert "prompt_injection" in {finding["kind"] for finding in review.details["findings"]}
     assert review.details["risk"] == "high"

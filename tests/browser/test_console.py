@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aiflows_runtime.reviews import ReviewStore
+from aiflows_runtime.reviews import DynamoDBReviews
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
 from localcloud.console import DEV_TOKEN, ConsoleServer
@@ -59,7 +59,7 @@ def test_a_reviewer_approves_in_the_console_and_the_flow_completes(
 ) -> None:
     # Given a run waiting for a person
     event_id = put_event_file(cloud, app, SAMPLES / "review.json")
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     review_id = pending_review(cloud, app, event_id)
 
     # When the reviewer opens the console, reads the review and clicks Approve
@@ -107,7 +107,7 @@ def test_the_cli_lists_shows_and_decides_reviews_through_the_same_api(
 
     # Given a run waiting for a person
     event_id = put_event_file(cloud, app, SAMPLES / "review.json")
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     review_id = pending_review(cloud, app, event_id)
     api = ["--api", console, "--token", DEV_TOKEN, "reviews"]
     # When a reviewer lists, reads and revises it from a shell

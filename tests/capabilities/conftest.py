@@ -10,10 +10,12 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from aiflows.flows import action_policies
+from aiflows.testing import state_table_like_the_stacks
 from localcloud import LocalCloud
 from tests.conftest import ROOT, import_function_module
 
@@ -21,29 +23,11 @@ TABLE = "aiflows-test-state"
 BUS = "aiflows-test"
 CORPUS_BUCKET = "aiflows-test-corpus"
 CORPUS_KEY = "corpus.zip"
+CLAIMS = "aiflows-test-claims"
 
 
 def create_state_table(cloud: LocalCloud, name: str = TABLE) -> str:
-    ddb = cloud.client("dynamodb")
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+    return state_table_like_the_stacks(cloud.client("dynamodb"), name)
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +84,44 @@ def _forget_runtime_caches() -> None:
     capability.gateway.cache_clear()
     capability._persistence.cache_clear()
     capability._configs.clear()
+
+
+@pytest.fixture
+def claim_bucket(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The claim bucket, and CLAIM_BUCKET naming it, as the stack gives the functions that claim-check."""
+    s3 = cloud.client("s3")
+    if CLAIMS not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=CLAIMS)
+    monkeypatch.setenv("CLAIM_BUCKET", CLAIMS)
+    return CLAIMS
+
+
+def api_request(
+    method: str, path: str, body: Any = None, claims: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, as the Cognito-authorized API sends it (no claims: signed out)."""
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "requestId": "req-1",
+            "stage": "prod",
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "resourcePath": path,
+            "authorizer": {"claims": claims} if claims is not None else None,
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
 
 
 def load_handler(capability: str) -> ModuleType:

@@ -9,23 +9,13 @@ import pytest
 from aiflows.registry import capabilities
 from aiflows_runtime.errors import InvalidInput
 from aiflows_runtime.policies import guard_policy
-from aiflows_runtime.state import Ledger
+from aiflows_runtime.state import DynamoDBLedger
 from localcloud import LocalCloud
 from tests.capabilities.conftest import Context, load_handler
 
 pytestmark = pytest.mark.usefixtures("function_env")
-CLAIMS = "aiflows-test-claims"
 
 GuardOutput, ValidateOutput = capabilities()["guard"].output_model, capabilities()["validate"].output_model
-
-
-@pytest.fixture
-def claim_bucket(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> str:
-    s3 = cloud.client("s3")
-    if CLAIMS not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=CLAIMS)
-    monkeypatch.setenv("CLAIM_BUCKET", CLAIMS)
-    return CLAIMS
 
 
 def document(text: str, **extra: Any) -> dict[str, Any]:
@@ -186,10 +176,30 @@ def test_a_blocked_input_fails_the_step_with_the_reason_and_records_the_verdict(
     assert type(raised.value).__name__ == "GuardBlocked"
     assert "content_crypto_payment" in str(raised.value) and "content 2026-" in str(raised.value)
     # And the run's ledger records the verdict and the versions that made it
-    [record] = Ledger(state_table, client=cloud.client("dynamodb")).guard_records("g-block")
+    [record] = DynamoDBLedger(state_table, client=cloud.client("dynamodb")).guard_records("g-block")
     assert (record.stage, record.outcome) == ("input", "block")
     assert "content_crypto_payment" in record.findings
     assert record.policy_version.startswith("guard 2026-") and "injection 2026-" in record.policy_version
+    # And a retried invocation of the same input is blocked again from the stored verdict: no second record
+    with pytest.raises(Exception, match="input guard blocked the run"):
+        handler.lambda_handler(event, context)
+    assert len(DynamoDBLedger(state_table, client=cloud.client("dynamodb")).guard_records("g-block")) == 1
+
+
+def test_a_retried_guard_pays_and_records_its_verdict_once(
+    cloud: LocalCloud, state_table: str, context: Context
+) -> None:
+    handler = load_handler("guard")
+    event = {
+        "correlation_id": "g-twice",
+        "flow": "document_intake",
+        "stage": "input",
+        "document": document("Invoice 7. Reach me at ada@example.com."),
+    }
+    first = handler.lambda_handler(event, context)
+    second = handler.lambda_handler(event, context)
+    assert first == second and first["outcome"] == "redact"
+    assert len(DynamoDBLedger(state_table, client=cloud.client("dynamodb")).guard_records("g-twice")) == 1
 
 
 @pytest.mark.parametrize(

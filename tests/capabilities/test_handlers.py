@@ -9,7 +9,7 @@ import pytest
 
 from aiflows.registry import capabilities
 from aiflows_runtime.errors import InvalidInput
-from aiflows_runtime.state import Ledger
+from aiflows_runtime.state import DynamoDBLedger
 from localcloud import LocalCloud
 from tests.capabilities.conftest import BUS, Context, corpus_files, load_handler
 
@@ -59,7 +59,7 @@ def test_a_repeated_delivery_is_answered_once_and_charged_once(
     # Then the stored result comes back: one model call, one ledger line
     assert second == first
     assert len(cloud.model.calls) == 1
-    assert len(Ledger(state_table, client=cloud.client("dynamodb")).entries("c-2")) == 1
+    assert len(DynamoDBLedger(state_table, client=cloud.client("dynamodb")).entries("c-2")) == 1
 
 
 def test_a_label_outside_the_allowed_set_becomes_other(cloud: LocalCloud, context: Context) -> None:
@@ -184,3 +184,62 @@ def test_act_refuses_what_the_allowlist_does_not_name(cloud: LocalCloud, context
     with pytest.raises(Exception, match="not allowed") as raised:
         handler.lambda_handler(request, context)
     assert type(raised.value).__name__ == "ActionNotAllowed"
+
+
+def review_request(run: str, token: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "correlation_id": run,
+        "flow": "document_intake",
+        "task_token": token,
+        "subject": {"id": "inv-7", "kind": "document", "tenant": "acme"},
+        "proposed_action": {"action": "route"},
+        **extra,
+    }
+
+
+def test_request_review_stores_and_announces_once_per_task_token(
+    cloud: LocalCloud, context: Context, state_table: str
+) -> None:
+    from aiflows_runtime.state import DynamoDBReviews
+
+    # Given a queue that receives the review announcements
+    events, sqs = cloud.client("events"), cloud.client("sqs")
+    queue_url = sqs.create_queue(QueueName="review-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="reviews", EventBusName=BUS, EventPattern=json.dumps({"source": ["aiflows.reviews"]})
+    )
+    events.put_targets(Rule="reviews", EventBusName=BUS, Targets=[{"Id": "q", "Arn": queue_arn}])
+    handler = load_handler("request_review")
+    # When the same invocation is retried
+    first = handler.lambda_handler(review_request("rr-1", "token-a"), context)
+    second = handler.lambda_handler(review_request("rr-1", "token-a"), context)
+    # Then one review was stored and announced
+    assert first == second
+    store = DynamoDBReviews(state_table, client=cloud.client("dynamodb"))
+    assert [r.review_id for r in store.pending()] == [first["review_id"]]
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1
+    # And a reminder (a new token of the same run) replaces it, found by the run's key
+    third = handler.lambda_handler(review_request("rr-1", "token-b", reminder=True), context)
+    assert store.get(first["review_id"]).status == "EXPIRED"
+    assert [r.review_id for r in store.pending()] == [third["review_id"]]
+    assert store.count_pending() == 1
+
+
+def test_an_event_the_bus_refuses_fails_the_step_as_transient() -> None:
+    from aiflows_runtime import bus
+    from aiflows_runtime.errors import TransientError
+
+    class Refusing:
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            return {
+                "FailedEntryCount": 1,
+                "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}],
+            }
+
+    with pytest.raises(bus.EventNotDelivered, match=r"refused review\.requested.*InternalFailure") as raised:
+        bus.put_event(Refusing(), BUS, "aiflows.reviews", "review.requested", {"review_id": "rv-1"})
+    assert isinstance(raised.value, TransientError)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from aiflows_runtime.reviews import ReviewStore
+from aiflows_runtime.reviews import DynamoDBReviews
 from localcloud import LocalCloud
-from tests.capabilities.conftest import Context, load_handler
+from tests.capabilities.conftest import Context, api_request, load_handler
 
 pytestmark = pytest.mark.usefixtures("function_env")
 REVIEWER = {"email": "ada@example.com", "sub": "u-1"}
@@ -42,28 +42,7 @@ def request(
     method: str, path: str, body: Any = None, claims: dict[str, Any] | None = REVIEWER
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event, as the Cognito-authorized API sends it."""
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "requestId": "req-1",
-            "stage": "prod",
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "resourcePath": path,
-            "authorizer": {"claims": claims} if claims is not None else None,
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
+    return api_request(method, path, body, claims)
 
 
 def call(context: Context, *args: Any, **kwargs: Any) -> tuple[int, Any]:
@@ -101,7 +80,7 @@ def wait_for_a_person(cloud: LocalCloud, state_table: str, timeout_seconds: int 
     while not messages:
         messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
     token = json.loads(messages[0]["Body"])["token"]
-    review_id = ReviewStore(state_table, client=cloud.client("dynamodb")).create(token, DETAILS)
+    review_id = DynamoDBReviews(state_table, client=cloud.client("dynamodb")).create(token, DETAILS)
     return review_id, execution
 
 

@@ -142,3 +142,31 @@ def test_work_the_flow_no_longer_waits_for_is_dropped(cloud: LocalCloud, context
     # Then the message is done (no retries to the DLQ), and no model was paid for it
     assert answer == {"batchItemFailures": []}
     assert cloud.model.calls == []
+
+
+def test_a_redelivered_message_resumes_at_the_first_chunk_not_yet_summarized(
+    cloud: LocalCloud, context: Context
+) -> None:
+    from localcloud.model import Throttle
+
+    # Given a two-chunk document whose first chunk is summarized before every model throttles
+    text = "\n\n".join(PARAGRAPH.format(n=n) for n in range(4))
+    execution, event, _ = start_and_receive(cloud, text, "long-5")
+    primary, fallback = "amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0"
+    cloud.model.script(primary, json.dumps({"summary": "The first half."}), Throttle(), Throttle())
+    cloud.model.script(fallback, Throttle(), Throttle())
+    handler = load_handler("worker")
+    # When the first delivery fails on the second chunk
+    failed = handler.lambda_handler(event, context)
+    assert failed == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    paid = [c for c in cloud.model.calls if c.outcome != "throttled"]
+    assert len(paid) == 1
+    # And SQS brings the message back
+    again = handler.lambda_handler(event, context)
+    # Then only the second chunk is summarized (and paid for) again, and the flow gets both halves
+    assert again == {"batchItemFailures": []}
+    assert len([c for c in cloud.model.calls if c.outcome != "throttled"]) == 2
+    described = cloud.wait_for_execution(execution, timeout=10)
+    assert described["status"] == "SUCCEEDED"
+    output = json.loads(described["output"])
+    assert output["chunks"] == 2 and output["summary"].startswith("The first half.")

@@ -10,7 +10,7 @@ import pytest
 
 from aiflows.flows import bus_events as registered_events
 from aiflows_runtime.contracts import ReviewDecision
-from aiflows_runtime.reviews import AlreadyDecided, ReviewStore, answer_flow
+from aiflows_runtime.reviews import AlreadyDecided, DynamoDBReviews, answer_flow
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
 from tests.conftest import drained, execution_of, of_type, pending_review
@@ -39,7 +39,7 @@ def entered(cloud: LocalCloud, execution: dict[str, Any]) -> list[str]:
 
 def decide(cloud: LocalCloud, app: Deployment, decision: ReviewDecision) -> None:
     """What the review API does: decide once, then answer the flow's task token."""
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     answer_flow(cloud.client("stepfunctions"), store.decide(decision), decision)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from aiflows_runtime.contracts import ReviewDecision
-from aiflows_runtime.reviews import ReviewStore, answer_flow
-from aiflows_runtime.state import Ledger
+from aiflows_runtime.reviews import DynamoDBReviews, answer_flow
+from aiflows_runtime.state import DynamoDBLedger
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
 from tests.conftest import drained, execution_of, of_type, pending_review
@@ -33,8 +33,8 @@ def finished(cloud: LocalCloud, app: Deployment, event_id: str) -> dict[str, Any
     )
 
 
-def ledger(cloud: LocalCloud, app: Deployment) -> Ledger:
-    return Ledger(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+def ledger(cloud: LocalCloud, app: Deployment) -> DynamoDBLedger:
+    return DynamoDBLedger(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
 
 
 def record(cloud: LocalCloud, app: Deployment, document_id: str) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def test_review_sends_the_run_to_a_person_with_the_findings_as_evidence(
     event_id = submit(cloud, app, tmp_path, "guard-review", text)
     # When the flow runs, it stops for a person, although the invoice itself is clear
     review_id = pending_review(cloud, app, event_id)
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     review = store.get(review_id)
     # Then the reviewer sees the injection finding, its rules and what it leads to
     findings = review.details["findings"]

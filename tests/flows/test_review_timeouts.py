@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aiflows_runtime.reviews import ReviewStore
+from aiflows_runtime.reviews import DynamoDBReviews
 from localcloud import Deployment, LocalCloud
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,6 @@ def test_an_unanswered_review_is_escalated_then_times_out(cloud: LocalCloud, app
     ]
     assert entered.index("Review") < entered.index("RemindReview") < entered.index("EscalateReview")
     # And each request withdrew the one before: only the escalation is still pending
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     mine = [r for r in store.pending() if r.details["correlation_id"] == "lonely-1"]
     assert [(r.details["step"], r.details["escalation"]) for r in mine] == [("EscalateReview", True)]

@@ -102,10 +102,10 @@ def test_no_raw_pii_from_the_input_reaches_a_segment_or_a_log_line(
     event_id = put_event_file(cloud, app, seeded)
     # When the run goes through every step (the guard sends it to a person, who approves)
     from aiflows_runtime.contracts import ReviewDecision
-    from aiflows_runtime.reviews import ReviewStore, answer_flow
+    from aiflows_runtime.reviews import DynamoDBReviews, answer_flow
 
     review_id = pending_review(cloud, app, event_id)
-    store = ReviewStore(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
     decision = ReviewDecision(review_id=review_id, decision="approve", reviewer="ada@example.com")
     answer_flow(cloud.client("stepfunctions"), store.decide(decision), decision)
     machine = app.outputs["DocumentIntakeStateMachineArn"]

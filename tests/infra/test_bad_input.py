@@ -124,8 +124,17 @@ CASES = {
     ),
     "a Task that would time out before its function": (
         "functions/triage/capability.toml",
-        lambda text: text.replace('output = "TriageOutput"', 'output = "TriageOutput"\ntimeout_seconds = 90'),
+        lambda text: text.replace("\ntimeout_seconds = 50", "\ntimeout_seconds = 90"),
         ["functions/triage/capability.toml", "[task].timeout_seconds = 60", "make the Task's longer"],
+    ),
+    "a function too short to call each model of its route": (
+        "functions/triage/capability.toml",
+        lambda text: text.replace("\ntimeout_seconds = 50", "\ntimeout_seconds = 30"),
+        [
+            "functions/triage/capability.toml",
+            "cannot hold one call of each of its 2 models",
+            "set timeout_seconds = 47",
+        ],
     ),
     "a manifest key the framework does not know": (
         "functions/triage/capability.toml",

@@ -28,7 +28,7 @@ from aiflows_runtime.observability import record_breaker_open, record_model_call
 from aiflows_runtime.policies import routing_policy
 from aiflows_runtime.prompts import PromptTemplate, load
 from aiflows_runtime.settings import settings
-from aiflows_runtime.state import CircuitBreaker, Ledger, ResponseCache
+from aiflows_runtime.state import CircuitBreaker, DynamoDBBreakerStore, DynamoDBCache, DynamoDBLedger, keys
 
 F = TypeVar("F", bound=Callable[..., Any])
 A = TypeVar("A", bound=Contract)
@@ -67,9 +67,9 @@ def gateway() -> ModelGateway:
     return ModelGateway(
         policy=policy,
         bedrock=ModelGateway.bedrock_client(policy),
-        breaker=CircuitBreaker(table, policy.breaker, client=dynamodb),
-        cache=ResponseCache(table, policy.gateway.cache_ttl_seconds, client=dynamodb),
-        ledger=Ledger(table, client=dynamodb),
+        breaker=CircuitBreaker(DynamoDBBreakerStore(table, client=dynamodb), policy.breaker),
+        cache=DynamoDBCache(table, policy.gateway.cache_ttl_seconds, client=dynamodb),
+        ledger=DynamoDBLedger(table, client=dynamodb),
         on_call=record_model_call,
         on_breaker_open=record_breaker_open,
     )
@@ -109,7 +109,7 @@ def idempotent_step(capability: str, key: str | None = None) -> Callable[[F], F]
             data_keyword_argument="request",
             persistence_store=_persistence(),
             config=config,
-            key_prefix=f"idempotency#{capability}",
+            key_prefix=keys.idempotency_prefix(capability),
         )(fn)
 
     return wrap

@@ -7,11 +7,16 @@ It calls Amazon Bedrock's Converse API and adds what a dependable flow needs:
 - connect and read timeouts, and retries with exponential backoff and full
   jitter on throttling and timeouts (botocore's own retries are off, so the
   policy is the only one that counts);
+- deadlines: a call starts only when it fits in the invocation's time left, and
+  a retry only when every later model keeps time for one call
+  (:mod:`aiflows_runtime.deadlines`);
 - a circuit breaker per model, shared through DynamoDB: an open breaker sends
-  the call to the next model;
+  the call to the next model; a call that timed out counts as a failure at once;
 - a response cache with a TTL for the routes a manifest marks cacheable;
 - the cost of every call: tokens, latency, model, prompt version and USD, to the
-  run's ledger and to metrics; and a run budget, checked before each call.
+  run's ledger and to metrics; and a run budget: each call's worst case is set
+  aside in the ledger before it is made, in one conditional update, so branches
+  of a run that call at once cannot pass the budget together.
 
 A malformed answer (one the capability's parser rejects) counts as a failure of
 that model and the call moves on to the next; its tokens are still paid for and
@@ -20,6 +25,8 @@ recorded.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import random
 import time
@@ -27,11 +34,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from aiflows_runtime import invocation
+from aiflows_runtime.deadlines import call_seconds
 from aiflows_runtime.errors import FlowError, MalformedAnswer, TransientError, error_code
 from aiflows_runtime.manifest import ModelRoute
 from aiflows_runtime.policies import RoutingPolicy
 from aiflows_runtime.prompts import RenderedPrompt
-from aiflows_runtime.state import CachedAnswer, CircuitBreaker, Ledger, LedgerEntry, ResponseCache
+from aiflows_runtime.state import (
+    AnswerCache,
+    CachedAnswer,
+    CircuitBreaker,
+    Hold,
+    Ledger,
+    LedgerEntry,
+    OverBudget,
+)
 
 T = TypeVar("T")
 
@@ -83,7 +100,7 @@ class ModelAnswer(Generic[T]):
 @dataclass
 class Attempt:
     model_id: str
-    outcome: str  # ok | repaired | cached | throttled | timeout | error | malformed | open
+    outcome: str  # ok | repaired | cached | throttled | timeout | error | malformed | open | deadline
 
 
 def estimate_tokens(text: str) -> int:
@@ -101,6 +118,12 @@ def _request_text(request: dict[str, Any]) -> str:
     parts = [p.get("text", "") for p in request.get("system", [])]
     parts += [p.get("text", "") for m in request["messages"] for p in m["content"]]
     return "".join(parts)
+
+
+def answer_key(model: str, prompt_id: str, request: dict[str, Any]) -> str:
+    """The cache key of an answer: the model, the prompt version and what was sent."""
+    canonical = json.dumps([model, prompt_id, request], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 REPAIR = (
@@ -127,12 +150,13 @@ class ModelGateway:
         policy: RoutingPolicy,
         bedrock: Any,
         breaker: CircuitBreaker,
-        cache: ResponseCache,
+        cache: AnswerCache,
         ledger: Ledger,
         on_call: Callable[[RunContext, LedgerEntry], None] = lambda run, entry: None,
         on_breaker_open: Callable[[str, str], None] = lambda model, why: None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float, float], float] = random.uniform,
+        remaining: Callable[[], float] = invocation.remaining_seconds,
     ) -> None:
         self.policy = policy
         self._bedrock = bedrock
@@ -143,6 +167,7 @@ class ModelGateway:
         self._on_breaker_open = on_breaker_open
         self._sleep = sleep
         self._jitter = jitter
+        self._remaining = remaining
         self.attempts: list[Attempt] = []
 
     @staticmethod
@@ -174,12 +199,13 @@ class ModelGateway:
         if unpriced:
             raise ValueError(f"{capability} routes to models routing.toml does not price: {unpriced}")
         self.attempts = []
-        for model in route.models:
+        for position, model in enumerate(route.models):
             if not self._breaker.allow(model):
                 self.attempts.append(Attempt(model, "open"))
                 self._on_breaker_open(model, "a call was refused")
                 continue
-            answer = self._ask_model(capability, route, model, prompt, run, parse)
+            later = len(route.models) - position - 1
+            answer = self._ask_model(capability, route, model, prompt, run, parse, later)
             if answer is not None:
                 return answer
         tried = ", ".join(f"{a.model_id}: {a.outcome}" for a in self.attempts)
@@ -208,9 +234,11 @@ class ModelGateway:
         prompt: RenderedPrompt,
         run: RunContext,
         parse: Callable[[str], T],
+        later_models: int,
     ) -> ModelAnswer[T] | None:
+        """This model's answer, or None when it failed (and the route moves on)."""
         request = self._request(capability, route, model, prompt, run)
-        cache_key = ResponseCache.key(
+        cache_key = answer_key(
             model, prompt.prompt_id, {k: request[k] for k in ("system", "messages", "inferenceConfig")}
         )
         if route.cacheable:
@@ -228,19 +256,30 @@ class ModelGateway:
                     )
 
         price = self.policy.models[model]
-        self._check_budget(run, capability, route, model, estimate_tokens(prompt.system + prompt.text))
-
         gateway = self.policy.gateway
-        attempt, repaired = 0, False
+        one_call = call_seconds(gateway)
+        request_tokens = estimate_tokens(prompt.system + prompt.text)
+        attempt, repaired, calls, timed_out = 0, False, 0, False
         while attempt < gateway.attempts_per_model:
+            pause = 0.0
             if attempt:
                 ceiling = min(gateway.backoff_cap_seconds, gateway.backoff_base_seconds * 2**attempt)
-                self._sleep(self._jitter(0.0, ceiling))
+                pause = self._jitter(0.0, ceiling)
+            # the first call of a model needs its own time; any further one, also a call of each later model
+            needed = pause + one_call + (one_call * later_models if calls else 0.0)
+            if self._remaining() - gateway.deadline_margin_seconds < needed:
+                self.attempts.append(Attempt(model, "deadline"))
+                break
+            if attempt:
+                self._sleep(pause)
             attempt += 1
+            calls += 1
+            hold = self._hold(run, capability, route, model, request_tokens)
             started = time.perf_counter()
             try:
                 response = self._bedrock.converse(**request)
             except Exception as exc:
+                self._ledger.release(hold)
                 code = error_code(exc)
                 if code == "ValidationException" or code == "AccessDeniedException":
                     raise ModelRequestRejected(f"{model} rejected the request: {exc}") from exc
@@ -248,7 +287,10 @@ class ModelGateway:
                     self.attempts.append(Attempt(model, "throttled" if "Throttl" in code else "error"))
                     continue
                 if _is_timeout(exc):
+                    # a hang is the costliest failure: the breaker hears of it before anything else can fail
                     self.attempts.append(Attempt(model, "timeout"))
+                    self._failed(model, f"timed out after {one_call:g} s")
+                    timed_out = True
                     continue
                 raise
             latency_ms = float(
@@ -274,6 +316,7 @@ class ModelGateway:
                     False,
                     "malformed",
                     cost,
+                    hold,
                 )
                 if not repaired:
                     # one repair: the same model, shown its answer and what is wrong with it
@@ -282,13 +325,12 @@ class ModelGateway:
                         True,
                         attempt - 1,
                     )
-                    # the repair resends the prompt with more: it must fit the budget too (sized by
-                    # the first call's real token counts where the estimate would say less)
-                    repair_tokens = max(
+                    # the repair resends the prompt with more: its worst case is sized by the first
+                    # call's real token counts where the estimate would say less
+                    request_tokens = max(
                         estimate_tokens(_request_text(request)),
                         input_tokens + output_tokens + estimate_tokens(REPAIR) + 250,
                     )
-                    self._check_budget(run, capability, route, model, repair_tokens)
                     continue
                 self._failed(model, "malformed answer")
                 return None
@@ -296,7 +338,17 @@ class ModelGateway:
             self.attempts.append(Attempt(model, outcome))
             self._breaker.record_success(model)
             self._account(
-                run, capability, model, prompt, input_tokens, output_tokens, latency_ms, False, outcome, cost
+                run,
+                capability,
+                model,
+                prompt,
+                input_tokens,
+                output_tokens,
+                latency_ms,
+                False,
+                outcome,
+                cost,
+                hold,
             )
             if route.cacheable:
                 self._cache.put(cache_key, CachedAnswer(text=text, stop_reason=stop_reason))
@@ -312,22 +364,23 @@ class ModelGateway:
                 stop_reason,
             )
         outcomes = [a.outcome for a in self.attempts if a.model_id == model]
-        self._failed(model, f"{len(outcomes)} attempts failed: {', '.join(outcomes)}")
+        if calls and not timed_out:  # a timeout was counted when it happened
+            self._failed(model, f"{calls} calls failed: {', '.join(outcomes)}")
         return None
 
-    def _check_budget(
+    def _hold(
         self, run: RunContext, capability: str, route: ModelRoute, model: str, input_tokens: int
-    ) -> None:
-        """Refuse a call whose worst case (these input tokens, max_tokens out) passes the run's budget."""
-        if run.budget_usd is None:
-            return
+    ) -> Hold:
+        """Set aside the call's worst case (these input tokens, max_tokens out), or refuse it."""
         worst_case = self.policy.models[model].cost(input_tokens, route.max_tokens)
-        spent = self._ledger.total(run.correlation_id).cost_usd
-        if spent + worst_case > run.budget_usd:
+        try:
+            return self._ledger.hold(run.correlation_id, worst_case, run.budget_usd)
+        except OverBudget as over:
             raise BudgetExceeded(
-                f"{capability}: the run has spent ${spent:.6f}; a call to {model} may cost up to "
-                f"${worst_case:.6f}, over the flow's budget of ${run.budget_usd:.6f}"
-            )
+                f"{capability}: the run has spent or set aside ${over.committed_usd:.6f}; a call to "
+                f"{model} may cost up to ${worst_case:.6f}, over the flow's budget of "
+                f"${run.budget_usd or 0:.6f}"
+            ) from None
 
     def _failed(self, model: str, why: str) -> None:
         if self._breaker.record_failure(model, why):
@@ -345,6 +398,7 @@ class ModelGateway:
         cache_hit: bool,
         outcome: str,
         cost: float = 0.0,
+        hold: Hold | None = None,
     ) -> None:
         entry = LedgerEntry(
             capability=capability,
@@ -360,5 +414,8 @@ class ModelGateway:
             flow=run.flow,
             tenant=run.tenant,
         )
-        self._ledger.record(run.correlation_id, entry)
+        if hold is None:
+            self._ledger.record(run.correlation_id, entry)
+        else:
+            self._ledger.settle(hold, entry)
         self._on_call(run, entry)

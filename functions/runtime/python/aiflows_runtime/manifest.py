@@ -70,6 +70,11 @@ LAMBDA_SERVICE_ERRORS = (
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    # an environment that died (out of memory, a crash): Step Functions reports an unhandled
+    # Lambda error as Lambda.Unknown; the runtime's own name for an exit is Runtime.ExitError.
+    # Every step that has a side effect is idempotent, so a retry does not repeat it.
+    "Lambda.Unknown",
+    "Runtime.ExitError",
 )
 
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from aiflows_runtime import invocation
+
 if TYPE_CHECKING:
     from aiflows_runtime.gateway import RunContext
     from aiflows_runtime.state import LedgerEntry
@@ -39,6 +41,7 @@ def capability_handler(capability: str) -> Callable[[Handler], Handler]:
     def wrap(fn: Handler) -> Handler:
         @functools.wraps(fn)
         def annotated(event: dict[str, Any], context: Any) -> Any:
+            invocation.begin(context)
             run = event if isinstance(event, dict) else {}
             tracer.put_annotation("capability", capability)
             for key in ("correlation_id", "flow"):

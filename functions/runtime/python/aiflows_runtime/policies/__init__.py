@@ -25,6 +25,7 @@ class GatewaySettings(_Policy):
     backoff_base_seconds: float = Field(ge=0)
     backoff_cap_seconds: float = Field(ge=0)
     cache_ttl_seconds: int = Field(gt=0)
+    deadline_margin_seconds: float = Field(ge=0)
 
 
 class BreakerSettings(_Policy):

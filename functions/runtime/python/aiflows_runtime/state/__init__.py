@@ -1,0 +1,74 @@
+"""The run's state: what must outlive one Lambda instance, behind small interfaces.
+
+- :mod:`.ports`: the interfaces (``BreakerStore``, ``AnswerCache``, ``Ledger``,
+  ``Reviews``, ``Checkpoints``) and their values;
+- :mod:`.breaker`: the circuit breaker's rules, over any ``BreakerStore``;
+- :mod:`.dynamodb`: one adapter per interface on the stack's state table;
+- :mod:`.memory`: one in-memory fake per interface, for unit tests;
+- :mod:`.keys`: the table's key schema, the one place a key is spelled;
+- :mod:`.items`: items to and from DynamoDB's form, by boto3's serializers.
+"""
+
+from .breaker import CircuitBreaker
+from .dynamodb import (
+    DynamoDBBreakerStore,
+    DynamoDBCache,
+    DynamoDBCheckpoints,
+    DynamoDBLedger,
+    DynamoDBReviews,
+    dynamodb_client,
+)
+from .ports import (
+    CLOSED,
+    DECIDED,
+    EXPIRED,
+    HALF_OPEN,
+    OPEN,
+    PENDING,
+    AlreadyDecided,
+    AnswerCache,
+    BreakerState,
+    BreakerStore,
+    CachedAnswer,
+    Checkpoints,
+    GuardRecord,
+    Hold,
+    Ledger,
+    LedgerEntry,
+    OverBudget,
+    Review,
+    ReviewNotFound,
+    Reviews,
+    RunTotal,
+)
+
+__all__ = [
+    "CLOSED",
+    "DECIDED",
+    "EXPIRED",
+    "HALF_OPEN",
+    "OPEN",
+    "PENDING",
+    "AlreadyDecided",
+    "AnswerCache",
+    "BreakerState",
+    "BreakerStore",
+    "CachedAnswer",
+    "Checkpoints",
+    "CircuitBreaker",
+    "DynamoDBBreakerStore",
+    "DynamoDBCache",
+    "DynamoDBCheckpoints",
+    "DynamoDBLedger",
+    "DynamoDBReviews",
+    "GuardRecord",
+    "Hold",
+    "Ledger",
+    "LedgerEntry",
+    "OverBudget",
+    "Review",
+    "ReviewNotFound",
+    "Reviews",
+    "RunTotal",
+    "dynamodb_client",
+]

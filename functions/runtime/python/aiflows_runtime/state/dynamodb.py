@@ -1,0 +1,478 @@
+"""The DynamoDB adapters of the run's state: one class per interface of :mod:`.ports`.
+
+Each takes the table's name and an optional boto3 DynamoDB client (a test's, a
+handler's shared one). Keys come from :mod:`.keys`, attribute values from boto3's
+serializers (:mod:`.items`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, fields
+from decimal import Decimal
+from typing import Any
+
+from aiflows_runtime.contracts import ReviewDecision
+from aiflows_runtime.errors import error_code
+
+from . import keys
+from .items import from_item, to_item, values
+from .ports import (
+    DECIDED,
+    EXPIRED,
+    PENDING,
+    AlreadyDecided,
+    BreakerState,
+    CachedAnswer,
+    GuardRecord,
+    Hold,
+    LedgerEntry,
+    OverBudget,
+    Review,
+    ReviewNotFound,
+    RunTotal,
+    new_review_id,
+    owner_of,
+)
+
+Clock = Callable[[], float]
+_SEQUENCE = itertools.count()
+CONDITION_FAILED = "ConditionalCheckFailedException"
+TRANSACTION_ATTEMPTS = 5
+CHECKPOINT_TTL_SECONDS = 14 * 24 * 3600  # as long as a redelivered message or a redriven run may come back
+
+
+def dynamodb_client(client: Any = None) -> Any:
+    """The client given (a test's, a handler's shared one), or the environment's DynamoDB client."""
+    if client is not None:
+        return client
+    from aiflows_runtime.clients import client as shared
+
+    return shared("dynamodb")
+
+
+class _Table:
+    def __init__(self, table_name: str, client: Any = None, clock: Clock = time.time) -> None:
+        self._table = table_name
+        self._ddb = dynamodb_client(client)
+        self._clock = clock
+
+    def _get(self, key: keys.Key, consistent: bool = True) -> dict[str, Any] | None:
+        item = self._ddb.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=consistent).get(
+            "Item"
+        )
+        return from_item(item) if item else None
+
+    def _query(self, **query: Any) -> Iterator[dict[str, Any]]:
+        for page in self._ddb.get_paginator("query").paginate(TableName=self._table, **query):
+            for item in page["Items"]:
+                yield from_item(item)
+
+    def _transact(self, *actions: dict[str, Any]) -> None:
+        """One transaction; :class:`TransactionRefused` names which condition failed.
+
+        A transaction cancelled by a conflict with another one on the same items
+        (``TransactionConflict``) is tried again, with jittered backoff, as DynamoDB
+        advises; its conditions are evaluated anew each time.
+        """
+        for action in actions:
+            next(iter(action.values()))["TableName"] = self._table
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                self._ddb.transact_write_items(TransactItems=list(actions))
+                return
+            except Exception as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = (getattr(exc, "response", {}) or {}).get("CancellationReasons") or []
+                codes = [r.get("Code") for r in reasons]
+                failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
+                if failed:
+                    raise TransactionRefused(failed) from exc
+                if "TransactionConflict" not in codes or attempt == TRANSACTION_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
+
+
+class TransactionRefused(Exception):
+    """A condition of the transaction failed: nothing was written."""
+
+    def __init__(self, failed: list[int]) -> None:
+        super().__init__(f"conditions failed on actions {failed}")
+        self.failed = failed
+
+
+# --- circuit breaker ---------------------------------------------------------
+class DynamoDBBreakerStore(_Table):
+    def read(self, model: str) -> BreakerState:
+        item = self._get(keys.breaker(model))
+        if not item:
+            return BreakerState()
+        known = {f.name for f in fields(BreakerState)}
+        return BreakerState(**{k: v for k, v in item.items() if k in known})
+
+    def write(self, model: str, state: BreakerState, seen_version: int) -> bool:
+        item = {**keys.breaker(model), **asdict(state), "version": seen_version + 1}
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR version = :seen",
+                ExpressionAttributeValues=values({":seen": seen_version}),
+            )
+        except Exception as exc:
+            if error_code(exc) == CONDITION_FAILED:
+                return False
+            raise
+        return True
+
+
+# --- response cache ------------------------------------------------------------
+class DynamoDBCache(_Table):
+    def __init__(self, table_name: str, ttl_seconds: int, client: Any = None, clock: Clock = time.time):
+        super().__init__(table_name, client, clock)
+        self._ttl = ttl_seconds
+
+    def get(self, key: str) -> CachedAnswer | None:
+        item = self._get(keys.cache(key), consistent=False)
+        # DynamoDB deletes expired items lazily: an expired one is a miss.
+        if not item or item[keys.TTL_ATTRIBUTE] <= self._clock():
+            return None
+        return CachedAnswer(text=item["text"], stop_reason=item["stop_reason"])
+
+    def put(self, key: str, answer: CachedAnswer) -> None:
+        item = {**keys.cache(key), **asdict(answer), keys.TTL_ATTRIBUTE: int(self._clock() + self._ttl)}
+        self._ddb.put_item(TableName=self._table, Item=to_item(item))
+
+
+# --- run ledger --------------------------------------------------------------
+class DynamoDBLedger(_Table):
+    def hold(self, correlation_id: str, amount_usd: float, budget_usd: float | None) -> Hold:
+        hold = Hold(correlation_id, amount_usd if budget_usd is not None else 0.0)
+        if budget_usd is None or amount_usd <= 0:
+            return hold
+        if amount_usd > budget_usd:
+            raise OverBudget(self.total(correlation_id).committed_usd)
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=to_item(keys.run_total(correlation_id)),
+                UpdateExpression="ADD committed_usd :amount",
+                # no arithmetic in a condition: the limit is the budget less this hold
+                ConditionExpression="attribute_not_exists(committed_usd) OR committed_usd <= :limit",
+                ExpressionAttributeValues=values(
+                    {":amount": amount_usd, ":limit": _exact_difference(budget_usd, amount_usd)}
+                ),
+            )
+        except Exception as exc:
+            if error_code(exc) == CONDITION_FAILED:
+                raise OverBudget(self.total(correlation_id).committed_usd) from None
+            raise
+        return hold
+
+    def settle(self, hold: Hold, entry: LedgerEntry) -> None:
+        now = self._clock()
+        key = keys.run_call(hold.correlation_id, now, next(_SEQUENCE), entry.capability, uuid.uuid4().hex[:8])
+        self._transact(
+            {
+                "Put": {
+                    "Item": to_item({**key, **asdict(entry)}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "Key": to_item(keys.run_total(hold.correlation_id)),
+                    "UpdateExpression": (
+                        "ADD calls :one, input_tokens :i, output_tokens :o, cost_usd :c, committed_usd :d"
+                    ),
+                    "ExpressionAttributeValues": values(
+                        {
+                            ":one": 1,
+                            ":i": entry.input_tokens,
+                            ":o": entry.output_tokens,
+                            ":c": entry.cost_usd,
+                            ":d": _exact_difference(entry.cost_usd, hold.amount_usd),
+                        }
+                    ),
+                }
+            },
+        )
+
+    def release(self, hold: Hold) -> None:
+        if hold.amount_usd <= 0:
+            return
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=to_item(keys.run_total(hold.correlation_id)),
+            UpdateExpression="ADD committed_usd :back",
+            ExpressionAttributeValues=values({":back": -hold.amount_usd}),
+        )
+
+    def record(self, correlation_id: str, entry: LedgerEntry) -> None:
+        self.settle(Hold(correlation_id, 0.0), entry)
+
+    def record_guard(self, correlation_id: str, record: GuardRecord) -> None:
+        """A guard verdict in the run's ledger: which policies decided what, at which stage."""
+        item = {**keys.run_guard(correlation_id, self._clock(), record.stage), **asdict(record)}
+        item["findings"] = list(record.findings)
+        self._ddb.put_item(TableName=self._table, Item=to_item(item))
+
+    def guard_records(self, correlation_id: str) -> list[GuardRecord]:
+        return [
+            GuardRecord(i["stage"], i["outcome"], i["policy_version"], tuple(i["findings"]))
+            for i in self._run_items(correlation_id, keys.GUARD)
+        ]
+
+    def total(self, correlation_id: str) -> RunTotal:
+        item = self._get(keys.run_total(correlation_id))
+        if not item:
+            return RunTotal()
+        return RunTotal(
+            calls=int(item.get("calls", 0)),
+            input_tokens=int(item.get("input_tokens", 0)),
+            output_tokens=int(item.get("output_tokens", 0)),
+            cost_usd=float(item.get("cost_usd", 0)),
+            committed_usd=float(item.get("committed_usd", 0)),
+        )
+
+    def entries(self, correlation_id: str) -> list[LedgerEntry]:
+        names = [f.name for f in fields(LedgerEntry)]
+        return [LedgerEntry(**{n: i[n] for n in names}) for i in self._run_items(correlation_id, keys.CALL)]
+
+    def _run_items(self, correlation_id: str, prefix: str) -> Iterator[dict[str, Any]]:
+        return self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=values({":pk": keys.run(correlation_id), ":prefix": prefix}),
+            ConsistentRead=True,
+        )
+
+
+def _exact_difference(a: float, b: float) -> Decimal:
+    return Decimal(repr(a)) - Decimal(repr(b))
+
+
+# --- reviews -----------------------------------------------------------------
+REVIEW_TTL_SECONDS = 7 * 24 * 3600  # the longest a flow waits (review, then escalation), with margin
+
+
+class DynamoDBReviews(_Table):
+    def create(self, task_token: str, details: dict[str, Any]) -> str:
+        tenant, correlation_id = owner_of(details)
+        for _ in range(5):
+            review_id, now = new_review_id(), self._clock()
+            expiration = int(now + REVIEW_TTL_SECONDS)
+            actions: list[dict[str, Any]] = [
+                {
+                    "Put": {
+                        "Item": to_item(
+                            {
+                                **keys.review(review_id),
+                                "status": PENDING,
+                                "created_at": now,
+                                "task_token": task_token,
+                                "details": json.dumps(details, sort_keys=True),
+                                "tenant": tenant,
+                                "correlation_id": correlation_id,
+                                keys.TTL_ATTRIBUTE: expiration,
+                                "gsi1pk": keys.pending_index(tenant),
+                                "gsi1sk": keys.pending_order(now, review_id),
+                            }
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "Item": to_item(
+                            {
+                                **keys.run_review(correlation_id),
+                                "review_id": review_id,
+                                keys.TTL_ATTRIBUTE: expiration,
+                            }
+                        )
+                    }
+                },
+            ]
+            changes = {tenant: 1}
+            earlier = self.of_run(correlation_id)
+            if earlier is not None and earlier.status == PENDING:
+                # a reminder or an escalation replaces the run's earlier request: its token no longer waits
+                actions.append(self._leave(earlier.review_id, EXPIRED))
+                changes[earlier.tenant] = changes.get(earlier.tenant, 0) - 1
+            # one action per item in a transaction: each tenant's count moves once, by its net change
+            actions += [self._count(t, n) for t, n in changes.items() if n]
+            try:
+                self._transact(*actions)
+            except TransactionRefused:
+                continue  # the earlier one was decided meanwhile, or the id was taken: look again
+            return review_id
+        raise RuntimeError(f"could not store a review for run {correlation_id}: too much contention")
+
+    def get(self, review_id: str) -> Review:
+        item = self._get(keys.review(review_id))
+        if not item:
+            raise ReviewNotFound(review_id)
+        return _review(item)
+
+    def of_run(self, correlation_id: str) -> Review | None:
+        pointer = self._get(keys.run_review(correlation_id))
+        if not pointer:
+            return None
+        try:
+            return self.get(pointer["review_id"])
+        except ReviewNotFound:
+            return None
+
+    def _counts(self) -> dict[str, int]:
+        found = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=values({":pk": keys.PENDING_COUNTS}),
+            ConsistentRead=True,
+        )
+        return {keys.tenant_of_count(i): int(i["count"]) for i in found}
+
+    def pending(self, tenants: frozenset[str] | None = None) -> list[Review]:
+        counts = self._counts()
+        wanted = sorted(t for t, n in counts.items() if n > 0 and (tenants is None or t in tenants))
+        found = [
+            _review(item)
+            for tenant in wanted
+            for item in self._query(
+                IndexName=keys.PENDING_INDEX,
+                KeyConditionExpression="gsi1pk = :pending",
+                ExpressionAttributeValues=values({":pending": keys.pending_index(tenant)}),
+            )
+        ]
+        return sorted(found, key=lambda r: (r.created_at, r.review_id))
+
+    def count_pending(self, tenants: frozenset[str] | None = None) -> int:
+        return sum(n for t, n in self._counts().items() if tenants is None or t in tenants)
+
+    def decide(self, decision: ReviewDecision) -> str:
+        item = self._get(keys.review(decision.review_id))
+        if not item:
+            raise ReviewNotFound(decision.review_id)
+        if item["status"] != PENDING:
+            raise AlreadyDecided(decision.review_id)
+        leave = self._leave(decision.review_id, DECIDED)
+        leave["Update"]["UpdateExpression"] += ", decision = :decision, decided_at = :now"
+        leave["Update"]["ExpressionAttributeValues"].update(
+            values({":decision": decision.model_dump_json(), ":now": self._clock()})
+        )
+        try:
+            self._transact(leave, self._count(item["tenant"], -1))
+        except TransactionRefused:
+            raise AlreadyDecided(decision.review_id) from None
+        return str(item["task_token"])
+
+    def reopen(self, decision: ReviewDecision) -> None:
+        review = self.get(decision.review_id)
+        reopen = (
+            {
+                "Update": {
+                    "Key": to_item(keys.review(decision.review_id)),
+                    "UpdateExpression": (
+                        "SET #status = :pending, gsi1pk = :index REMOVE decision, decided_at"
+                    ),
+                    "ConditionExpression": "#status = :decided AND decision = :decision",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": values(
+                        {
+                            ":pending": PENDING,
+                            ":decided": DECIDED,
+                            ":decision": decision.model_dump_json(),
+                            ":index": keys.pending_index(review.tenant),
+                        }
+                    ),
+                }
+            },
+            self._count(review.tenant, +1),
+        )
+        try:
+            self._transact(*reopen)
+        except TransactionRefused:
+            raise AlreadyDecided(decision.review_id) from None
+
+    def expire(self, review_id: str) -> bool:
+        item = self._get(keys.review(review_id))
+        if not item or item["status"] == EXPIRED:
+            return False
+        if item["status"] == DECIDED:
+            # decided, but the flow had stopped waiting: the decision is kept, and went nowhere
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=to_item(keys.review(review_id)),
+                UpdateExpression="SET #status = :expired",
+                ConditionExpression="#status = :decided",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values({":expired": EXPIRED, ":decided": DECIDED}),
+            )
+            return True
+        try:
+            self._transact(self._leave(review_id, EXPIRED), self._count(item["tenant"], -1))
+        except TransactionRefused:
+            return self.expire(review_id)  # decided meanwhile
+        return True
+
+    def _leave(self, review_id: str, status: str) -> dict[str, Any]:
+        """PENDING → ``status``, out of the pending index (its key removed)."""
+        return {
+            "Update": {
+                "Key": to_item(keys.review(review_id)),
+                "UpdateExpression": "REMOVE gsi1pk SET #status = :status",
+                "ConditionExpression": "#status = :pending",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values({":status": status, ":pending": PENDING}),
+            }
+        }
+
+    def _count(self, tenant: str, change: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "Key": to_item(keys.pending_count(tenant)),
+                "UpdateExpression": "ADD #count :change",
+                "ExpressionAttributeNames": {"#count": "count"},
+                "ExpressionAttributeValues": values({":change": change}),
+            }
+        }
+
+
+def _review(item: dict[str, Any]) -> Review:
+    decision = item.get("decision")
+    details = json.loads(item["details"])
+    tenant, correlation_id = owner_of(details)
+    return Review(
+        review_id=keys.review_id_of(item),
+        status=item["status"],
+        created_at=float(item["created_at"]),
+        details=details,
+        decision=json.loads(decision) if decision else None,
+        tenant=item.get("tenant", tenant),
+        correlation_id=item.get("correlation_id", correlation_id),
+    )
+
+
+# --- checkpoints of long work --------------------------------------------------
+class DynamoDBCheckpoints(_Table):
+    def done(self, work_id: str) -> dict[int, dict[str, Any]]:
+        found = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=values({":pk": keys.work_chunk(work_id, 0)["pk"]}),
+            ConsistentRead=True,
+        )
+        return {int(i["number"]): json.loads(i["result"]) for i in found}
+
+    def save(self, work_id: str, number: int, result: dict[str, Any]) -> None:
+        item = {
+            **keys.work_chunk(work_id, number),
+            "number": number,
+            "result": json.dumps(result, sort_keys=True),
+            keys.TTL_ATTRIBUTE: int(self._clock() + CHECKPOINT_TTL_SECONDS),
+        }
+        self._ddb.put_item(TableName=self._table, Item=to_item(item))

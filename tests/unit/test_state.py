@@ -1,0 +1,330 @@
+"""The run's state: each in-memory fake and its DynamoDB adapter keep the same rules.
+
+Every test runs twice, on the fake and on the adapter (over moto in this process,
+no server); what one does, the other must do.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from aiflows.testing import state_table_like_the_stacks
+from aiflows_runtime.contracts import ReviewDecision
+from aiflows_runtime.state import (
+    DECIDED,
+    EXPIRED,
+    PENDING,
+    AlreadyDecided,
+    BreakerState,
+    CachedAnswer,
+    DynamoDBBreakerStore,
+    DynamoDBCache,
+    DynamoDBCheckpoints,
+    DynamoDBLedger,
+    DynamoDBReviews,
+    GuardRecord,
+    LedgerEntry,
+    OverBudget,
+    ReviewNotFound,
+    keys,
+)
+from aiflows_runtime.state.items import from_item, to_item
+from aiflows_runtime.state.memory import (
+    MemoryBreakerStore,
+    MemoryCache,
+    MemoryCheckpoints,
+    MemoryLedger,
+    MemoryReviews,
+)
+from tests.unit.conftest import Clock
+
+
+@dataclass
+class State:
+    kind: str
+    breakers: Any
+    cache: Any
+    ledger: Any
+    reviews: Any
+    checkpoints: Any
+    clock: Clock
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def state(request: pytest.FixtureRequest) -> Iterator[State]:
+    clock = Clock()
+    if request.param == "memory":
+        yield State(
+            "memory",
+            MemoryBreakerStore(),
+            MemoryCache(60, clock=clock),
+            MemoryLedger(),
+            MemoryReviews(clock=clock),
+            MemoryCheckpoints(),
+            clock,
+        )
+        return
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        table = state_table_like_the_stacks(ddb, "state")
+        yield State(
+            "dynamodb",
+            DynamoDBBreakerStore(table, client=ddb),
+            DynamoDBCache(table, 60, client=ddb, clock=clock),
+            DynamoDBLedger(table, client=ddb, clock=clock),
+            DynamoDBReviews(table, client=ddb, clock=clock),
+            DynamoDBCheckpoints(table, client=ddb, clock=clock),
+            clock,
+        )
+
+
+def entry(cost: float, tokens: int = 10, capability: str = "classify") -> LedgerEntry:
+    return LedgerEntry(
+        capability, "m", f"{capability}/v1", "p1", tokens, tokens, 12.5, cost, False, "ok", "f", "acme"
+    )
+
+
+# --- items --------------------------------------------------------------------
+def test_items_go_through_boto3s_serializer_and_back_exactly() -> None:
+    values = {"pk": "run#1", "cost": 0.1, "calls": 3, "hit": True, "kinds": ["pii"], "none": None}
+    item = to_item(values)
+    assert item["cost"] == {"N": "0.1"} and item["calls"] == {"N": "3"} and "none" not in item
+    assert from_item(item) == {"pk": "run#1", "cost": 0.1, "calls": 3, "hit": True, "kinds": ["pii"]}
+
+
+# --- breaker store --------------------------------------------------------------
+def test_a_breaker_write_on_a_stale_version_is_refused(state: State) -> None:
+    assert state.breakers.read("m") == BreakerState()
+    assert state.breakers.write("m", BreakerState(failures=1), seen_version=0)
+    assert not state.breakers.write(
+        "m", BreakerState(failures=9), seen_version=0
+    )  # another writer came first
+    assert state.breakers.read("m").failures == 1
+    assert state.breakers.read("m").version == 1
+
+
+# --- cache -------------------------------------------------------------------
+def test_a_cached_answer_expires_with_its_ttl(state: State) -> None:
+    state.cache.put("k", CachedAnswer("text", "end_turn"))
+    assert state.cache.get("k") == CachedAnswer("text", "end_turn")
+    state.clock.now += 61
+    assert state.cache.get("k") is None
+    assert state.cache.get("other") is None
+
+
+# --- ledger --------------------------------------------------------------------
+def test_the_total_is_the_sum_of_the_entries(state: State) -> None:
+    for cost in (0.001, 0.002, 0.0005):
+        hold = state.ledger.hold("run-1", 0.01, budget_usd=1.0)
+        state.ledger.settle(hold, entry(cost))
+    state.ledger.record("run-1", entry(0.0))  # a cache hit: no hold
+    total, entries = state.ledger.total("run-1"), state.ledger.entries("run-1")
+    assert total.calls == len(entries) == 4
+    assert total.cost_usd == pytest.approx(sum(e.cost_usd for e in entries)) == pytest.approx(0.0035)
+    assert total.input_tokens == sum(e.input_tokens for e in entries)
+    # nothing is set aside once every call has settled
+    assert total.committed_usd == pytest.approx(total.cost_usd)
+    assert entries[0] == entry(0.001)
+
+
+def test_a_hold_past_the_budget_is_refused_and_a_released_one_is_given_back(state: State) -> None:
+    first = state.ledger.hold("run-b", 0.6, budget_usd=1.0)
+    with pytest.raises(OverBudget) as refused:
+        state.ledger.hold("run-b", 0.6, budget_usd=1.0)
+    assert refused.value.committed_usd == pytest.approx(0.6)
+    state.ledger.release(first)
+    second = state.ledger.hold("run-b", 0.6, budget_usd=1.0)
+    state.ledger.settle(second, entry(0.2))
+    assert state.ledger.total("run-b").committed_usd == pytest.approx(0.2)
+    with pytest.raises(OverBudget):
+        state.ledger.hold("run-b", 1.5, budget_usd=1.0)  # more than the whole budget
+
+
+def test_concurrent_branches_cannot_pass_the_budget_together() -> None:
+    # Given ten branches of one run, each wanting 0.3 of a budget of 1.0 at the same moment (the
+    # fake; the adapter's races run in the local cloud, where each write is atomic as on AWS:
+    # tests/localcloud/test_dynamodb.py)
+    state = State("memory", None, None, MemoryLedger(), None, None, Clock())
+    granted: list[Any] = []
+    refused: list[OverBudget] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(10)
+
+    def branch() -> None:
+        barrier.wait()
+        try:
+            hold = state.ledger.hold("run-p", 0.3, budget_usd=1.0)
+        except OverBudget as exc:
+            with lock:
+                refused.append(exc)
+            return
+        with lock:
+            granted.append(hold)
+
+    threads = [threading.Thread(target=branch) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then exactly three fit, and all that was set aside is within the budget
+    assert (len(granted), len(refused)) == (3, 7)
+    assert state.ledger.total("run-p").committed_usd == pytest.approx(0.9)
+
+
+def test_guard_records_are_kept_per_run(state: State) -> None:
+    state.ledger.record_guard("run-g", GuardRecord("input", "redact", "g1", ("email",)))
+    state.clock.now += 1
+    state.ledger.record_guard("run-g", GuardRecord("output", "pass", "g1", ()))
+    assert state.ledger.guard_records("run-g") == [
+        GuardRecord("input", "redact", "g1", ("email",)),
+        GuardRecord("output", "pass", "g1", ()),
+    ]
+    assert state.ledger.guard_records("other") == []
+
+
+# --- reviews -----------------------------------------------------------------
+def details(run: str, tenant: str = "acme") -> dict[str, Any]:
+    return {
+        "correlation_id": run,
+        "flow": "f",
+        "subject": {"id": "d-1", "kind": "document", "tenant": tenant},
+    }
+
+
+def decision(review_id: str, verdict: str = "approve") -> ReviewDecision:
+    return ReviewDecision(review_id=review_id, decision=verdict, reviewer="ana")  # type: ignore[arg-type]
+
+
+def test_a_review_is_found_by_its_id_and_by_its_run(state: State) -> None:
+    review_id = state.reviews.create("token-1", details("run-1"))
+    review = state.reviews.get(review_id)
+    assert (review.status, review.tenant, review.correlation_id) == (PENDING, "acme", "run-1")
+    assert review.details == details("run-1")
+    assert "token" not in repr(review)  # the task token stays server side
+    assert state.reviews.of_run("run-1") == review
+    assert state.reviews.of_run("run-2") is None
+    with pytest.raises(ReviewNotFound):
+        state.reviews.get("rv-none")
+
+
+def test_a_reminder_replaces_the_runs_earlier_review(state: State) -> None:
+    first = state.reviews.create("token-1", details("run-1"))
+    state.clock.now += 1
+    second = state.reviews.create("token-2", details("run-1"))
+    assert state.reviews.get(first).status == EXPIRED
+    assert state.reviews.of_run("run-1").review_id == second  # type: ignore[union-attr]
+    assert [r.review_id for r in state.reviews.pending()] == [second]
+    assert state.reviews.count_pending() == 1
+
+
+def test_pending_reviews_are_listed_and_counted_per_tenant(state: State) -> None:
+    made = []
+    for n, tenant in enumerate(["acme", "globex", "acme"]):
+        state.clock.now += 1
+        made.append(state.reviews.create(f"token-{n}", details(f"run-{n}", tenant)))
+    assert [r.review_id for r in state.reviews.pending()] == made  # oldest first
+    assert [r.review_id for r in state.reviews.pending(frozenset({"acme"}))] == [made[0], made[2]]
+    assert state.reviews.count_pending() == 3
+    assert state.reviews.count_pending(frozenset({"globex"})) == 1
+    state.reviews.decide(decision(made[0]))
+    assert state.reviews.count_pending(frozenset({"acme"})) == 1
+    assert state.reviews.pending(frozenset({"initech"})) == []
+
+
+def test_a_review_is_decided_once(state: State) -> None:
+    review_id = state.reviews.create("token-1", details("run-1"))
+    assert state.reviews.decide(decision(review_id)) == "token-1"
+    review = state.reviews.get(review_id)
+    assert review.status == DECIDED and review.decision["decision"] == "approve"  # type: ignore[index]
+    with pytest.raises(AlreadyDecided):
+        state.reviews.decide(decision(review_id, "reject"))
+    with pytest.raises(ReviewNotFound):
+        state.reviews.decide(decision("rv-none"))
+    assert state.reviews.count_pending() == 0
+
+
+def test_a_decision_that_could_not_reach_the_flow_is_reopened(state: State) -> None:
+    review_id = state.reviews.create("token-1", details("run-1"))
+    state.reviews.decide(decision(review_id))
+    state.reviews.reopen(decision(review_id))
+    assert state.reviews.get(review_id).status == PENDING
+    assert state.reviews.count_pending() == 1
+    with pytest.raises(AlreadyDecided):
+        state.reviews.reopen(decision(review_id))  # not decided any more: nothing to undo
+
+
+def test_an_expired_review_leaves_the_pending_ones(state: State) -> None:
+    waiting = state.reviews.create("token-1", details("run-1"))
+    decided = state.reviews.create("token-2", details("run-2"))
+    state.reviews.decide(decision(decided))
+    assert state.reviews.expire(waiting) and state.reviews.expire(decided)
+    assert {state.reviews.get(waiting).status, state.reviews.get(decided).status} == {EXPIRED}
+    assert state.reviews.get(decided).decision is not None  # the decision is kept, though it went nowhere
+    assert not state.reviews.expire(waiting)
+    assert state.reviews.count_pending() == 0 and state.reviews.pending() == []
+
+
+def test_a_review_must_name_its_run_and_tenant(state: State) -> None:
+    with pytest.raises(ValueError, match="correlation_id"):
+        state.reviews.create("token", {"subject": {"tenant": "acme"}})
+
+
+# --- checkpoints ---------------------------------------------------------------
+def test_checkpoints_keep_the_finished_parts(state: State) -> None:
+    state.checkpoints.save("w-1", 1, {"summary": "one", "cost_usd": 0.1})
+    state.checkpoints.save("w-1", 2, {"summary": "two", "cost_usd": 0.2})
+    assert state.checkpoints.done("w-1") == {
+        1: {"summary": "one", "cost_usd": 0.1},
+        2: {"summary": "two", "cost_usd": 0.2},
+    }
+    assert state.checkpoints.done("w-2") == {}
+
+
+# --- key schema -----------------------------------------------------------------
+def test_every_key_lives_under_its_own_prefix() -> None:
+    found = [
+        keys.breaker("m"),
+        keys.cache("d"),
+        keys.run_call("r", 1.0, 1, "c", "x"),
+        keys.run_guard("r", 1.0, "input"),
+        keys.run_total("r"),
+        keys.run_review("r"),
+        keys.review("rv-1"),
+        keys.pending_count("acme"),
+        keys.feedback(1.0, "rv-1"),
+        keys.FEEDBACK_MONTHS,
+        keys.work_chunk("w", 1),
+    ]
+    assert len({(k["pk"], k["sk"]) for k in found}) == len(found)
+    assert keys.review_id_of(keys.review("rv-1")) == "rv-1"
+    assert keys.feedback(1.0, "rv-1")["pk"] == "feedback#1970-01"
+
+
+# --- feedback (DynamoDB only: the review API's export) -------------------------------
+def test_feedback_is_read_by_month_and_time_range_not_by_a_scan() -> None:
+    from aiflows_runtime.feedback import FeedbackStore
+    from aiflows_runtime.state import Review
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        table = state_table_like_the_stacks(ddb, "state")
+        clock = Clock(now=1_793_000_000.0)  # 2026-10-26
+        store = FeedbackStore(table, client=ddb, clock=clock)
+        made = []
+        for n, step in enumerate([0, 3_500_000, 3_500_100]):  # October, then December twice
+            clock.now = 1_793_000_000.0 + step
+            review = Review(f"rv-{n}", DECIDED, clock.now, details(f"run-{n}"), None, "acme", f"run-{n}")
+            store.record(review, decision(review.review_id))
+            made.append(clock.now)
+        assert store.months() == ["2026-10", "2026-11", "2026-12"]
+        assert [line["id"] for line in store.lines()] == ["rv-0", "rv-1", "rv-2"]
+        assert [line["id"] for line in store.lines(since=made[1])] == ["rv-1", "rv-2"]
+        assert [line["id"] for line in store.lines(until=made[0])] == ["rv-0"]
+        assert store.export_jsonl(since=made[2]).count("\n") == 1
