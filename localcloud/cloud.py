@@ -35,8 +35,10 @@ from localcloud.assembly import (
     StackArtifact,
     read_assembly,
 )
+from localcloud.faults import Faults, FaultyEndpoint
 from localcloud.lambdas import LambdaService
 from localcloud.model import LocalModel
+from localcloud.patches import cloudformation
 from localcloud.sqs_poller import SqsPoller
 from localcloud.timescale import TimeScale
 
@@ -96,7 +98,9 @@ class LocalCloud:
         self._saved_env: dict[str, str | None] = {}
         self.delivery_failures: list[dict[str, Any]] = []
         # what the local model answers first, read as lines are appended (python -m localcloud script)
-        self.model = LocalModel(script_file=Path(model_script) if model_script else None)
+        # the faults the chaos suite arms (localcloud/faults.py); none unless a caller adds one
+        self.faults = Faults()
+        self.model = LocalModel(script_file=Path(model_script) if model_script else None, faults=self.faults)
         self._traced: set[str] = set()
         self._patches: patches.Patches | None = None
 
@@ -122,6 +126,9 @@ class LocalCloud:
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        # every request passes the fault injector first (it answers nothing unless a fault is armed)
+        wsgi = self._server._server
+        wsgi.app = FaultyEndpoint(wsgi.app, self.faults)
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT.
@@ -140,6 +147,7 @@ class LocalCloud:
             layer_lookup=self._layer,
             dead_letter=self._send_dead_letter,
             time_scale=self.time_scale,
+            faults=self.faults,
             segment_sink=lambda segment: self._put_segment(traces.to_document(segment)),
         )
         return self
@@ -250,7 +258,11 @@ class LocalCloud:
         from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 
         handled = (
-            set(get_model_map()) | set(NULL_MODELS) | set(state_machines.HANDLED) | {"AWS::CDK::Metadata"}
+            set(get_model_map())
+            | set(NULL_MODELS)
+            | set(state_machines.HANDLED)
+            | set(cloudformation.HANDLED)
+            | {"AWS::CDK::Metadata"}
         )
         not_modeled = sorted({r["Type"] for r in stack.template.get("Resources", {}).values()} - handled)
         description = cfn.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
@@ -391,6 +403,7 @@ class LocalCloud:
             lambda arn, event: lambdas.invoke(arn, None, event),
             self.region,
             self.time,
+            self.faults,
         )
         self.pollers.append(poller)
         poller.start()
@@ -408,6 +421,10 @@ class LocalCloud:
         """
         arn: str = target["Arn"]
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        for _ in range(2 if self.faults.strike("events.duplicate", arn) else 1):  # at least once
+            self._deliver_once(target, event, arn, service)
+
+    def _deliver_once(self, target: dict[str, Any], event: dict[str, Any], arn: str, service: str) -> None:
         try:
             payload = _target_input(target, event)
             body = payload if isinstance(payload, str) else json.dumps(payload)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud import traces
+from localcloud.faults import Faults
 
 WORKER = Path(__file__).with_name("_worker.py")
 _GONE: dict[str, Any] = {"gone": True}  # what the answer reader puts when the process has exited
@@ -116,6 +117,25 @@ class ExecutionEnvironment:
             "LAMBDA_TASK_ROOT": str(config.code_dir),
             "_HANDLER": config.handler,
         }
+        # AWS: the init phase has 10 s; past them, Lambda retries it once at the first invocation,
+        # with the function's timeout.
+        ready = self._start(env, INIT_TIMEOUT_SECONDS)
+        if ready is None:
+            self.kill()
+            ready = self._start(env, max(INIT_TIMEOUT_SECONDS, float(config.timeout_seconds)))
+        if ready is None or ready is _GONE or not ready.get("ready"):
+            self.kill()
+            error = ((ready if ready is not _GONE else None) or {}).get("error") or {
+                "errorType": "Runtime.InitError",
+                "errorMessage": f"the execution environment of {config.name} did not start",
+            }
+            self.flush_logs()
+            raise InvocationError(error)
+        self.init_ms = float(ready["init_ms"])
+
+    def _start(self, env: dict[str, str], timeout: float) -> Any:
+        """Start the worker process and wait for its init; its answer, or None when it took too long."""
+        config = self.config
         self._process = subprocess.Popen(  # noqa: S603 - our own worker, fixed argv
             [sys.executable, "-I", str(WORKER)],
             cwd=config.code_dir,
@@ -129,19 +149,11 @@ class ExecutionEnvironment:
         self._answers: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._log_lines: list[tuple[int, str]] = []
         self._log_lock = threading.Lock()
-        threading.Thread(target=self._read_answers, daemon=True).start()
-        threading.Thread(target=self._read_logs, daemon=True).start()
+        # each reader is bound to its own process: a retried init's old process cannot answer for the new
+        threading.Thread(target=self._read_answers, args=(self._process, self._answers), daemon=True).start()
+        threading.Thread(target=self._read_logs, args=(self._process,), daemon=True).start()
         self._send({"paths": list(config.paths), "handler": config.handler})
-        ready = self._receive(INIT_TIMEOUT_SECONDS)
-        if ready is None or ready is _GONE or not ready.get("ready"):
-            self.kill()
-            error = ((ready if ready is not _GONE else None) or {}).get("error") or {
-                "errorType": "Runtime.InitError",
-                "errorMessage": f"the execution environment of {config.name} did not start",
-            }
-            self.flush_logs()
-            raise InvocationError(error)
-        self.init_ms = float(ready["init_ms"])
+        return self._receive(timeout)
 
     @property
     def pid(self) -> int:
@@ -158,15 +170,16 @@ class ExecutionEnvironment:
         except queue.Empty:
             return None
 
-    def _read_answers(self) -> None:
-        assert self._process.stdout is not None
-        for line in self._process.stdout:
-            self._answers.put(json.loads(line))
-        self._answers.put(_GONE)  # the process has gone
+    @staticmethod
+    def _read_answers(process: subprocess.Popen[str], answers: queue.Queue[Any]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            answers.put(json.loads(line))
+        answers.put(_GONE)  # the process has gone
 
-    def _read_logs(self) -> None:
-        assert self._process.stderr is not None
-        for line in self._process.stderr:
+    def _read_logs(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
             self.log(line.rstrip("\n"))
 
     def log(self, message: str) -> None:
@@ -323,8 +336,10 @@ class LambdaService:
         layer_lookup: Callable[[str], Any],
         dead_letter: Callable[[str, dict[str, Any]], None],
         time_scale: float,
+        faults: Faults | None = None,
         segment_sink: Callable[[dict[str, Any]], None] = lambda segment: None,
     ) -> None:
+        self._faults = faults or Faults()
         self._segment_sink = segment_sink
         self._workdir = workdir
         self._base_env = base_env
@@ -398,7 +413,18 @@ class LambdaService:
         trace_id, segment_id = caller.get("Root") or traces.new_trace_id(), traces.new_segment_id()
         started, wall_started = time.perf_counter(), time.time()
         try:
-            return environment.invoke(event, request_id, traces.header(trace_id, segment_id))
+            result = environment.invoke(event, request_id, traces.header(trace_id, segment_id))
+            if self._faults.strike("lambda.crash", pool.config.name):
+                # the work is done, the environment dies before its answer leaves it
+                environment.kill()
+                raise InvocationError(
+                    {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                        "signal: killed",
+                    }
+                )
+            return result
         except InvocationError as exc:
             error = exc.payload
             raise

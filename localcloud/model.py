@@ -31,10 +31,19 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.answers import answer_from_contract
+from localcloud.faults import Faults
 
 
 def count_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
+
+
+def hang_seconds() -> float:
+    """Longer than a gateway's call may last (routing.toml's connect and read timeouts): a hang."""
+    from aiflows_runtime.deadlines import call_seconds
+    from aiflows_runtime.policies import routing_policy
+
+    return call_seconds(routing_policy().gateway) + 1.0
 
 
 # --- scripted behaviours ------------------------------------------------------
@@ -84,6 +93,12 @@ class ModelCall:
     outcome: str  # ok | scripted | throttled | error | timeout | malformed
     input_tokens: int
     output_tokens: int
+    correlation_id: str = ""  # the run the call was for (the request's metadata)
+
+    @property
+    def paid(self) -> bool:
+        """Bedrock charges the tokens of an answer, valid or not; a refused or timed-out call has none."""
+        return self.outcome in ("ok", "scripted", "malformed")
 
 
 class ModelFault(Exception):
@@ -99,6 +114,7 @@ class LocalModel:
     scripts: dict[str, deque[Scripted]] = field(default_factory=lambda: defaultdict(deque))
     calls: list[ModelCall] = field(default_factory=list)
     script_file: Path | None = None  # JSON lines, read as they are appended
+    faults: Faults | None = None  # the chaos suite's model faults come before any script
     _read_lines: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -129,6 +145,17 @@ class LocalModel:
                     return queue.popleft()
         return None
 
+    def _injected(self, model_id: str) -> Scripted | None:
+        if self.faults is None:
+            return None
+        if self.faults.strike("model.throttle", model_id):
+            return Throttle()
+        if self.faults.strike("model.hang", model_id):
+            return Timeout(hang_seconds())
+        if self.faults.strike("model.malformed", model_id):
+            return Malformed()
+        return None
+
     def reset(self) -> None:
         with self._lock:
             self.scripts.clear()
@@ -146,13 +173,17 @@ class LocalModel:
             for m in request.get("messages", [])
         ]
         text = turns[0] if turns else ""  # the rendered prompt; later turns are a repair's
-        prompt_id = (request.get("requestMetadata") or {}).get("prompt") or _guess_prompt(text)
+        metadata = request.get("requestMetadata") or {}
+        prompt_id = metadata.get("prompt") or _guess_prompt(text)
+        correlation_id = str(metadata.get("correlation_id") or "")
         input_tokens = count_tokens(system + "".join(turns))
-        behaviour = self._next_behaviour(prompt_id.partition("/")[0], model_id)
+        behaviour = self._injected(model_id) or self._next_behaviour(prompt_id.partition("/")[0], model_id)
 
         def record(outcome: str, output_tokens: int = 0) -> None:
             with self._lock:
-                self.calls.append(ModelCall(model_id, prompt_id, outcome, input_tokens, output_tokens))
+                self.calls.append(
+                    ModelCall(model_id, prompt_id, outcome, input_tokens, output_tokens, correlation_id)
+                )
 
         if isinstance(behaviour, Throttle):
             record("throttled")

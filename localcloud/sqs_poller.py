@@ -23,6 +23,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from moto.sqs.exceptions import QueueDoesNotExist
+
+from localcloud.faults import Faults
 from localcloud.lambdas import InvocationError
 from localcloud.timescale import TimeScale
 
@@ -37,7 +40,9 @@ class SqsPoller:
         invoke: Callable[[str, dict[str, Any]], Any],
         region: str,
         time_scale: TimeScale,
+        faults: Faults | None = None,
     ) -> None:
+        self._faults = faults or Faults()
         self.mapping = mapping
         self._time = time_scale
         self.queue_name = mapping.event_source_arn.rsplit(":", 1)[-1]
@@ -89,7 +94,10 @@ class SqsPoller:
             except Exception:  # noqa: BLE001 - the queue was deleted: the mapping idles
                 self._stop.wait(0.5)
                 continue
-            batch = self._receive_batch(queue)
+            try:
+                batch = self._receive_batch(queue)
+            except QueueDoesNotExist:  # deleted while receiving (its stack was deleted): the mapping idles
+                continue
             if batch:
                 self.batches += 1
                 self._deliver(queue, batch)
@@ -127,6 +135,11 @@ class SqsPoller:
         for message in batch:
             if message.id not in failed:
                 self._sqs.delete_message(self.queue_name, message.receipt_handle)
+                if self._faults.strike("sqs.redeliver", self.queue_name):
+                    # at-least-once: the same body arrives again, as after a lost delete
+                    self._sqs.send_message(
+                        self.queue_name, message.body, message_attributes=message.message_attributes or {}
+                    )
 
     def _failed_ids(self, answer: Any, batch: list[Any]) -> set[str] | None:
         if not self.reports_item_failures or not isinstance(answer, dict):

@@ -86,7 +86,15 @@ class Patches:
 def install(cloud: LocalCloud) -> Patches:
     """Patch moto for ``cloud``; one cloud's patches at a time, since moto is process-wide."""
     global _installed
-    from localcloud.patches import awslambda, bedrock, cloudwatch, events, stepfunctions
+    from localcloud.patches import (
+        awslambda,
+        bedrock,
+        cloudformation,
+        cloudwatch,
+        dynamodb,
+        events,
+        stepfunctions,
+    )
 
     with _installed_lock:
         if _installed is not None:
@@ -94,7 +102,7 @@ def install(cloud: LocalCloud) -> Patches:
         patches = Patches()
         _installed = patches
     try:
-        for service in (cloudwatch, awslambda, events, bedrock, stepfunctions):
+        for service in (cloudformation, cloudwatch, dynamodb, awslambda, events, bedrock, stepfunctions):
             service.install(patches, cloud)
     except BaseException:
         patches.restore()

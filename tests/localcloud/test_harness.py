@@ -269,3 +269,24 @@ def test_a_crashed_environment_fails_its_call_and_is_replaced(cloud: LocalCloud,
     # And the next call starts a fresh environment
     fresh = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
     assert fresh["calls"] == 1
+
+
+def test_an_init_past_its_limit_is_retried_once_with_the_function_timeout(
+    cloud: LocalCloud, harness: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # AWS: the Init phase is limited to 10 seconds; past them, Lambda retries it at the first
+    # invocation, with the function's configured timeout.
+    import localcloud.lambdas
+
+    lam = cloud.client("lambda")
+    name = harness.outputs["BetaName"]
+    assert cloud.lambdas is not None
+    lam.invoke(FunctionName=name, Payload=b"{}")
+    cloud.lambdas.crash(name)  # no warm environment left: the next call starts one
+    # Given an init limit no interpreter can start within
+    monkeypatch.setattr(localcloud.lambdas, "INIT_TIMEOUT_SECONDS", 0.001)
+    # When the function is called
+    answer = lam.invoke(FunctionName=name, Payload=b"{}")
+    # Then the retried init (with the function's timeout) ran, and so did the handler
+    assert "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read())["calls"] == 1

@@ -1,0 +1,27 @@
+"""A review nobody answers, under chaos: the runs that wait for a person end by name, the rest go on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.chaos.conftest import Chaos, batch, check
+
+# A review's wait, its reminder's and its escalation's in 8 s each (the floor: a Task's timeout
+# never under it), the run's own week in sixty.
+LOCAL_CLOUD = {"time_scale": 0.0001, "timeout_floor": 8.0}
+
+
+def test_runs_whose_review_times_out_end_in_their_timed_out_state(
+    chaos: Chaos, bus_events: list[dict[str, Any]]
+) -> None:
+    # Given no reviewer at all, and flows of which some ask for a person
+    chaos.reviewer = False
+    # (ticket_triage's review gives up within the floors: three times 8 s, well inside its week of 60 s)
+    names = (("ticket_triage", "outage"), ("document_intake", "clear"))
+    runs = chaos.start(batch("review-timeout", names=names * 2))
+    # When the reviews, their reminders and their escalations time out
+    chaos.wait(runs, timeout=240)
+    # Then every invariant holds, and the runs that waited for a person ended in TimedOut
+    summary = check(chaos, runs, bus_events, "review times out")
+    assert summary["ended"].get("TimedOut", 0) >= 2  # the two that asked for a person, at least
+    assert set(summary["ended"]) <= {"TimedOut", "SUCCEEDED"}

@@ -1,0 +1,53 @@
+"""DynamoDB in the local cloud: writes that race are atomic, as on AWS (patches/dynamodb.py)."""
+
+from __future__ import annotations
+
+import threading
+
+from aiflows.testing import state_table_like_the_stacks
+from aiflows_runtime.state import DynamoDBLedger, OverBudget
+from localcloud import LocalCloud
+
+
+def test_two_conditional_updates_that_race_cannot_both_pass_on_one_old_value() -> None:
+    # AWS: individual write operations such as UpdateItem are atomic and always operate on the
+    # most recent version of the item, regardless of concurrency.
+    with LocalCloud() as cloud:
+        table = state_table_like_the_stacks(cloud.client("dynamodb"), "atomic")
+        granted, refused = [], []
+        lock, barrier = threading.Lock(), threading.Barrier(12)
+
+        def branch() -> None:
+            ledger = DynamoDBLedger(table, client=cloud.client("dynamodb"))  # a client per caller
+            barrier.wait()
+            try:
+                ledger.hold("run-1", 0.25, budget_usd=1.0)
+                outcome = granted
+            except OverBudget:
+                outcome = refused
+            with lock:
+                outcome.append(1)
+
+        threads = [threading.Thread(target=branch) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert (len(granted), len(refused)) == (4, 8)
+        assert DynamoDBLedger(table, client=cloud.client("dynamodb")).total("run-1").committed_usd == 1.0
+
+
+def test_numbers_add_up_exactly_through_zero_and_tiny_values() -> None:
+    # AWS: a number is an exact decimal of up to 38 digits; ADD adds it to the attribute's value
+    with LocalCloud() as cloud:
+        ddb = cloud.client("dynamodb")
+        table = state_table_like_the_stacks(ddb, "numbers")
+        key = {"pk": {"S": "n"}, "sk": {"S": "n"}}
+        for change in ("0.1", "-0.1", "1E-7", "-0.0000001", "0.00015920000000000002"):
+            ddb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="ADD amount :change",
+                ExpressionAttributeValues={":change": {"N": change}},
+            )
+        assert ddb.get_item(TableName=table, Key=key)["Item"]["amount"] == {"N": "0.00015920000000000002"}
