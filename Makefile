@@ -72,10 +72,12 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: synth  ## printed figures: deploy time, flow latency and throughput, the moto floor, cold starts, guard speed
+bench: synth  ## printed figures: deploy time, flow latency and throughput, the moto floor, cold starts, guard speed, a 200-flow burst
 	$(PY) -m bench.run
 	$(PY) -m bench.coldstart
 	$(PY) -m bench.guard
+	$(PY) -m bench.load
+	$(PY) -m bench.load
 
 eval: $(VENV)/.installed  ## the guardrails' precision and recall on the labelled corpus (tests/guard_corpus)
 	$(PY) -m evals.guard

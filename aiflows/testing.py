@@ -171,12 +171,18 @@ def bus_events(cloud: LocalCloud, app: Deployment) -> list[dict[str, Any]]:
 
     The list fills as tests call :func:`drained`.
     """
+    return subscribe_to_the_bus(cloud, app)
+
+
+def subscribe_to_the_bus(cloud: LocalCloud, app: Deployment) -> list[dict[str, Any]]:
+    """A rule that sends what the flows, reviews and actions put on the bus to a queue (see drained)."""
+    from aiflows.traffic import action_sources
     from aiflows_runtime.contracts import SHARED_EVENTS
 
     sqs, events = cloud.client("sqs"), cloud.client("events")
     url = sqs.create_queue(QueueName="bus-capture")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sources = sorted({source for source, _ in SHARED_EVENTS.values()})  # what the flows and reviews put
+    sources = sorted({source for source, _ in SHARED_EVENTS.values()} | action_sources())
     bus = app.outputs["EventBusName"]
     events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": sources}))
     events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])

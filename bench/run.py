@@ -12,7 +12,6 @@ Prints:
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aiflows.flows import flows
+from bench import local_cloud_arguments
 from localcloud import LocalCloud
 from localcloud.__main__ import put_event_file
 
@@ -222,15 +222,7 @@ def local_cloud(assembly: Path, flows: int, deploys: int) -> tuple[list[float], 
 
 
 def main() -> None:
-    import logging
-    import warnings
-
-    # moto's own chatter (resource types it skips, failures the flows catch) is not a figure
-    warnings.filterwarnings("ignore", module="moto.cloudformation.parsing")
-    for name in ("moto.cloudformation.parsing", "moto.stepfunctions.parser"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--assembly", type=Path, default=ROOT / "cdk.out")
+    parser = local_cloud_arguments(__doc__)
     parser.add_argument("--flows", type=int, default=30)
     parser.add_argument("--deploys", type=int, default=3)
     args = parser.parse_args()

@@ -1,278 +1,41 @@
-"""The chaos suite's harness: run a batch of flows under faults, then check what must hold.
+"""The chaos suite: batches of flows under injected faults, the invariants checked after each.
 
-A scenario arms faults in the local cloud (``cloud.faults``, seeded), puts a batch of
-events on the bus as producers do, lets a reviewer approve what asks for a person,
-waits for every run to end, and checks the invariants (:func:`check`):
-
-1. every event started a run, and every run ended: SUCCEEDED, or FAILED in one of its
-   flow's named failure states; none is lost, none is stuck;
-2. no action is performed twice, and no run announces its outcome twice;
-3. no model call is charged twice: the ledger's paid lines are the calls the model
-   answered for the run, one for one;
-4. the ledger's sums equal its lines;
-5. no run passes its budget;
-6. the work queue and its dead-letter queue are empty once the runs ended (a message
-   left in the DLQ belongs to a run that failed by name, and can be redriven).
-
-What each scenario injected and survived is printed at the end of the session.
+The traffic and the invariants are :mod:`aiflows.traffic` (the load benchmark uses the
+same); here, the fixture and what each scenario survived, printed at the end of the
+session (``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aiflows.flows import flows
-from aiflows.registry import camel
-from aiflows.testing import decide
-from aiflows_runtime.state import DynamoDBLedger, DynamoDBReviews
+from aiflows import traffic
 from localcloud import Deployment, LocalCloud
 
-ROOT = Path(__file__).resolve().parents[2]
-SURVIVED: list[dict[str, Any]] = []  # one line per scenario: the session's summary prints them
+SURVIVED: list[dict[str, Any]] = []  # one line per scenario
 
 
-def sample(flow: str, name: str) -> dict[str, Any]:
-    entry: dict[str, Any] = json.loads(
-        (ROOT / "statemachines" / flow / "events" / f"{name}.json").read_text()
-    )
-    return entry
-
-
-def batch(
-    tag: str, long_documents: int = 0, names: tuple[tuple[str, str], ...] | None = None
-) -> list[tuple[str, dict[str, Any]]]:
-    """A mixed batch of (flow, PutEvents entry), each document its own: every kind of outcome."""
-    entries = [
-        ("document_intake", sample("document_intake", name))
-        for name in ("clear", "review", "blocked", "invalid")
-    ] + [("ticket_triage", sample("ticket_triage", name)) for name in ("outage", "sample")]
-    if names is not None:
-        entries = [(flow, sample(flow, name)) for flow, name in names]
-    long = sample("document_intake", "clear")
-    long["Detail"] = {**long["Detail"], "text": "Invoice line: 12 boxes of paper, 40.00 EUR. " * 1800}
-    entries += [("document_intake", json.loads(json.dumps(long))) for _ in range(long_documents)]
-    made = []
-    for n, (flow, entry) in enumerate(entries):
-        detail = dict(entry["Detail"])
-        for key in ("document_id", "ticket_id"):
-            if key in detail:
-                detail[key] = f"{tag}-{n}-{detail[key]}"[:64]
-        made.append((flow, {**entry, "Detail": detail}))
-    return made
-
-
-@dataclass
-class Run:
-    event_id: str
-    flow: str
-    executions: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Chaos:
-    cloud: LocalCloud
-    app: Deployment
-    reviewer: bool = True
-
-    def start(self, entries: list[tuple[str, dict[str, Any]]]) -> list[Run]:
-        """Put each event on the bus as a careful producer does: an entry the bus refuses is put again."""
-        events = self.cloud.client("events")
-        runs = []
-        for flow, entry in entries:
-            wire = {
-                **entry,
-                "EventBusName": self.app.outputs["EventBusName"],
-                "Detail": json.dumps(entry["Detail"]),
-            }
-            for _ in range(20):
-                answer = events.put_events(Entries=[wire])
-                if not answer["FailedEntryCount"]:
-                    break
-            else:
-                raise AssertionError(f"the bus refused {entry['DetailType']} twenty times")
-            runs.append(Run(answer["Entries"][0]["EventId"], flow))
-        return runs
-
-    def executions(self, flow: str) -> dict[str, list[dict[str, Any]]]:
-        """The flow's executions, by the id of the event that started them."""
-        sfn = self.cloud.client("stepfunctions")
-        found: dict[str, list[dict[str, Any]]] = {}
-        pages = sfn.get_paginator("list_executions").paginate(
-            stateMachineArn=self.app.outputs[f"{camel(flow)}StateMachineArn"]
-        )
-        for page in pages:
-            for listed in page["executions"]:
-                described = sfn.describe_execution(executionArn=listed["executionArn"])
-                found.setdefault(json.loads(described["input"]).get("id"), []).append(dict(described))
-        return found
-
-    def wait(self, runs: list[Run], timeout: float) -> None:
-        """Until every run's execution ended (approving reviews meanwhile), or the timeout."""
-        stop = threading.Event()
-        reviewer = threading.Thread(target=self._review, args=(stop,), daemon=True)
-        if self.reviewer:
-            reviewer.start()
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                by_flow = {flow: self.executions(flow) for flow in {r.flow for r in runs}}
-                for run in runs:
-                    run.executions = by_flow[run.flow].get(run.event_id, [])
-                ended = all(
-                    r.executions and all(e["status"] != "RUNNING" for e in r.executions) for r in runs
-                )
-                if ended or time.monotonic() > deadline:
-                    return
-                time.sleep(0.5)
-        finally:
-            stop.set()
-            if self.reviewer:
-                reviewer.join(timeout=10)
-
-    def _review(self, stop: threading.Event) -> None:
-        store = DynamoDBReviews(self.app.outputs["StateTableName"], client=self.cloud.client("dynamodb"))
-        while not stop.is_set():
-            try:
-                for review in store.pending():
-                    decide(self.cloud, self.app, review.review_id, "approve", "chaos-reviewer@example.com")
-            except Exception:  # a review decided or expired meanwhile: look again
-                pass
-            stop.wait(0.3)
-
-
-def fail_states(flow: str) -> set[str]:
-    """The names of the flow's Fail states, as deployed (the framework's named ends included)."""
-    names: set[str] = set()
-
-    def walk(states: dict[str, Any]) -> None:
-        for name, state in states.items():
-            if state.get("Type") == "Fail":
-                names.add(name)
-            for inner in state.get("Branches", []):
-                walk(inner["States"])
-            for key in ("Iterator", "ItemProcessor"):
-                if key in state:
-                    walk(state[key]["States"])
-
-    walk(flows()[flow].woven()["States"])
-    return names
-
-
-def ended_at(cloud: LocalCloud, execution_arn: str) -> str:
-    """The state a failed execution ended in: the last state it entered."""
-    pages = (
-        cloud.client("stepfunctions")
-        .get_paginator("get_execution_history")
-        .paginate(executionArn=execution_arn)
-    )
-    entered = [
-        e["stateEnteredEventDetails"]["name"]
-        for page in pages
-        for e in page["events"]
-        if "stateEnteredEventDetails" in e
-    ]
-    return entered[-1] if entered else ""
-
-
-def budget_of(flow: str) -> float:
-    budget = flows()[flow].manifest.budget_usd
-    assert budget is not None, f"{flow} has no budget to hold"
-    return float(budget)
-
-
-def check(chaos: Chaos, runs: list[Run], bus: list[dict[str, Any]], scenario: str) -> dict[str, Any]:
-    """Assert the invariants over one scenario's runs; what held, for the summary."""
-    cloud, app = chaos.cloud, chaos.app
-    # 1. every event started exactly one run, and it ended by name
-    stuck = [
-        r.event_id for r in runs if not r.executions or any(e["status"] == "RUNNING" for e in r.executions)
-    ]
-    assert not stuck, f"{scenario}: runs lost or stuck: {stuck}"
-    assert all(len(r.executions) == 1 for r in runs), f"{scenario}: an event started more than one run"
-    statuses: Counter[str] = Counter()
-    for run in runs:
-        execution = run.executions[0]
-        if execution["status"] == "SUCCEEDED":
-            statuses["SUCCEEDED"] += 1
-            continue
-        assert execution["status"] == "FAILED", (scenario, run.event_id, execution["status"])
-        state = ended_at(cloud, execution["executionArn"])
-        assert state in fail_states(run.flow), (
-            f"{scenario}: run {run.event_id} of {run.flow} failed at {state!r} with "
-            f"{execution.get('error')!r} ({execution.get('cause', '')[:300]}), not in a named failure state"
-        )
-        statuses[state] += 1
-    # 2. no action twice, no outcome announced twice
-    from aiflows.testing import drained
-
-    seen = drained(cloud, bus)
-    actions = Counter(
-        (e["detail-type"], e["detail"].get("action_id"))
-        for e in seen
-        if e["source"] == "aiflows.actions" and e["detail"].get("action_id")
-    )
-    assert all(n == 1 for n in actions.values()), f"{scenario}: actions performed twice: {actions}"
-    ids = {r.event_id for r in runs}
-    outcomes = Counter(
-        (e["detail-type"], e["detail"].get("correlation_id"))
-        for e in seen
-        if e["detail"].get("correlation_id") in ids and e["detail-type"] != "review.requested"
-    )
-    assert all(n == 1 for n in outcomes.values()), f"{scenario}: an outcome announced twice: {outcomes}"
-    # 3-5. the ledger: one paid line per paid call, sums equal lines, within the budget
-    ledger = DynamoDBLedger(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
-    paid_calls = Counter(c.correlation_id for c in cloud.model.calls if c.paid)
-    for run in runs:
-        entries = [e for e in ledger.entries(run.event_id) if not e.cache_hit]
-        assert len(entries) == paid_calls[run.event_id], (
-            f"{scenario}: run {run.event_id}: {len(entries)} ledger lines, "
-            f"{paid_calls[run.event_id]} paid calls"
-        )
-        total, lines = ledger.total(run.event_id), ledger.entries(run.event_id)
-        assert total.calls == len(lines)
-        assert total.input_tokens == sum(e.input_tokens for e in lines)
-        assert total.cost_usd == pytest.approx(sum(e.cost_usd for e in lines))
-        assert total.cost_usd <= budget_of(run.flow), f"{scenario}: run {run.event_id} passed its budget"
-    # 6. nothing left waiting in the queues
-    sqs = cloud.client("sqs")
-    for output in ("WorkQueueUrl", "WorkDeadLetterQueueUrl"):
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=app.outputs[output],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        left = int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
-        assert left == 0, f"{scenario}: {left} messages left in {output}"
-    summary = {
-        "scenario": scenario,
-        "runs": len(runs),
-        "injected": dict(cloud.faults.injected),
-        "ended": dict(statuses),
-        "paid_calls": sum(paid_calls[r.event_id] for r in runs),
-    }
+def check(
+    chaos: traffic.Traffic, runs: list[traffic.Run], bus: list[dict[str, Any]], scenario: str
+) -> dict[str, Any]:
+    """The invariants over the scenario's runs, and its line in the summary."""
+    summary = traffic.check(chaos, runs, bus, scenario)
     SURVIVED.append(summary)
     return summary
 
 
 @pytest.fixture
-def chaos(cloud: LocalCloud, app: Deployment) -> Iterator[Chaos]:
+def chaos(cloud: LocalCloud, app: Deployment) -> Iterator[traffic.Traffic]:
     cloud.faults.clear()
-    yield Chaos(cloud, app)
+    yield traffic.Traffic(cloud, app)
     cloud.faults.clear()
 
 
 def summary_lines() -> list[str]:
-    """One line per scenario: what was injected, how the runs ended (tests/conftest.py prints them)."""
+    """One line per scenario: what was injected, how the runs ended."""
     return [
         f"{line['scenario']}: {line['runs']} runs, injected {line['injected']}, "
         f"ended {line['ended']}, {line['paid_calls']} paid model calls, every invariant held"

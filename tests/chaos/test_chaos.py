@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from aiflows.traffic import Traffic as Chaos
+from aiflows.traffic import batch
 from aiflows_runtime.policies import routing_policy
 from aiflows_runtime.state import CircuitBreaker, DynamoDBBreakerStore
-from tests.chaos.conftest import Chaos, batch, check
+from tests.chaos.conftest import check
 
 # Retry intervals compressed a hundredfold; a Task's timeout never under 20 s of real time, so
 # that the crashed environments' cold starts on two cores are not mistaken for hangs.

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiflows.traffic import Traffic as Chaos
+from aiflows.traffic import batch
 from aiflows_runtime.policies import routing_policy
-from tests.chaos.conftest import Chaos, batch, check
+from tests.chaos.conftest import check
 
 LOCAL_CLOUD = {"time_scale": 1.0}
 FALLBACK_ONLY = "anthropic.claude-3-5-haiku-20241022-v1:0"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.chaos.conftest import Chaos, batch, check
+from aiflows.traffic import Traffic as Chaos
+from aiflows.traffic import batch
+from tests.chaos.conftest import check
 
 # A review's wait, its reminder's and its escalation's in 8 s each (the floor: a Task's timeout
 # never under it), the run's own week in sixty.
