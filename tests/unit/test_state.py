@@ -297,7 +297,7 @@ def test_every_key_lives_under_its_own_prefix() -> None:
         keys.run_total("r"),
         keys.run_review("r"),
         keys.review("rv-1"),
-        keys.pending_count("acme"),
+        keys.REVIEW_TENANTS,
         keys.feedback(1.0, "rv-1"),
         keys.FEEDBACK_MONTHS,
         keys.work_chunk("w", 1),

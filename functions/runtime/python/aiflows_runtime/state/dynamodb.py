@@ -262,6 +262,14 @@ REVIEW_TTL_SECONDS = 7 * 24 * 3600  # the longest a flow waits (review, then esc
 
 
 class DynamoDBReviews(_Table):
+    """Reviews in the state table; the pending ones in the sparse index, one partition per tenant.
+
+    A review leaves the index when it is decided or expired (its ``gsi1pk`` is removed),
+    or when DynamoDB deletes it at its TTL, so what the index holds is what waits: it is
+    listed and counted from there, tenant by tenant, never by a scan. The tenants that
+    ever had a review are kept in one set (``reviews#tenants``).
+    """
+
     def create(self, task_token: str, details: dict[str, Any]) -> str:
         tenant, correlation_id = owner_of(details)
         for _ in range(5):
@@ -298,15 +306,18 @@ class DynamoDBReviews(_Table):
                         )
                     }
                 },
+                {
+                    "Update": {
+                        "Key": to_item(keys.REVIEW_TENANTS),
+                        "UpdateExpression": "ADD tenants :tenant",
+                        "ExpressionAttributeValues": values({":tenant": {tenant}}),
+                    }
+                },
             ]
-            changes = {tenant: 1}
             earlier = self.of_run(correlation_id)
             if earlier is not None and earlier.status == PENDING:
                 # a reminder or an escalation replaces the run's earlier request: its token no longer waits
                 actions.append(self._leave(earlier.review_id, EXPIRED))
-                changes[earlier.tenant] = changes.get(earlier.tenant, 0) - 1
-            # one action per item in a transaction: each tenant's count moves once, by its net change
-            actions += [self._count(t, n) for t, n in changes.items() if n]
             try:
                 self._transact(*actions)
             except TransactionRefused:
@@ -329,95 +340,100 @@ class DynamoDBReviews(_Table):
         except ReviewNotFound:
             return None
 
-    def _counts(self) -> dict[str, int]:
-        found = self._query(
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues=values({":pk": keys.PENDING_COUNTS}),
-            ConsistentRead=True,
+    def _tenants(self, wanted: frozenset[str] | None) -> list[str]:
+        item = self._get(keys.REVIEW_TENANTS)
+        known = set(item["tenants"]) if item else set()
+        return sorted(known if wanted is None else known & wanted)
+
+    def _waiting(self, tenant: str, **query: Any) -> Any:
+        return self._ddb.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=keys.PENDING_INDEX,
+            KeyConditionExpression="gsi1pk = :pending",
+            ExpressionAttributeValues=values({":pending": keys.pending_index(tenant)}),
+            **query,
         )
-        return {keys.tenant_of_count(i): int(i["count"]) for i in found}
 
     def pending(self, tenants: frozenset[str] | None = None) -> list[Review]:
-        counts = self._counts()
-        wanted = sorted(t for t, n in counts.items() if n > 0 and (tenants is None or t in tenants))
         found = [
-            _review(item)
-            for tenant in wanted
-            for item in self._query(
-                IndexName=keys.PENDING_INDEX,
-                KeyConditionExpression="gsi1pk = :pending",
-                ExpressionAttributeValues=values({":pending": keys.pending_index(tenant)}),
-            )
+            _review(from_item(item))
+            for tenant in self._tenants(tenants)
+            for page in self._waiting(tenant)
+            for item in page["Items"]
         ]
         return sorted(found, key=lambda r: (r.created_at, r.review_id))
 
     def count_pending(self, tenants: frozenset[str] | None = None) -> int:
-        return sum(n for t, n in self._counts().items() if tenants is None or t in tenants)
+        """Counted by the index (``Select=COUNT``), tenant by tenant: what waits, without reading it."""
+        return sum(
+            page["Count"]
+            for tenant in self._tenants(tenants)
+            for page in self._waiting(tenant, Select="COUNT")
+        )
 
     def decide(self, decision: ReviewDecision) -> str:
         item = self._get(keys.review(decision.review_id))
         if not item:
             raise ReviewNotFound(decision.review_id)
-        if item["status"] != PENDING:
-            raise AlreadyDecided(decision.review_id)
-        leave = self._leave(decision.review_id, DECIDED)
-        leave["Update"]["UpdateExpression"] += ", decision = :decision, decided_at = :now"
-        leave["Update"]["ExpressionAttributeValues"].update(
-            values({":decision": decision.model_dump_json(), ":now": self._clock()})
-        )
+        leave = self._leave(decision.review_id, DECIDED)["Update"]
         try:
-            self._transact(leave, self._count(item["tenant"], -1))
-        except TransactionRefused:
-            raise AlreadyDecided(decision.review_id) from None
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=leave["Key"],
+                UpdateExpression=leave["UpdateExpression"] + ", decision = :decision, decided_at = :now",
+                ConditionExpression=leave["ConditionExpression"],
+                ExpressionAttributeNames=leave["ExpressionAttributeNames"],
+                ExpressionAttributeValues={
+                    **leave["ExpressionAttributeValues"],
+                    **values({":decision": decision.model_dump_json(), ":now": self._clock()}),
+                },
+            )
+        except Exception as exc:
+            if error_code(exc) == CONDITION_FAILED:
+                raise AlreadyDecided(decision.review_id) from None
+            raise
         return str(item["task_token"])
 
     def reopen(self, decision: ReviewDecision) -> None:
         review = self.get(decision.review_id)
-        reopen = (
-            {
-                "Update": {
-                    "Key": to_item(keys.review(decision.review_id)),
-                    "UpdateExpression": (
-                        "SET #status = :pending, gsi1pk = :index REMOVE decision, decided_at"
-                    ),
-                    "ConditionExpression": "#status = :decided AND decision = :decision",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": values(
-                        {
-                            ":pending": PENDING,
-                            ":decided": DECIDED,
-                            ":decision": decision.model_dump_json(),
-                            ":index": keys.pending_index(review.tenant),
-                        }
-                    ),
-                }
-            },
-            self._count(review.tenant, +1),
-        )
         try:
-            self._transact(*reopen)
-        except TransactionRefused:
-            raise AlreadyDecided(decision.review_id) from None
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=to_item(keys.review(decision.review_id)),
+                UpdateExpression="SET #status = :pending, gsi1pk = :index REMOVE decision, decided_at",
+                ConditionExpression="#status = :decided AND decision = :decision",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values(
+                    {
+                        ":pending": PENDING,
+                        ":decided": DECIDED,
+                        ":decision": decision.model_dump_json(),
+                        ":index": keys.pending_index(review.tenant),
+                    }
+                ),
+            )
+        except Exception as exc:
+            if error_code(exc) == CONDITION_FAILED:
+                raise AlreadyDecided(decision.review_id) from None
+            raise
 
     def expire(self, review_id: str) -> bool:
-        item = self._get(keys.review(review_id))
-        if not item or item["status"] == EXPIRED:
-            return False
-        if item["status"] == DECIDED:
-            # decided, but the flow had stopped waiting: the decision is kept, and went nowhere
+        """PENDING or DECIDED → EXPIRED, in one conditional update (a decision, if any, is kept)."""
+        try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=to_item(keys.review(review_id)),
-                UpdateExpression="SET #status = :expired",
-                ConditionExpression="#status = :decided",
+                UpdateExpression="REMOVE gsi1pk SET #status = :expired",
+                ConditionExpression="#status IN (:pending, :decided)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values({":expired": EXPIRED, ":decided": DECIDED}),
+                ExpressionAttributeValues=values(
+                    {":expired": EXPIRED, ":pending": PENDING, ":decided": DECIDED}
+                ),
             )
-            return True
-        try:
-            self._transact(self._leave(review_id, EXPIRED), self._count(item["tenant"], -1))
-        except TransactionRefused:
-            return self.expire(review_id)  # decided meanwhile
+        except Exception as exc:
+            if error_code(exc) == CONDITION_FAILED:  # already expired, or no such review
+                return False
+            raise
         return True
 
     def _leave(self, review_id: str, status: str) -> dict[str, Any]:
@@ -429,16 +445,6 @@ class DynamoDBReviews(_Table):
                 "ConditionExpression": "#status = :pending",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": values({":status": status, ":pending": PENDING}),
-            }
-        }
-
-    def _count(self, tenant: str, change: int) -> dict[str, Any]:
-        return {
-            "Update": {
-                "Key": to_item(keys.pending_count(tenant)),
-                "UpdateExpression": "ADD #count :change",
-                "ExpressionAttributeNames": {"#count": "count"},
-                "ExpressionAttributeValues": values({":change": change}),
             }
         }
 

@@ -13,7 +13,7 @@ kind of item; no other module spells a key.
 | a run's total | ``run#<correlation id>`` | ``total`` |
 | a run's current review | ``run#<correlation id>`` | ``review`` |
 | a review | ``review#<id>`` | ``review`` |
-| pending reviews of a tenant, counted | ``reviews#pending`` | ``tenant#<tenant>`` |
+| the tenants that had reviews (a string set) | ``reviews#tenants`` | ``tenants`` |
 | a feedback line | ``feedback#<YYYY-MM>`` | ``<decided at>#<review id>`` |
 | the first month with feedback | ``feedback`` | ``months`` |
 | a long work item's finished chunk | ``work#<work id>`` | ``chunk#<number>`` |
@@ -73,15 +73,7 @@ def review_id_of(key: Key) -> str:
     return key["pk"].removeprefix("review#")
 
 
-PENDING_COUNTS = "reviews#pending"
-
-
-def pending_count(tenant: str) -> Key:
-    return {"pk": PENDING_COUNTS, "sk": f"tenant#{tenant}"}
-
-
-def tenant_of_count(key: Key) -> str:
-    return key["sk"].removeprefix("tenant#")
+REVIEW_TENANTS: Key = {"pk": "reviews#tenants", "sk": "tenants"}
 
 
 def pending_index(tenant: str) -> str:

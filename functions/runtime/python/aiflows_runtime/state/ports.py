@@ -183,8 +183,8 @@ class Reviews(Protocol):
     """Reviews waiting for a person, found by id, by run, or by tenant.
 
     A run has at most one pending review: creating one expires the run's earlier
-    one (a reminder or an escalation replaces it). Pending reviews are counted per
-    tenant as they are created, decided and expired, never by reading them.
+    one (a reminder or an escalation replaces it). Pending reviews are listed and
+    counted tenant by tenant, never by reading every review.
     """
 
     def create(self, task_token: str, details: dict[str, Any]) -> str:
