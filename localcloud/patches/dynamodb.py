@@ -7,7 +7,8 @@ condition and then writes, with nothing between two requests that race: two
 ``UpdateItem`` calls with ``ConditionExpression`` could both pass on the same old
 value, so two branches of a run could both set aside the last of its budget. Here
 every write (``PutItem``, ``UpdateItem``, ``DeleteItem``, ``TransactWriteItems``,
-``BatchWriteItem``) of one backend runs under one lock.
+``BatchWriteItem``) of one backend runs under one lock, and so does every read, which
+must not see a transaction half done.
 
 moto's ``ADD`` (and ``SET a = a + :n``) reads a number without a decimal point as an
 ``int``, so a number it wrote itself in exponent form (``0E-19``, the sum of ``0.1``
@@ -28,13 +29,16 @@ if TYPE_CHECKING:
     from localcloud.patches import Patches
 
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+# moto's TransactWriteItems copies the whole table for its rollback while it holds no lock: a read
+# in another thread that iterated the table then failed with "dictionary changed size". Reads wait too.
+READS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
 
 
 def install(patches: Patches, cloud: LocalCloud) -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()  # a transaction's writes may call the single-item ones
-    for name in WRITES:
+    for name in (*WRITES, *READS):
         original = getattr(DynamoDBBackend, name)
 
         @functools.wraps(original)
