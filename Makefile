@@ -9,7 +9,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 SOURCES := app.py cdk.json $(shell find infra functions statemachines corpus -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: setup browser synth demo serve console test lint typecheck format bench eval clean \
-	test-unit test-infra test-localcloud test-flows test-browser test-chaos
+	test-unit test-infra test-localcloud test-flows test-browser test-fuzz test-chaos
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -56,6 +56,8 @@ test-flows: setup  ## every flow end to end in the local cloud, the tutorial, th
 	$(PY) -m pytest -m "flows and alone"
 test-browser: setup browser  ## the review console in headless Chromium
 	$(PY) -m pytest -m browser
+test-fuzz: setup  ## every contract fuzzed through its handler, the review API from its OpenAPI document
+	$(PY) -m pytest -n 2 --dist loadfile -m fuzz
 test-chaos: setup  ## flows under injected faults, with the invariants checked (docs/reliability.md)
 	$(PY) -m pytest -m chaos
 

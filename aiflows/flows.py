@@ -74,7 +74,9 @@ class FlowManifest(Section):
         default="events", description="bus events (its triggers), or clients calling Step Functions"
     )
     triggers: tuple[Trigger, ...] = ()
-    budget_usd: float | None = Field(default=None, gt=0, description="what one run may spend on models")
+    budget_usd: float | None = Field(
+        default=None, gt=0, le=contracts.MAX_BUDGET_USD, description="what one run may spend on models"
+    )
     cost_per_run_alarm_usd: float = Field(gt=0, description="the alarm on the hourly average cost per run")
     correlation_id: str = Field(
         default="$$.Execution.Input.id", description="where a run's correlation id is (a JSONPath)"

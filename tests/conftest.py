@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -28,3 +29,39 @@ def import_function_module(capability: str, module: str = "handler") -> ModuleTy
 @pytest.fixture(scope="session")
 def harness_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield synth(ROOT / "tests" / "fixtures" / "harness" / "app.py", tmp_path_factory.mktemp("harness.out"))
+
+
+# The fuzz suite's count of examples per contract (tests/fuzz/examples.py): each xdist worker
+# hands its own over at the end, and the controller (or the only process) prints the table.
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.chaos import conftest as chaos
+    from tests.fuzz import examples
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fuzz_examples"] = examples.exported()
+        workeroutput["chaos_survived"] = list(chaos.SURVIVED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    from tests.chaos import conftest as chaos
+    from tests.fuzz import examples
+
+    examples.merge(getattr(node, "workeroutput", {}).get("fuzz_examples", []))
+    chaos.SURVIVED.extend(getattr(node, "workeroutput", {}).get("chaos_survived", []))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.chaos import conftest as chaos
+    from tests.fuzz import examples
+
+    lines = examples.table()
+    if lines:
+        terminalreporter.section("fuzzing: examples run per contract")
+        for line in lines:
+            terminalreporter.write_line(line)
+    if chaos.SURVIVED:
+        terminalreporter.section("chaos: faults injected, runs that survived them")
+        for line in chaos.summary_lines():
+            terminalreporter.write_line(line)

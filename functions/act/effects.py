@@ -19,7 +19,9 @@ def write_record(dynamodb: Any, table_name: str, effect: WriteRecord) -> str:
         "pk": effect.key,
         "sk": "record",
         "record_type": effect.record_type,
-        "data": json.dumps(effect.data, sort_keys=True),
+        # as UTF-8, not ASCII-escaped: escaped, non-ASCII text takes up to three times its bytes, and the
+        # data a state may carry (256 KB) would no longer fit the 400 KB a DynamoDB item holds
+        "data": json.dumps(effect.data, sort_keys=True, ensure_ascii=False),
     }
     dynamodb.put_item(TableName=table_name, Item=to_item(item))
     return effect.key

@@ -147,6 +147,15 @@ def assess_input(
     return Verdict.of(findings, redacted_text=redacted)
 
 
+SHOWN_NAMES, NAME_CHARS = 10, 64  # a finding names what it is about, within bounds
+
+
+def named(names: list[str]) -> str:
+    """Field names for a finding's detail: the first ten, each cut at 64 characters, and how many more."""
+    shown = ", ".join(name[:NAME_CHARS] for name in names[:SHOWN_NAMES])
+    return shown + (f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else "")
+
+
 def assess_output(request: GuardInput, policies: Policies) -> Verdict:
     """The output guard: may the flow act on what the models made of the document?"""
     guard = policies.guard
@@ -173,7 +182,7 @@ def assess_output(request: GuardInput, policies: Policies) -> Verdict:
             Finding(
                 kind="unsupported_fields",
                 severity="medium",
-                detail=f"evidence not in the document for {', '.join(request.unsupported)}",
+                detail=f"evidence not in the document for {named(request.unsupported)}",
                 outcome=outcomes.unsupported_fields,
             )
         )

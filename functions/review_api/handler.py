@@ -10,12 +10,16 @@ API Gateway refuses an unauthenticated request before this function runs; the
 function refuses one too (401) when no identity reaches it.
 """
 
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError, UnauthorizedError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Example
+from aws_lambda_powertools.event_handler.openapi.params import Path as PathParameter
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -41,7 +45,47 @@ STATIC = {
     "console.css": "text/css",
 }
 
-app = APIGatewayRestResolver(enable_validation=True)
+# A response that breaks its own model is the function's fault: a 500, never a 422 to the caller.
+app = APIGatewayRestResolver(
+    enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
+)
+# The OpenAPI document (app.get_openapi_json_schema()) declares each route's parameters, bodies and
+# answers, and which routes need the Cognito ID token that API Gateway's authorizer checks.
+app.configure_openapi(
+    title="aiflows review API",
+    version="1.0.0",
+    description="Human review of any flow's runs: list, read, and decide once.",
+    security_schemes={
+        "cognito": APIKey(
+            name="Authorization",
+            in_=APIKeyIn.header,
+            description="a Cognito ID token of the reviewers' user pool (API Gateway's authorizer checks it)",
+        )
+    },
+)
+SIGNED_IN: list[dict[str, list[str]]] = [{"cognito": []}]
+# Ids are rv- and 8 characters: a longer one names no review, and past 2 KB DynamoDB refuses the key.
+REVIEW_ID_CHARS = 64
+ReviewId = Annotated[
+    str,
+    PathParameter(
+        min_length=1, max_length=REVIEW_ID_CHARS, description="the review's short id, e.g. rv-3mx9q2ka"
+    ),
+]
+
+
+def answers(*refusals: int, ok: type[Any] | None = None) -> dict[int, OpenAPIResponse]:
+    """A route's answers for the OpenAPI document: its 200 (when it is JSON) and its refusals."""
+    declared: dict[int, OpenAPIResponse] = {}
+    if ok is not None:
+        declared[200] = {"description": "OK", "content": {"application/json": {"model": ok}}}
+    for status in refusals:
+        model = logic.Refusal if status == 422 else logic.Problem
+        declared[status] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"model": model}},
+        }
+    return declared
 
 
 def stores() -> tuple[DynamoDBReviews, FeedbackStore]:
@@ -69,48 +113,76 @@ def invalid(error: RequestValidationError) -> Response[dict[str, Any]]:
     return Response(
         status_code=422,
         content_type=content_types.APPLICATION_JSON,
-        body={"message": f"the decision was not accepted: {message}", "errors": problems},
+        body={"message": f"the request was not accepted: {message}", "errors": problems},
     )
 
 
-@app.get("/")
+@app.not_found
+def not_found(error: NotFoundError) -> Response[dict[str, Any]]:
+    """404, saying what was not found: a route names the review or the file; when no route matches,
+    the method and the path (rather than the router's bare "Not found")."""
+    message = error.msg
+    if message == NotFoundError().msg:
+        event = app.current_event
+        message = f"the review API has no route {event.http_method} {event.path}"
+    return Response(
+        status_code=404,
+        content_type=content_types.APPLICATION_JSON,
+        body={"statusCode": 404, "message": message},
+    )
+
+
+@app.get("/", responses={200: {"description": "the review console's page"}})
 def console() -> Response[str]:
     return static("index.html")
 
 
-@app.get("/console/<name>")
-def static(name: str) -> Response[str]:
+ConsoleFile = Annotated[
+    str,
+    PathParameter(
+        description="a file of the console", openapi_examples={n: Example(value=n) for n in sorted(STATIC)}
+    ),
+]
+
+
+@app.get("/console/<name>", responses={200: {"description": "a file of the console"}, **answers(404)})
+def static(name: ConsoleFile) -> Response[str]:
     if name not in STATIC:
-        raise NotFoundError(name)
+        raise NotFoundError(f"the console has no file {name!r}; it has {', '.join(sorted(STATIC))}")
     return Response(status_code=200, content_type=STATIC[name], body=(CONSOLE / name).read_text())
 
 
-@app.get("/reviews")
-def pending() -> dict[str, Any]:
+@app.get("/reviews", security=SIGNED_IN, responses=answers(401, ok=logic.ReviewList))
+def pending() -> logic.ReviewList:
     reviewer()
     reviews, _ = stores()
-    return {
-        "reviews": [logic.summary(r.review_id, r.status, r.created_at, r.details) for r in reviews.pending()]
-    }
+    rows = [logic.summary(r.review_id, r.status, r.created_at, r.details) for r in reviews.pending()]
+    return logic.ReviewList.model_validate({"reviews": rows})
 
 
-@app.get("/reviews/<review_id>")
-def show(review_id: str) -> dict[str, Any]:
+@app.get("/reviews/<review_id>", security=SIGNED_IN, responses=answers(401, 404, 422, ok=logic.ReviewShown))
+def show(review_id: ReviewId) -> logic.ReviewShown:
     reviewer()
     reviews, _ = stores()
     try:
         review = reviews.get(review_id)
     except ReviewNotFound:
         raise NotFoundError(f"no review {review_id}") from None
-    return {
-        **logic.summary(review.review_id, review.status, review.created_at, review.details),
-        "details": review.details,
-        "decision": review.decision,
-    }
+    return logic.ReviewShown.model_validate(
+        {
+            **logic.summary(review.review_id, review.status, review.created_at, review.details),
+            "details": review.details,
+            "decision": review.decision,
+        }
+    )
 
 
-@app.post("/reviews/<review_id>/decision")
-def decide(review_id: str, body: logic.DecisionBody) -> dict[str, Any]:
+@app.post(
+    "/reviews/<review_id>/decision",
+    security=SIGNED_IN,
+    responses=answers(401, 404, 409, 410, 422, ok=logic.DecisionAnswer),
+)
+def decide(review_id: ReviewId, body: logic.DecisionBody) -> logic.DecisionAnswer:
     who = reviewer()
     reviews, feedback = stores()
     decision = ReviewDecision(review_id=review_id, reviewer=who, **body.model_dump())
@@ -133,15 +205,24 @@ def decide(review_id: str, body: logic.DecisionBody) -> dict[str, Any]:
     metrics.add_metric(name="ReviewsDecided", unit=MetricUnit.Count, value=1)
     record_pending_reviews(reviews.count_pending())
     logger.info("review decided", extra={"review_id": review_id, "decision": decision.decision})
-    return {
-        "review_id": review_id,
-        "status": "DECIDED",
-        "decision": decision.decision,
-        "changes": line["human"]["corrections"],
-    }
+    return logic.DecisionAnswer.model_validate(
+        {
+            "review_id": review_id,
+            "status": "DECIDED",
+            "decision": decision.decision,
+            "changes": line["human"]["corrections"],
+        }
+    )
 
 
-@app.get("/feedback.jsonl")
+@app.get(
+    "/feedback.jsonl",
+    security=SIGNED_IN,
+    responses={
+        200: {"description": "every decision, one JSON line each (application/x-ndjson)"},
+        **answers(401),
+    },
+)
 def export() -> Response[str]:
     reviewer()
     _, feedback = stores()

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+# What one decision may carry. It is stored with its review (one DynamoDB item, at most 400 KB with
+# the flow's details) and sent back to the flow (SendTaskSuccess takes at most 256 KB), so a
+# reviewer's edits are a few field values, not documents: each bound is far above a person's edit.
+EDITS = 50
+FIELD_NAME_CHARS = 128
+VALUE_CHARS = 2000
+DECISION_JSON_BYTES = 16_384  # the reason and the edits as JSON, non-ASCII escaped as a store keeps it
+
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=FIELD_NAME_CHARS)]
+FieldValue = Annotated[str, StringConstraints(max_length=VALUE_CHARS)]
 
 
 class DecisionBody(BaseModel):
@@ -14,7 +26,9 @@ class DecisionBody(BaseModel):
 
     decision: Literal["approve", "reject", "revise"]
     reason: str = Field(default="", max_length=2000)
-    edits: dict[str, str] = Field(default_factory=dict)
+    edits: dict[FieldName, FieldValue] = Field(
+        default_factory=dict, max_length=EDITS, description="a revision's new value of each field it edits"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> DecisionBody:
@@ -24,7 +38,71 @@ class DecisionBody(BaseModel):
             raise ValueError("a revision needs at least one edited field")
         if self.decision != "revise" and self.edits:
             raise ValueError("only a revision carries edits")
+        size = len(json.dumps({"reason": self.reason, "edits": self.edits}))
+        if size > DECISION_JSON_BYTES:
+            raise ValueError(
+                f"the reason and the edits take {size} bytes as JSON, more than the {DECISION_JSON_BYTES} "
+                "a decision may carry: edit fewer fields, or shorten the values"
+            )
         return self
+
+
+# --- what a reviewer sees: the routes' response bodies, as the OpenAPI document declares them ------
+class ReviewRow(BaseModel):
+    """One row of the list of pending reviews (:func:`summary`), for any flow's review."""
+
+    review_id: str
+    status: str = Field(description="PENDING, DECIDED or EXPIRED")
+    created_at: float = Field(description="when the flow asked, in seconds since the epoch")
+    flow: str | None
+    subject_id: str | None
+    subject_kind: str | None
+    tenant: str | None
+    step: str | None = Field(description="Review; RemindReview or EscalateReview when nobody decided in time")
+    escalation: bool
+    summary: str = Field(description="the first 160 characters of what the reviewer reads first")
+    confidence: float | None
+    risk: str | None
+
+
+class ReviewList(BaseModel):
+    reviews: list[ReviewRow] = Field(description="pending reviews, oldest first")
+
+
+class ReviewShown(ReviewRow):
+    details: dict[str, Any] = Field(description="what the flow sent for the reviewer (never its task token)")
+    decision: dict[str, Any] | None = Field(description="the decision, once there is one")
+
+
+class Change(BaseModel):
+    before: Any = Field(description="the value the flow extracted (null when it had none)")
+    after: str = Field(description="the reviewer's")
+
+
+class DecisionAnswer(BaseModel):
+    review_id: str
+    status: Literal["DECIDED"]
+    decision: Literal["approve", "reject", "revise"]
+    changes: dict[str, Change] = Field(description="each edited field, before and after")
+
+
+class Problem(BaseModel):
+    """A refusal (401, 404, 409, 410): what is wrong, in words."""
+
+    statusCode: int  # the name powertools gives it in every error body
+    message: str
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int] = Field(description="where: body, path or query, then the field")
+    msg: str
+
+
+class Refusal(BaseModel):
+    """A 422: every problem of the request, each with where it is."""
+
+    message: str = Field(description="every problem, each as <where>: <what is wrong>")
+    errors: list[FieldProblem]
 
 
 def summary(review_id: str, status: str, created_at: float, details: dict[str, Any]) -> dict[str, Any]:

@@ -85,6 +85,48 @@ def test_a_reference_that_cannot_be_read_is_invalid_input(claim_bucket: str, con
         )
 
 
+@pytest.mark.parametrize(
+    ("ref", "field"),
+    [
+        ({"bucket": "00:", "key": "a.txt"}, "document.text_ref.bucket"),  # no S3 bucket is named so
+        ({"bucket": "Claims_Bucket", "key": "a.txt"}, "document.text_ref.bucket"),
+        (
+            {"bucket": "aiflows-test-claims", "key": "\U0001f4c4" * 300},
+            "document.text_ref.key",
+        ),  # 1,200 bytes
+        ({"bucket": "aiflows-test-claims", "key": 12345}, "document.text_ref.key"),
+    ],
+)
+def test_a_reference_s3_could_not_hold_is_invalid_input_naming_it(
+    claim_bucket: str, context: Context, ref: dict[str, Any], field: str
+) -> None:
+    # (found by tests/fuzz: the step asked S3 first, and botocore's ParamValidationError escaped)
+    handler = load_handler("validate")
+    event = {"correlation_id": "v-7", "flow": "document_intake", "execution": "ex-7"}
+    with pytest.raises(InvalidInput, match=field.replace(".", r"\.")):
+        handler.lambda_handler(
+            {**event, "document": {**document("x"), "text": None, "text_ref": ref}}, context
+        )
+
+
+def test_a_reference_to_a_text_that_is_not_utf8_is_invalid_input(
+    cloud: LocalCloud, claim_bucket: str, context: Context
+) -> None:
+    # (found by tests/fuzz: the step's UnicodeDecodeError escaped, a crash instead of a named refusal)
+    cloud.client("s3").put_object(
+        Bucket=claim_bucket, Key="latin-1.txt", Body="Facture réglée".encode("latin-1")
+    )
+    ref = {"bucket": claim_bucket, "key": "latin-1.txt"}
+    handler = load_handler("guard")
+    event = {"correlation_id": "v-8", "flow": "document_intake", "stage": "input"}
+    with pytest.raises(
+        InvalidInput, match=r"document\.text_ref s3://aiflows-test-claims/latin-1\.txt is not UTF-8"
+    ):
+        handler.lambda_handler(
+            {**event, "document": {**document("x"), "text": None, "text_ref": ref}}, context
+        )
+
+
 def test_a_second_execution_of_the_same_event_is_a_duplicate(context: Context) -> None:
     # Given an event whose run one execution has claimed
     handler = load_handler("validate")

@@ -176,6 +176,23 @@ def test_act_writes_an_allowlisted_record(cloud: LocalCloud, context: Context, s
     assert json.loads(item["data"]["S"]) == {"total": "1250"}
 
 
+def test_act_writes_a_record_as_large_as_a_state_may_carry(
+    cloud: LocalCloud, context: Context, state_table: str
+) -> None:
+    # (found by tests/fuzz: 200 KB of emoji, within a state's 256 KB, were stored ASCII-escaped as
+    # 600 KB, past the 400 KB a DynamoDB item holds: an unhandled ValidationException)
+    data = {"note": "\U0001f4a9" * 50_000}
+    handler = load_handler("act")
+    request = step(
+        "a-4", action="write_record", action_id="big-1", payload={"record_type": "invoice", "data": data}
+    )
+    result = handler.lambda_handler(request, context)
+    item = cloud.client("dynamodb").get_item(
+        TableName=state_table, Key={"pk": {"S": result["reference"]}, "sk": {"S": "record"}}
+    )["Item"]
+    assert json.loads(item["data"]["S"]) == data
+
+
 def test_act_refuses_what_the_allowlist_does_not_name(cloud: LocalCloud, context: Context) -> None:
     handler = load_handler("act")
     request = step(
@@ -243,3 +260,12 @@ def test_an_event_the_bus_refuses_fails_the_step_as_transient() -> None:
     with pytest.raises(bus.EventNotDelivered, match=r"refused review\.requested.*InternalFailure") as raised:
         bus.put_event(Refusing(), BUS, "aiflows.reviews", "review.requested", {"review_id": "rv-1"})
     assert isinstance(raised.value, TransientError)
+
+
+def test_a_budget_the_ledger_cannot_hold_is_invalid_input(cloud: LocalCloud, context: Context) -> None:
+    # (found by tests/fuzz: budget_usd 1e127 passed the contract, then the ledger's budget hold could
+    # not write it: DynamoDB's numbers hold 38 digits below 1e126, and boto3 raised decimal.Overflow)
+    handler = load_handler("classify")
+    with pytest.raises(InvalidInput, match=r"budget_usd: Input should be less than or equal to 1000000"):
+        handler.lambda_handler(step("c-5", document=DOCUMENT, budget_usd=1e127), context)
+    assert cloud.model.calls == []

@@ -10,7 +10,7 @@ import pytest
 
 from aiflows_runtime.reviews import DynamoDBReviews
 from localcloud import LocalCloud
-from tests.capabilities.conftest import Context, api_request, load_handler
+from tests.capabilities.conftest import Context, api_request, import_function_module, load_handler
 
 pytestmark = pytest.mark.usefixtures("function_env")
 REVIEWER = {"email": "ada@example.com", "sub": "u-1"}
@@ -116,6 +116,10 @@ def test_pending_reviews_are_listed_without_their_token(context: Context, waitin
         ({"decision": "revise", "reason": "typo"}, "a revision needs at least one edited field"),
         ({"decision": "approve", "edits": {"total": "1"}}, "only a revision carries edits"),
         ({"decision": "approve", "reviewer": "mallory"}, "reviewer"),
+        # (found by tests/fuzz: an edit of 200 KB of emoji overflowed the review's DynamoDB item, a 500)
+        ({"decision": "revise", "edits": {"total": "\U0001f4a9" * 50_000}}, "body.edits.total"),
+        ({"decision": "revise", "edits": {f"f{n}": "9" * 2000 for n in range(10)}}, "more than the 16384"),
+        ({"decision": "revise", "edits": {f"f{n}": "1" for n in range(51)}}, "body.edits"),
     ],
 )
 def test_an_invalid_decision_is_refused_and_changes_nothing(
@@ -201,6 +205,41 @@ def test_a_decision_for_a_flow_that_stopped_waiting_is_410(
 def test_an_unknown_review_is_404(context: Context) -> None:
     assert call(context, "GET", "/reviews/rv-nothere")[0] == 404
     assert call(context, "POST", "/reviews/rv-nothere/decision", {"decision": "approve"})[0] == 404
+
+
+def test_a_review_id_longer_than_any_is_422_naming_it(context: Context) -> None:
+    # (found by tests/fuzz: any id went to DynamoDB, whose key holds at most 2,048 bytes)
+    status, body = call(context, "GET", "/reviews/" + "9" * 3000)
+    assert status == 422
+    assert body["message"] == (
+        "the request was not accepted: path.review_id: String should have at most 64 characters"
+    )
+
+
+def test_what_the_api_does_not_have_is_404_naming_it(context: Context) -> None:
+    # (found by tests/fuzz: a bare "Not found", or the file's name alone, said nothing of what was asked)
+    assert call(context, "DELETE", "/reviews")[1]["message"] == "the review API has no route DELETE /reviews"
+    assert call(context, "GET", "/nothing")[1]["message"] == "the review API has no route GET /nothing"
+    status, body = call(context, "GET", "/console/secret.txt", claims=None)
+    assert (status, body["message"]) == (
+        404,
+        "the console has no file 'secret.txt'; it has console.css, console.js, index.html",
+    )
+
+
+def test_the_openapi_document_declares_each_routes_answers_and_who_may_call_it() -> None:
+    document = json.loads(import_function_module("review_api").app.get_openapi_json_schema())
+    operations = {f"{m.upper()} {p}": o for p, item in document["paths"].items() for m, o in item.items()}
+    public = {"GET /", "GET /console/{name}"}
+    for name, operation in operations.items():
+        assert "200" in operation["responses"], name
+        assert bool(operation.get("security")) == (name not in public), name
+    shown = operations["GET /reviews/{review_id}"]["responses"]
+    assert shown["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ReviewShown"
+    }
+    assert shown["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert document["components"]["securitySchemes"]["cognito"]["in"] == "header"
 
 
 def test_the_console_is_served_behind_the_api(context: Context) -> None:

@@ -31,7 +31,7 @@ def put_event(
                 "EventBusName": bus_name,
                 "Source": source,
                 "DetailType": detail_type,
-                "Detail": json.dumps(detail, sort_keys=True),
+                "Detail": json.dumps(detail, sort_keys=True, ensure_ascii=False),  # EventBridge counts bytes
             }
         ]
     )

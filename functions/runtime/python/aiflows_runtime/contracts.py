@@ -14,9 +14,9 @@ import json
 from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from aiflows_runtime.claimcheck import has_refs, resolve_refs
+from aiflows_runtime.claimcheck import BUCKET_NAME, KEY_BYTES, has_refs, resolve_refs
 from aiflows_runtime.clients import client
 from aiflows_runtime.errors import InvalidInput, MalformedAnswer
 
@@ -26,12 +26,19 @@ class Contract(BaseModel):
 
 
 class ObjectRef(Contract):
-    """Where a claim-checked text lies in S3."""
+    """Where a claim-checked text lies in S3: a bucket and a key S3 can hold."""
 
-    bucket: str = Field(min_length=3, max_length=63)
-    key: str = Field(min_length=1, max_length=1024)
+    bucket: str = Field(min_length=3, max_length=63, pattern=BUCKET_NAME)
+    key: str = Field(min_length=1, max_length=KEY_BYTES, description=f"at most {KEY_BYTES} bytes of UTF-8")
     size: int | None = Field(default=None, ge=0)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("key")
+    @classmethod
+    def _key_fits_s3(cls, key: str) -> str:
+        if len(key.encode("utf-8")) > KEY_BYTES:
+            raise ValueError(f"an S3 key holds at most {KEY_BYTES} bytes of UTF-8, not {len(key.encode())}")
+        return key
 
 
 class Document(Contract):
@@ -75,12 +82,17 @@ class Batch(Contract):
     )
 
 
+# The most a flow's run may be given to spend: far above any flow's budget, and a number the run's
+# ledger holds exactly (DynamoDB keeps 38 digits, below 1e126: a budget less a call's cost must fit).
+MAX_BUDGET_USD = 1_000_000
+
+
 class StepInput(Contract):
     """What every step of a run receives besides its own data."""
 
     correlation_id: str = Field(min_length=1, max_length=256)
     flow: str = Field(min_length=1, max_length=64, description="the flow's name: the weaving passes it")
-    budget_usd: float | None = Field(default=None, gt=0)
+    budget_usd: float | None = Field(default=None, gt=0, le=MAX_BUDGET_USD)
 
 
 class ModelUse(Contract):

@@ -72,7 +72,7 @@ class FeedbackStore:
             "decided_at": line["decided_at"],
             "decision": decision.decision,
             "tenant": review.tenant,
-            "line": json.dumps(line, sort_keys=True),
+            "line": json.dumps(line, sort_keys=True, ensure_ascii=False),
         }
         self._ddb.put_item(TableName=self._table, Item=to_item(item))
         self._ddb.update_item(
