@@ -14,14 +14,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, fields
-from decimal import Decimal
 from typing import Any
 
 from aiflows_runtime.contracts import ReviewDecision
 from aiflows_runtime.errors import error_code
 
 from . import keys
-from .items import from_item, to_item, values
+from .items import exact, from_item, to_item, values
 from .ports import (
     DECIDED,
     EXPIRED,
@@ -166,7 +165,7 @@ class DynamoDBLedger(_Table):
                 # no arithmetic in a condition: the limit is the budget less this hold
                 ConditionExpression="attribute_not_exists(committed_usd) OR committed_usd <= :limit",
                 ExpressionAttributeValues=values(
-                    {":amount": amount_usd, ":limit": _exact_difference(budget_usd, amount_usd)}
+                    {":amount": amount_usd, ":limit": exact(budget_usd) - exact(amount_usd)}
                 ),
             )
         except Exception as exc:
@@ -197,7 +196,7 @@ class DynamoDBLedger(_Table):
                             ":i": entry.input_tokens,
                             ":o": entry.output_tokens,
                             ":c": entry.cost_usd,
-                            ":d": _exact_difference(entry.cost_usd, hold.amount_usd),
+                            ":d": exact(entry.cost_usd) - exact(hold.amount_usd),
                         }
                     ),
                 }
@@ -251,10 +250,6 @@ class DynamoDBLedger(_Table):
             ExpressionAttributeValues=values({":pk": keys.run(correlation_id), ":prefix": prefix}),
             ConsistentRead=True,
         )
-
-
-def _exact_difference(a: float, b: float) -> Decimal:
-    return Decimal(repr(a)) - Decimal(repr(b))
 
 
 # --- reviews -----------------------------------------------------------------

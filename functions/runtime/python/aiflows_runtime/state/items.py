@@ -17,11 +17,16 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+def exact(value: float) -> Decimal:
+    """The Decimal of a float's shortest repr: ``0.1`` is ``Decimal("0.1")``, not its binary expansion."""
+    return Decimal(repr(value))
+
+
 def _exact(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return exact(value)
     if isinstance(value, Mapping):
         return {k: _exact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiflows_runtime.contracts import ReviewDecision
 
+from .items import exact
 from .ports import (
     DECIDED,
     EXPIRED,
@@ -71,10 +72,6 @@ class MemoryCache:
         self._answers[key] = (answer, int(self._clock() + self._ttl))
 
 
-def _d(value: float) -> Decimal:
-    return Decimal(repr(value))
-
-
 class MemoryLedger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -93,9 +90,9 @@ class MemoryLedger:
             return Hold(correlation_id, 0.0 if budget_usd is None else amount_usd)
         with self._lock:
             total = self._total(correlation_id)
-            if amount_usd > budget_usd or total["committed_usd"] > _d(budget_usd) - _d(amount_usd):
+            if amount_usd > budget_usd or total["committed_usd"] > exact(budget_usd) - exact(amount_usd):
                 raise OverBudget(float(total["committed_usd"]))
-            total["committed_usd"] += _d(amount_usd)
+            total["committed_usd"] += exact(amount_usd)
         return Hold(correlation_id, amount_usd)
 
     def settle(self, hold: Hold, entry: LedgerEntry) -> None:
@@ -105,12 +102,12 @@ class MemoryLedger:
             total["calls"] += 1
             total["input_tokens"] += entry.input_tokens
             total["output_tokens"] += entry.output_tokens
-            total["cost_usd"] += _d(entry.cost_usd)
-            total["committed_usd"] += _d(entry.cost_usd) - _d(hold.amount_usd)
+            total["cost_usd"] += exact(entry.cost_usd)
+            total["committed_usd"] += exact(entry.cost_usd) - exact(hold.amount_usd)
 
     def release(self, hold: Hold) -> None:
         with self._lock:
-            self._total(hold.correlation_id)["committed_usd"] -= _d(hold.amount_usd)
+            self._total(hold.correlation_id)["committed_usd"] -= exact(hold.amount_usd)
 
     def record(self, correlation_id: str, entry: LedgerEntry) -> None:
         self.settle(Hold(correlation_id, 0.0), entry)
