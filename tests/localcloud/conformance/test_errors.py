@@ -363,27 +363,32 @@ def retry_gaps(result: Any) -> list[float]:
 
 
 def test_backoff_rate_multiplies_the_interval_on_each_attempt(run: Runner, bucket: str) -> None:
-    """Retry: BackoffRate multiplies the retry interval on each attempt, 5 s then 20 s (ASL spec)."""
-    retry = [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 5, "MaxAttempts": 2, "BackoffRate": 4}]
+    """Retry: BackoffRate multiplies the retry interval on each attempt, 5 s then 200 s (ASL spec)."""
+    retry = [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 5, "MaxAttempts": 2, "BackoffRate": 40}]
     result = run(single(missing_object(Retry=retry)), {})
     first, second = retry_gaps(result)
-    assert second > 2 * first, (first, second)
+    # A retrier waits at least its interval and a loaded machine only adds to it, so the
+    # multiplied interval is a lower bound no amount of scheduling noise can fake.
+    assert second >= 200 * run.cloud.time_scale, (first, second)
 
 
 def test_max_delay_seconds_caps_the_interval(run: Runner, bucket: str) -> None:
-    """Retry: MaxDelaySeconds caps the interval, 10 s then 10 s instead of 100 s (ASL spec, Retrier)."""
+    """Retry: MaxDelaySeconds caps the interval, 10 s then 10 s instead of 1,000 s (ASL spec, Retrier)."""
     retry = [
         {
             "ErrorEquals": ["States.TaskFailed"],
             "IntervalSeconds": 10,
             "MaxAttempts": 2,
-            "BackoffRate": 10,
+            "BackoffRate": 100,
             "MaxDelaySeconds": 10,
         }
     ]
     result = run(single(missing_object(Retry=retry)), {})
     first, second = retry_gaps(result)
-    assert second < 3 * first, (first, second)
+    assert second >= 10 * run.cloud.time_scale, (first, second)
+    # Uncapped, the second wait would be 1,000 s (10 s at this scale): half of it is far
+    # beyond any scheduling noise and far above the capped 10 s.
+    assert second < 500 * run.cloud.time_scale, (first, second)
 
 
 def test_retries_then_catch_with_the_error_output(run: Runner, bucket: str) -> None:
