@@ -3,7 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Node.js is pinned next to the CDK CLI (package.json's `node`, a supported LTS release): every
+# target, the CLI and jsii under the Python app, runs on it once `npm ci` has installed it.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 
 SOURCES := app.py cdk.json $(shell find infra functions statemachines corpus -type f -not -path '*/__pycache__/*' 2>/dev/null)

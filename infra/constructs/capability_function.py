@@ -7,17 +7,20 @@ change of default is one edit here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, CfnParameter, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.nag import acknowledge
+from infra.regions import require_supported_region, supported_region_rule
 from infra.stage import stage_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,16 +31,14 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "handler.lambda_handler"
 
-# The public "Powertools for AWS Lambda (Python)" V3 layer for python3.12 on arm64.
-# Version 27 carries Powertools 3.23.0: the Powertools docs name :27 from the 3.23.0
-# release on (the arm64 CDK install snippet at the commit whose version.py reads
-# "3.23.1a0"). It is the newest layer version whose content could be confirmed; the
-# one carrying 3.37.0 (pinned in requirements.txt) could not. Before deploying, look
-# it up (`aws ssm get-parameter --name
-# /aws/service/powertools/python/arm64/python3.12/3.37.0`) and change it here only.
-POWERTOOLS_LAYER_VERSION = 27
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python312-arm64"
+REQUIREMENTS = ROOT / "requirements.txt"
+POWERTOOLS_DISTRIBUTION = "aws-lambda-powertools"
+# Powertools' public SSM parameter for one release, runtime and architecture; its value is the ARN
+# of the layer version carrying that release, in the region that reads it. The Powertools docs give
+# the path as /aws/service/powertools/python/{arch}/{python_version}/{version}, {version} being a
+# release's semantic version or "latest"; the release workflow (update_ssm.yml) writes one per release.
+POWERTOOLS_PARAMETER = "/aws/service/powertools/python/{architecture}/{runtime}/{version}"
+POWERTOOLS_PARAMETER_ID = "PowertoolsLayerArn"
 
 SERVICE_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "aiflows",
@@ -99,17 +100,55 @@ def shared_runtime_layer(scope: Construct) -> lambda_.ILayerVersion:
     )
 
 
+@cache
+def powertools_version(requirements: Path = REQUIREMENTS) -> str:
+    """The Powertools release ``requirements.txt`` pins (``==``): the one the layer must carry.
+
+    Read here only, so the template's layer and the pin (what every local test runs) cannot drift.
+    """
+    for line in requirements.read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        name, _, version = requirement.partition("==")
+        if re.sub(r"[-_.]+", "-", name.strip()).lower() == POWERTOOLS_DISTRIBUTION and version.strip():
+            return version.strip()
+    raise ValueError(f"{requirements}: no {POWERTOOLS_DISTRIBUTION}==<version> pin; pin the release there")
+
+
+def powertools_parameter_name(version: str | None = None) -> str:
+    """The SSM parameter holding the ARN of the Powertools layer for the pinned release, python3.12, arm64."""
+    return POWERTOOLS_PARAMETER.format(
+        architecture=ARCHITECTURE.name,
+        runtime=RUNTIME.name,
+        version=version or powertools_version(),
+    )
+
+
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
-    """The public Powertools layer of the stack's region: one reference per stack."""
+    """The public Powertools layer of the pinned release, resolved at deploy time: one per stack.
+
+    The ARN is the value of Powertools' SSM parameter, which CloudFormation reads when it
+    creates or updates the stack (a parameter of type ``AWS::SSM::Parameter::Value<String>``):
+    synth stays offline, and the partition, region and publisher account are the parameter's,
+    never written in the template. A region the stack does not support is refused here.
+    """
     stack = Stack.of(scope)
     existing = stack.node.try_find_child("PowertoolsLayer")
     if existing is not None:
         return existing
-    arn = (
-        f"arn:aws:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"
+    require_supported_region(stack.region, setting=f"the env region of stack {stack.stack_name}")
+    supported_region_rule(stack)
+    version = powertools_version()
+    arn = CfnParameter(
+        stack,
+        POWERTOOLS_PARAMETER_ID,
+        type="AWS::SSM::Parameter::Value<String>",
+        default=powertools_parameter_name(version),
+        description=(
+            f"The ARN of the Powertools for AWS Lambda (Python) {version} layer (requirements.txt's pin) "
+            f"for {RUNTIME.name} on {ARCHITECTURE.name}, read from Powertools' public SSM parameter."
+        ),
     )
-    return lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn)
+    return lambda_.LayerVersion.from_layer_version_arn(stack, "PowertoolsLayer", arn.value_as_string)
 
 
 class CapabilityFunction(Construct):

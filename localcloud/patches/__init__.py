@@ -93,6 +93,7 @@ def install(cloud: LocalCloud) -> Patches:
         cloudwatch,
         dynamodb,
         events,
+        ssm,
         stepfunctions,
     )
 
@@ -102,7 +103,7 @@ def install(cloud: LocalCloud) -> Patches:
         patches = Patches()
         _installed = patches
     try:
-        for service in (cloudformation, cloudwatch, dynamodb, awslambda, events, bedrock, stepfunctions):
+        for service in (cloudformation, cloudwatch, dynamodb, awslambda, events, bedrock, ssm, stepfunctions):
             service.install(patches, cloud)
     except BaseException:
         patches.restore()

@@ -156,3 +156,37 @@ def test_a_broken_flow_or_capability_names_the_file_the_place_and_the_fix(repo: 
         path.write_text(written)
     for words in said:
         assert words in message, message
+
+
+@pytest.mark.parametrize(
+    ("region", "why"),
+    [
+        ("cn-north-1", "the Powertools layer's SSM parameter is not published there"),
+        ("af-south-1", "Amazon Bedrock's runtime is not confirmed there"),
+    ],
+)
+def test_a_region_without_the_layer_or_the_models_names_the_setting_and_the_fix(
+    repo: Path, region: str, why: str
+) -> None:
+    # Given the region the CDK CLI passes the app (from AWS_REGION or the profile's region)
+    # When the app is synthesized for it
+    done = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=repo,
+        env={**os.environ, "CDK_OUTDIR": str(repo / "cdk.out"), "CDK_DEFAULT_REGION": region},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # Then it is refused cleanly, naming the region, the setting, why and the fix
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    for words in [
+        f"region '{region}' (from CDK_DEFAULT_REGION",
+        "AWS_REGION or the profile's region",
+        why,
+        "Fix: deploy to a supported region",
+        "`AWS_REGION=us-east-1 npx cdk deploy`",
+        "infra/regions.py",
+    ]:
+        assert words in done.stderr, done.stderr

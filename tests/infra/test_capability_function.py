@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -11,7 +12,16 @@ from aws_cdk.assertions import Template
 
 from aiflows.registry import capabilities
 from aiflows_runtime.manifest import ModelRoute
-from infra.constructs.capability_function import CapabilityFunction, foundation_model_arn
+from infra.constructs.capability_function import (
+    POWERTOOLS_PARAMETER_ID,
+    CapabilityFunction,
+    foundation_model_arn,
+    powertools_version,
+)
+from infra.regions import RULE_ID, SUPPORTED_REGIONS, RegionError
+from tests.infra.conftest import Synthesized
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_functions_share_one_runtime_layer_and_one_powertools_reference(
@@ -136,3 +146,90 @@ def test_a_function_that_answers_task_tokens_gets_them_in_a_policy_of_its_own(
         r for r in resources.values() if r["Type"] == "AWS::IAM::Policy" and r["Properties"] is not found
     ]
     assert "states:" not in json.dumps(others)
+
+
+def pinned_powertools() -> str:
+    """The release requirements.txt pins, read here on its own, not through the code under test."""
+    pinned = re.search(
+        r"^aws_lambda_powertools==(\S+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE
+    )
+    assert pinned is not None
+    return pinned.group(1)
+
+
+def test_the_powertools_layer_is_the_pinned_release_read_from_ssm_at_deploy(
+    stack: cdk.Stack, echo_code: Path
+) -> None:
+    # Given a capability
+    CapabilityFunction(stack, "EchoFunction", capability="echo", code_dir=echo_code)
+    # When the stack is synthesized
+    template = Template.from_stack(stack).to_json()
+    # Then the layer ARN is a parameter CloudFormation reads from Powertools' public SSM parameter
+    # for the release requirements.txt pins, python3.12, arm64
+    parameter = template["Parameters"][POWERTOOLS_PARAMETER_ID]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == f"/aws/service/powertools/python/arm64/python3.12/{pinned_powertools()}"
+    # And the function's first layer is that parameter's value
+    (function,) = (r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    assert function["Properties"]["Layers"][0] == {"Ref": POWERTOOLS_PARAMETER_ID}
+    assert function["Properties"]["Runtime"] == "python3.12"
+    assert function["Properties"]["Architectures"] == ["arm64"]
+
+
+def test_the_pin_is_read_whatever_the_spelling_of_the_name(tmp_path: Path) -> None:
+    # Given requirements files naming the distribution as pip and pip freeze may spell it
+    for spelling in ("aws-lambda-powertools", "aws_lambda_powertools", "AWS.Lambda.Powertools"):
+        requirements = tmp_path / f"{spelling}.txt"
+        requirements.write_text(f"boto3==1.0.0\n{spelling}==3.99.1  # pinned\nmoto==5.2.5\n")
+        # Then the pinned release is read
+        assert powertools_version(requirements) == "3.99.1"
+    # And a file without the pin is refused, naming what to pin
+    unpinned = tmp_path / "unpinned.txt"
+    unpinned.write_text("aws-lambda-powertools>=3\n")
+    with pytest.raises(ValueError, match=r"no aws-lambda-powertools==<version> pin"):
+        powertools_version(unpinned)
+
+
+@pytest.mark.parametrize("region", ["cn-north-1", "us-gov-west-1", "af-south-1", "me-south-1"])
+def test_a_stack_in_a_region_the_stack_does_not_support_is_refused(echo_code: Path, region: str) -> None:
+    # Given a stack bound to a region without the Powertools parameter, or without Bedrock's runtime
+    stack = cdk.Stack(cdk.App(), "Elsewhere", env=cdk.Environment(region=region))
+    # Then its first capability is refused, naming the region, the setting and the fix
+    with pytest.raises(RegionError) as refused:
+        CapabilityFunction(stack, "EchoFunction", capability="echo", code_dir=echo_code)
+    message = str(refused.value)
+    assert f"region {region!r} (from the env region of stack Elsewhere)" in message
+    assert "Fix: deploy to a supported region" in message
+    assert ", ".join(SUPPORTED_REGIONS) in message
+
+
+def test_a_stack_in_a_supported_region_is_built_with_the_regions_rule(echo_code: Path) -> None:
+    # Given a stack bound to a supported region
+    stack = cdk.Stack(cdk.App(), "Frankfurt", env=cdk.Environment(region="eu-central-1"))
+    CapabilityFunction(stack, "EchoFunction", capability="echo", code_dir=echo_code)
+    # Then it carries the rule that refuses, at deploy, a region outside the list
+    (assertion,) = Template.from_stack(stack).to_json()["Rules"][RULE_ID]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Contains": [list(SUPPORTED_REGIONS), {"Ref": "AWS::Region"}]}
+
+
+def test_the_template_names_no_publisher_account_and_no_partition_outside_the_flows(
+    synthesized: Synthesized,
+) -> None:
+    # Given the product's template
+    template = synthesized.template.to_json()
+    # Then no publisher account is written in it: the layer's ARN is SSM's answer
+    assert "017000801446" not in json.dumps(template)
+    # And every function's Powertools layer is that answer
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert functions
+    assert all(f["Properties"]["Layers"][0] == {"Ref": POWERTOOLS_PARAMETER_ID} for f in functions)
+    # And no literal partition is written outside the flows' definitions (their service
+    # integrations, arn:aws:states:::…, are the flows' own: infra/constructs/flow.py)
+    outside = {
+        key: resource
+        for key, resource in template["Resources"].items()
+        if resource["Type"] != "AWS::StepFunctions::StateMachine"
+    }
+    assert not re.findall(r"arn:aws[-a-z]*:", json.dumps({**template, "Resources": outside}))
+    # And the regions the stack supports are asserted at deploy
+    assert template["Rules"][RULE_ID]["Assertions"][0]["Assert"]["Fn::Contains"][0] == list(SUPPORTED_REGIONS)
