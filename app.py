@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import aws_cdk as cdk
 
 from aiflows_runtime.manifest import ManifestError
+from infra.constructs.event_bus import BusPublishersError
 from infra.constructs.flow import FlowDefinitionError
 from infra.nag import apply_nag
+from infra.regions import REGION_SETTING, RegionError, require_supported_region
 from infra.stack import AiFlowsStack
 from infra.stage import StageError
 
@@ -30,6 +33,8 @@ def project_context() -> dict[str, Any]:
 
 def build(context: dict[str, Any] | None = None, outdir: str | None = None) -> cdk.App:
     """The app, ready to synthesize; by default into CDK_OUTDIR, as under the CLI."""
+    # The stack names no region: the one the CLI will deploy to is refused here if unsupported.
+    require_supported_region(os.environ.get(REGION_SETTING))
     app = cdk.App(context={**project_context(), **(context or {})}, outdir=outdir)
     AiFlowsStack(app, "AiFlows", description="aiflows: AI workflows on AWS serverless")
     apply_nag(app)
@@ -37,10 +42,10 @@ def build(context: dict[str, Any] | None = None, outdir: str | None = None) -> c
 
 
 def main() -> int:
-    """Synthesize; a flow, capability or stage that cannot be built is a message, never a stack trace."""
+    """Synthesize; a flow, capability, stage or region that cannot be built is a message, no traceback."""
     try:
         build().synth()
-    except (ManifestError, FlowDefinitionError, StageError) as error:
+    except (ManifestError, FlowDefinitionError, StageError, RegionError, BusPublishersError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

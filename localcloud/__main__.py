@@ -132,6 +132,14 @@ def demo(args: argparse.Namespace) -> int:
             since_ms = int(time.time() * 1000)
             event_id = put_event_file(cloud, deployment, event_file)
             print(f"Put {event_file} on the bus (event id {event_id})")
+            unmatched = [e for e in cloud.unmatched_events if e["event_id"] == event_id]
+            if unmatched:
+                print(
+                    f"  it matched no rule (source {unmatched[0]['source']!r}, detail-type "
+                    f"{unmatched[0]['detail_type']!r}): it starts nothing; the triggers are in each flow.toml"
+                )
+                status = 1
+                continue
             deadline = time.monotonic() + args.timeout
             execution = None
             while time.monotonic() < deadline:

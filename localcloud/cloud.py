@@ -97,6 +97,7 @@ class LocalCloud:
         self.deployments: dict[str, Deployment] = {}
         self._saved_env: dict[str, str | None] = {}
         self.delivery_failures: list[dict[str, Any]] = []
+        self.unmatched_events: list[dict[str, Any]] = []  # accepted, matched no rule (deliver_nowhere)
         # what the local model answers first, read as lines are appended (python -m localcloud script)
         # the faults the chaos suite arms (localcloud/faults.py); none unless a caller adds one
         self.faults = Faults()
@@ -423,6 +424,22 @@ class LocalCloud:
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
         for _ in range(2 if self.faults.strike("events.duplicate", arn) else 1):  # at least once
             self._deliver_once(target, event, arn, service)
+
+    def deliver_nowhere(self, event: dict[str, str]) -> None:
+        """An event that no rule on its bus matched: EventBridge accepts it and delivers it to no target.
+
+        PutEvents answers with its event id all the same, so the local cloud logs it and
+        keeps it in ``unmatched_events`` (``event_id``, ``bus``, ``source``, ``detail_type``):
+        an event of a source or detail-type no rule names starts nothing, and is seen.
+        """
+        LOG.info(
+            "EventBridge: event %s (source %r, detail-type %r) matched no rule on bus %s: delivered nowhere",
+            event["event_id"],
+            event["source"],
+            event["detail_type"],
+            event["bus"],
+        )
+        self.unmatched_events.append(event)
 
     def _deliver_once(self, target: dict[str, Any], event: dict[str, Any], arn: str, service: str) -> None:
         try:

@@ -6,13 +6,16 @@ HTTP 500). Here every target but the ones moto models (CloudWatch Logs, another
 event bus, an archive, an API destination) goes through the cloud's delivery:
 Step Functions, Lambda, SQS and SNS are delivered with the target's input
 transformation; a failed delivery, or a target of another kind, goes to the
-target's dead-letter queue and ``LocalCloud.delivery_failures``. CloudFormation's
-``Ref`` of an event bus is its name (moto hands over the model).
+target's dead-letter queue and ``LocalCloud.delivery_failures``. An event that no
+rule on its bus matched is accepted and delivered nowhere, as on AWS, and handed to
+``LocalCloud.deliver_nowhere``, so that it is seen not matched (moto says nothing).
+CloudFormation's ``Ref`` of an event bus is its name (moto hands over the model).
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,14 +24,19 @@ if TYPE_CHECKING:
 
 
 def install(patches: Patches, cloud: LocalCloud) -> None:
-    from moto.events.models import EventBus, Rule
+    from moto.events.models import EventBus, EventsBackend, Rule
 
     patches.add(EventBus, "physical_resource_id", property(lambda self: self.name))
     send = Rule.send_to_targets
+    put = EventsBackend.put_events
+    matched: set[str] = set()  # the ids of the events a rule matched, while their PutEvents runs
+    lock = threading.Lock()
 
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
+        with lock:
+            matched.add(original_event["id"])
         others = [t for t in self.targets if t["Arn"].split(":")[2:3] in (["logs"], ["events"])]
         routed = [t for t in self.targets if t not in others]
         for target in routed:
@@ -38,4 +46,24 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
             rest.targets = others
             send(rest, original_event, transform_input)
 
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = put(self, events)
+        for event, entry in zip(events, entries, strict=True):  # moto answers each entry in its place
+            if "EventId" not in entry:
+                continue  # refused (no Source, no Detail...): it is in the answer's FailedEntryCount
+            with lock:
+                hit = entry["EventId"] in matched
+                matched.discard(entry["EventId"])
+            if not hit:
+                cloud.deliver_nowhere(
+                    {
+                        "event_id": entry["EventId"],
+                        "bus": event.get("EventBusName") or "default",
+                        "source": event["Source"],
+                        "detail_type": event["DetailType"],
+                    }
+                )
+        return entries
+
     patches.replace(Rule, "send_to_targets", send_to_targets)
+    patches.replace(EventsBackend, "put_events", put_events)
