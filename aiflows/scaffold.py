@@ -23,7 +23,7 @@ from aiflows_runtime.policies import routing_policy
 _DETAIL_TYPE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
 CONFIDENT = 0.8  # the skeleton flow acts alone at this confidence or more, and asks a person below it
 SKELETON_STATES = frozenset(
-    {"Start", "Validate", "Duplicate", "Decide", "Review", "ReviewDecision", "PublishRejected", "Rejected"}
+    {"Start", "Validate", "Decide", "Review", "ReviewDecision", "PublishRejected", "Rejected"}
     | {"PublishCompleted", "Done"}
 )
 
@@ -234,23 +234,12 @@ def _flow_definition(flow: str, step: str, binding: str, outputs: list[str], sub
         },
         "Validate": {
             "Type": "Task",
-            "Comment": "Claim the run for this event; hold the document to its contract.",
+            "Comment": "Hold the document to its contract.",
             "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {
-                "FunctionName": "${ValidateFunction}",
-                "Payload": {"execution.$": "$$.Execution.Id", "document.$": "$.detail"},
-            },
+            "Parameters": {"FunctionName": "${ValidateFunction}", "Payload": {"document.$": "$.detail"}},
             "ResultSelector": {"tenant.$": "$.Payload.tenant", "document.$": "$.Payload.document"},
             "ResultPath": "$.intake",
-            "Catch": [
-                {"ErrorEquals": ["DuplicateRun"], "ResultPath": "$.failure", "Next": "Duplicate"},
-                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "ValidateFailed"},
-            ],
             "Next": step,
-        },
-        "Duplicate": {
-            "Type": "Succeed",
-            "Comment": "The bus delivered this event again: the first run runs it.",
         },
         step: {
             "Type": "Task",

@@ -23,7 +23,7 @@ from infra.constructs.state_table import StateTable
 from infra.constructs.work_queue import WORKER_TIMEOUT, WorkQueue
 from infra.contract_check import walk_states
 from infra.nag import acknowledge
-from infra.weave import EVENT_BUS, weave
+from infra.weave import EVENT_BUS, STATE_TABLE, weave
 
 
 class AiFlowsStack(Stack):
@@ -47,6 +47,7 @@ class AiFlowsStack(Stack):
 
         resources = {
             EVENT_BUS: self.event_bus.event_bus,
+            STATE_TABLE: self.state_table.table,  # an event-triggered flow claims its event there
             "WorkQueue": self.work_queue.queue,
             # a Distributed Map's ItemReader and ResultWriter name it: ${ClaimBucket}, by name
             "ClaimBucket": self.claim_bucket.bucket,

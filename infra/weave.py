@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 from aiflows.registry import CapabilityInfo
 from aiflows_runtime.contracts import FLOW_FAILED, FLOWS_SOURCE
 from aiflows_runtime.manifest import LAMBDA_SERVICE_ERRORS
+from aiflows_runtime.state import keys
 from infra.contract_check import (
     JSONATA,
     JSONPATH,
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
     from aiflows.flows import FlowInfo
 
 EVENT_BUS = "EventBus"  # the ${Name} of the flows' bus
+STATE_TABLE = "StateTable"  # the ${Name} of the state table
 PUBLISH_FAILURE = "PublishFailure"
 FAILURE_CONTEXT = "FailureContext"
 FAILURE_KIND = "FailureKind"
@@ -118,6 +120,30 @@ PUT_EVENTS_RETRY = {
     "JitterStrategy": "FULL",
 }
 PUT_EVENTS_TIMEOUT_SECONDS = 10
+
+# An event-triggered flow's first states: an event EventBridge delivers twice starts one run.
+START_ONCE, CLAIM_EVENT, ALREADY_STARTED = "StartOnce", "ClaimEvent", "AlreadyStarted"
+# How long a claim is kept: EventBridge retries a delivery for the rule target's maximum event age
+# (an hour, infra.constructs.event_bus), so a day outlives every delivery of one event. An event
+# sent again from the bus's dead-letter queue is a new event, with an id of its own.
+CLAIM_SECONDS = 24 * 3600
+PUT_ITEM = "arn:aws:states:::dynamodb:putItem"
+# DynamoDB's throttling and its own failures, as the dynamodb integration names them
+DYNAMODB_RETRY = {
+    "ErrorEquals": [
+        "DynamoDB.ProvisionedThroughputExceededException",
+        "DynamoDB.ThrottlingException",
+        "DynamoDB.RequestLimitExceeded",
+        "DynamoDB.InternalServerErrorException",
+        "States.Timeout",
+    ],
+    "IntervalSeconds": 1,
+    "MaxAttempts": 5,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 10,
+    "JitterStrategy": "FULL",
+}
+DYNAMODB_TIMEOUT_SECONDS = 10
 
 
 def capability_of(
@@ -194,6 +220,8 @@ def weave(flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> dict[st
         for _path, state in walk_states(definition):
             state.setdefault("QueryLanguage", JSONATA)
     states: dict[str, Any] = definition["States"]
+    if flow.manifest.started_by == "events":
+        _weave_start_once(definition, flow)
     if flow.manifest.review:  # first: the review's timeouts are its settings, not its capability's
         _weave_review(definition, flow)
     _weave_tasks(definition, definition, flow, capabilities, _Scope(flow.manifest.correlation_id))
@@ -209,6 +237,84 @@ def weave(flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> dict[st
         for state in states.values():
             state.setdefault("QueryLanguage", JSONPATH)
     return definition
+
+
+def _weave_start_once(definition: dict[str, Any], flow: FlowInfo) -> None:
+    """Put the event's claim in front of the flow: a second delivery of an event ends AlreadyStarted.
+
+    EventBridge delivers an event at least once, so a rule can start a flow twice for
+    one event. The claim is a conditional ``putItem`` of ``start#<event id>`` in the state
+    table (``attribute_not_exists``, or held by this very execution, whose retry or redrive
+    keeps it): the first run writes it and goes on, a duplicate fails the condition and
+    ends in the Succeed state ``AlreadyStarted``. A claim is kept for a day, well past the
+    hour EventBridge goes on delivering one event. A replay from an
+    archive is a delivery by intent: its ``replay-name`` is part of the claim. An input
+    that is no event (no ``id`` or no ``source``: a client that starts the flow itself)
+    claims nothing. The claim is written in JSONata, whatever the flow's language: only
+    JSONata can compute the epoch second of its expiry, from the execution's start time.
+    """
+    states: dict[str, Any] = definition["States"]
+    taken = sorted({START_ONCE, CLAIM_EVENT, ALREADY_STARTED} & set(states))
+    if taken:
+        raise ValueError(
+            f"{flow.definition_path}: states {', '.join(taken)} are the names of the states woven in front "
+            "of an event-triggered flow (docs/flows.md#one-run-per-event): rename yours"
+        )
+    first = definition["StartAt"]
+    written = dict(states)
+    states.clear()  # in place, and first: the woven start reads first in the definition and its drawing
+    event = "$states.input"
+    replay = f"($exists({event}.`replay-name`) ? '#' & {event}.`replay-name` : '')"
+    expiry = f"$string($floor($toMillis($states.context.Execution.StartTime) / 1000) + {CLAIM_SECONDS})"
+    states[START_ONCE] = {
+        "Type": "Choice",
+        "Comment": "An EventBridge event starts one run, however often it is delivered.",
+        "Choices": [
+            {
+                "Or": [
+                    {"Variable": "$.id", "IsPresent": False},
+                    {"Variable": "$.source", "IsPresent": False},
+                ],
+                "Next": first,
+            }
+        ],
+        "Default": CLAIM_EVENT,
+    }
+    states[CLAIM_EVENT] = {
+        "Type": "Task",
+        "Comment": "The first run of this event claims it; a second delivery finds the claim.",
+        "QueryLanguage": JSONATA,
+        "Resource": PUT_ITEM,
+        "Arguments": {
+            "TableName": "${" + STATE_TABLE + "}",
+            "Item": {
+                "pk": {"S": "{% '" + keys.EVENT_START + "' & " + event + ".id & " + replay + " %}"},
+                "sk": {"S": keys.EVENT_START_SORT},
+                "execution": {"S": "{% $states.context.Execution.Id %}"},
+                keys.TTL_ATTRIBUTE: {"N": "{% " + expiry + " %}"},
+            },
+            # a retry of this execution's own claim (its write landed, its answer did not) keeps it
+            "ConditionExpression": "attribute_not_exists(pk) OR execution = :mine",
+            "ExpressionAttributeValues": {":mine": {"S": "{% $states.context.Execution.Id %}"}},
+        },
+        "Output": "{% " + event + " %}",
+        "TimeoutSeconds": DYNAMODB_TIMEOUT_SECONDS,
+        "Retry": [dict(DYNAMODB_RETRY)],
+        "Catch": [
+            {
+                "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
+                "Output": "{% {'event': " + event + ".id, 'already_started': true} %}",
+                "Next": ALREADY_STARTED,
+            }
+        ],
+        "Next": first,
+    }
+    states[ALREADY_STARTED] = {
+        "Type": "Succeed",
+        "Comment": "EventBridge delivered this event again: the run it started is the one to follow.",
+    }
+    states.update(written)
+    definition["StartAt"] = START_ONCE
 
 
 def _weave_tasks(

@@ -9,7 +9,6 @@ from aiflows_runtime.contracts import Contract, Document, StepInput
 
 class ValidateInput(StepInput):
     document: Document
-    execution: str = Field(min_length=1, description="the execution that claims the run")
 
 
 class ValidateOutput(Contract):

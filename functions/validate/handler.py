@@ -1,4 +1,4 @@
-"""validate: claim the run, hold the submitted document to its contract, claim-check a large text."""
+"""validate: hold the submitted document to its contract, claim-check a large text."""
 
 from typing import Any
 
@@ -7,7 +7,6 @@ from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import ObjectRef, parse_input
 from aiflows_runtime.observability import capability_handler
 from aiflows_runtime.policies import guard_policy
-from aiflows_runtime.runs import claim_run
 from aiflows_runtime.settings import settings
 
 from . import logic
@@ -19,7 +18,6 @@ CAPABILITY = "validate"
 @capability_handler(CAPABILITY)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = parse_input(event, ValidateInput)
-    claim_run(client("dynamodb"), settings().state_table_name, request.correlation_id, request.execution)
     document = request.document
     decision = logic.route(document, guard_policy())
     if decision.claim_check and document.text_ref is None:

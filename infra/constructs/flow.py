@@ -614,7 +614,8 @@ def _send(queue: Any, machine: sfn.StateMachine, reach: _Reach) -> None:
 
 
 def _item(table: Any, machine: sfn.StateMachine, reach: _Reach) -> None:
-    table.grant(machine, *reach.actions)
+    # the table alone: an item's read or write never reaches an index (Table.grant adds <arn>/index/*)
+    iam.Grant.add_to_principal(grantee=machine, actions=reach.actions, resource_arns=[table.table_arn])
     if table.encryption_key is not None:
         if reach.actions == ["dynamodb:GetItem"]:
             table.encryption_key.grant_decrypt(machine)

@@ -13,7 +13,7 @@ TTL_ATTRIBUTE = "expiration"
 # (aiflows_runtime.reviews writes it, and removes it once the review is decided).
 PENDING_REVIEWS_INDEX = "gsi1"
 
-# What the runtime does with the table: idempotency records (Powertools), run claims,
+# What the runtime does with the table: idempotency records (Powertools), the flows' event claims,
 # the model ledger, the circuit breaker, the response cache, reviews and feedback.
 READ_ACTIONS = (
     "dynamodb:BatchGetItem",

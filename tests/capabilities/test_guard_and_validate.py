@@ -29,7 +29,6 @@ def test_a_small_document_stays_inline(context: Context) -> None:
             {
                 "correlation_id": "v-1",
                 "flow": "document_intake",
-                "execution": "ex-1",
                 "document": document("Invoice 1"),
             },
             context,
@@ -47,7 +46,7 @@ def test_a_large_document_travels_by_reference(
     handler = load_handler("validate")
     # When it is validated
     result = handler.lambda_handler(
-        {"correlation_id": "v-2", "flow": "document_intake", "execution": "ex-2", "document": document(text)},
+        {"correlation_id": "v-2", "flow": "document_intake", "document": document(text)},
         context,
     )
     # Then the output carries a reference to S3, not the text
@@ -102,7 +101,7 @@ def test_a_reference_s3_could_not_hold_is_invalid_input_naming_it(
 ) -> None:
     # (found by tests/fuzz: the step asked S3 first, and botocore's ParamValidationError escaped)
     handler = load_handler("validate")
-    event = {"correlation_id": "v-7", "flow": "document_intake", "execution": "ex-7"}
+    event = {"correlation_id": "v-7", "flow": "document_intake"}
     with pytest.raises(InvalidInput, match=field.replace(".", r"\.")):
         handler.lambda_handler(
             {**event, "document": {**document("x"), "text": None, "text_ref": ref}}, context
@@ -127,24 +126,6 @@ def test_a_reference_to_a_text_that_is_not_utf8_is_invalid_input(
         )
 
 
-def test_a_second_execution_of_the_same_event_is_a_duplicate(context: Context) -> None:
-    # Given an event whose run one execution has claimed
-    handler = load_handler("validate")
-    event = {
-        "correlation_id": "v-5",
-        "flow": "document_intake",
-        "execution": "ex-5",
-        "document": document("Invoice 5"),
-    }
-    handler.lambda_handler(event, context)
-    # When the same execution retries the step, it keeps its claim
-    handler.lambda_handler(event, context)
-    # Then another execution of the same event is refused by name
-    with pytest.raises(Exception, match="already run by another execution") as raised:
-        handler.lambda_handler({**event, "execution": "ex-6"}, context)
-    assert type(raised.value).__name__ == "DuplicateRun"
-
-
 def test_a_breach_of_the_contract_names_the_fields(context: Context) -> None:
     handler = load_handler("validate")
     with pytest.raises(InvalidInput) as raised:
@@ -152,7 +133,6 @@ def test_a_breach_of_the_contract_names_the_fields(context: Context) -> None:
             {
                 "correlation_id": "v-4",
                 "flow": "document_intake",
-                "execution": "ex-4",
                 "document": {"document_id": "a b"},
             },
             context,
@@ -280,7 +260,6 @@ def test_a_large_referenced_text_is_redacted_into_a_copy_of_its_own(
         {
             "correlation_id": "g-big",
             "flow": "document_intake",
-            "execution": "ex-big",
             "document": document(text),
         },
         context,

@@ -30,6 +30,7 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
     "dynamodb transaction conflicts": [{"kind": "dynamodb.conflict", "rate": 0.5}],
     "s3 errors": [{"kind": "s3.error", "rate": 0.3}],
     "putevents partial failures": [{"kind": "events.put_partial", "rate": 0.4}],
+    "eventbridge delivers twice": [{"kind": "events.duplicate", "rate": 1.0}],
 }
 LONG = {"worker crash": 3, "sqs redelivery": 2, "s3 errors": 2}
 

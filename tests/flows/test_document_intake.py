@@ -189,9 +189,9 @@ def test_the_same_event_delivered_twice_gives_one_run_and_one_action(
         stateMachineArn=app.outputs["DocumentIntakeAliasArn"], name="redelivery-twice-1", input=first["input"]
     )
     second = cloud.wait_for_execution(again["executionArn"])
-    # Then the second execution stops at once, and there is one record
+    # Then the second execution finds the event claimed and stops at once, and there is one record
     assert second["status"] == "SUCCEEDED"
-    assert entered(cloud, second) == ["Start", "Validate", "Duplicate"]
+    assert entered(cloud, second) == ["StartOnce", "ClaimEvent", "AlreadyStarted"]
     assert record(cloud, app, "invoice", "twice-1") is not None
 
 

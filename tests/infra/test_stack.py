@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 from aiflows.flows import action_policies, flows
 from aiflows.registry import capabilities
 from aiflows_runtime.settings import RuntimeSettings
-from infra.constructs.capability_function import POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION
+from infra.constructs.capability_function import POWERTOOLS_PARAMETER_ID
 from infra.constructs.flow import substitutions
 from tests.infra.conftest import Synthesized
 
@@ -196,20 +196,12 @@ def test_every_function_has_the_powertools_and_shared_runtime_layers(synthesized
     (layer_id, layer), *_ = layers.items()
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    # And every function carries it and the public Powertools layer of the stack's region
+    # And every function carries it and the public Powertools layer the pinned release's SSM
+    # parameter names in the region it deploys to
     for name in FUNCTIONS:
         powertools, shared = function_properties(synthesized, name)["Layers"]
         assert shared == {"Ref": layer_id}
-        assert powertools == {
-            "Fn::Join": [
-                "",
-                [
-                    "arn:aws:lambda:",
-                    {"Ref": "AWS::Region"},
-                    f":017000801446:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
-                ],
-            ]
-        }
+        assert powertools == {"Ref": POWERTOOLS_PARAMETER_ID}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -448,12 +440,13 @@ def test_each_flow_deploys_its_woven_definition_bound_to_the_stacks_own_resource
     assert json.loads(properties["DefinitionString"]) == FLOWS[name].woven()
     # And each ${<Name>Function} resolves to the stack's own function of that name (by ARN),
     # ${EventBus} to the bus (by name), ${WorkQueue} to the work queue (by URL) and ${ClaimBucket}
-    # to the claim bucket (by name)
+    # to the claim bucket (by name) and ${StateTable}, where an event's claim is written, to the table
     used = substitutions(FLOWS[name].woven())
     framework = {
         "EventBus": ref(synthesized, stack.event_bus.event_bus),
         "WorkQueue": ref(synthesized, stack.work_queue.queue),
         "ClaimBucket": ref(synthesized, stack.claim_bucket.bucket),
+        "StateTable": ref(synthesized, stack.state_table.table),
     }
     assert properties["DefinitionSubstitutions"] == {
         **{f: arn_of(synthesized, stack.functions[f].function) for f in flow_functions(name)},

@@ -24,6 +24,8 @@ source = ["probe"]
 detail_type = ["probe.submitted"]
 detail = "Document"
 """
+# the same flow, started by clients calling Step Functions: no event to claim
+API_MANIFEST = MANIFEST.split("[[triggers]]")[0] + 'started_by = "api"\n'
 
 
 def classify_task(**extra: Any) -> dict[str, Any]:
@@ -83,7 +85,8 @@ def test_what_the_author_writes_wins(tmp_path: Path) -> None:
         End=True,
     )
     own["Parameters"]["Payload"]["flow"] = "elsewhere"
-    woven = weave(flow(tmp_path, {"Classify": own, "Mine": {"Type": "Fail", "Error": "Mine"}}), by_binding())
+    written = {"Classify": own, "Mine": {"Type": "Fail", "Error": "Mine"}}
+    woven = weave(flow(tmp_path, written, API_MANIFEST), by_binding())
     classify = woven["States"]["Classify"]
     # Then all of it is kept as written, and no failure path is woven for a flow that needs none
     assert (classify["TimeoutSeconds"], classify["Retry"], classify["Catch"]) == (
@@ -105,6 +108,45 @@ def test_failures_may_be_renamed_and_a_catch_to_nowhere_is_refused(tmp_path: Pat
     )
     with pytest.raises(ValueError, match=r"a Catch names states the definition does not have: \['Nowhere'\]"):
         weave(lost, by_binding())
+
+
+def test_an_event_triggered_flow_claims_its_event_before_its_first_state(tmp_path: Path) -> None:
+    # Given a flow that its triggers start
+    woven = weave(flow(tmp_path, {"Classify": classify_task(End=True)}), by_binding())
+    states = woven["States"]
+    # Then it starts by telling an event from a client's input, and goes on to the author's first
+    # state at once when the input is no event
+    assert woven["StartAt"] == "StartOnce"
+    (not_an_event,) = states["StartOnce"]["Choices"]
+    assert not_an_event["Next"] == "Classify"
+    assert states["StartOnce"]["Default"] == "ClaimEvent"
+    # And an event is claimed in the state table with a condition, where a second delivery ends
+    # AlreadyStarted and a claim that cannot be written goes down the failure path
+    claim = states["ClaimEvent"]
+    assert claim["Resource"] == "arn:aws:states:::dynamodb:putItem"
+    assert claim["Arguments"]["TableName"] == "${StateTable}"
+    assert claim["Arguments"]["ConditionExpression"] == "attribute_not_exists(pk) OR execution = :mine"
+    assert claim["Next"] == "Classify"
+    assert [(c["ErrorEquals"], c["Next"]) for c in claim["Catch"]] == [
+        (["DynamoDB.ConditionalCheckFailedException"], "AlreadyStarted"),
+        (["States.ALL"], "ClaimEventFailed"),
+    ]
+    assert states["AlreadyStarted"]["Type"] == "Succeed"
+    assert "ClaimEventFailed" in states and not language_problems(woven)
+
+
+def test_a_flow_that_clients_start_claims_nothing(tmp_path: Path) -> None:
+    woven = weave(flow(tmp_path, {"Classify": classify_task(End=True)}, API_MANIFEST), by_binding())
+    assert woven["StartAt"] == "Classify"
+    assert not {"StartOnce", "ClaimEvent", "AlreadyStarted"} & set(woven["States"])
+
+
+def test_a_state_named_like_the_claim_is_refused_naming_the_file_and_the_fix(tmp_path: Path) -> None:
+    taken = flow(tmp_path, {"ClaimEvent": classify_task(End=True)})
+    with pytest.raises(
+        ValueError, match=r"definition.asl.json: states ClaimEvent are the names .* rename yours"
+    ):
+        weave(taken, by_binding())
 
 
 def review_task(**extra: Any) -> dict[str, Any]:
@@ -256,10 +298,12 @@ def test_a_jsonata_machine_is_woven_in_jsonata_and_its_failure_path_in_jsonpath(
         {"ErrorEquals": ["States.ALL"], "Output": KEEP_FAILURE, "Next": "ClassifyFailed"}
     ]
     # And since AWS refuses a JSONPath state in a JSONata machine, the machine's language moved
-    # onto its states, and every state the weave wrote says JSONPath
+    # onto its states, and every state the weave wrote says JSONPath, but the event's claim,
+    # written in JSONata in every flow
     assert "QueryLanguage" not in woven
     assert classify["QueryLanguage"] == "JSONata"
-    woven_states = set(states) - {"Classify"}
+    assert states["ClaimEvent"]["QueryLanguage"] == "JSONata"
+    woven_states = set(states) - {"Classify", "ClaimEvent"}
     assert {"ClassifyFailed", "FailureContext", "PublishFailure", "FailureKind", "FlowFailed"} <= woven_states
     assert {states[name]["QueryLanguage"] for name in woven_states} == {"JSONPath"}
     # And the failure path reads the error where the Catch put it, as for a JSONPath state

@@ -364,7 +364,9 @@ def retry_gaps(result: Any) -> list[float]:
 
 def test_backoff_rate_multiplies_the_interval_on_each_attempt(run: Runner, bucket: str) -> None:
     """Retry: BackoffRate multiplies the retry interval on each attempt, 5 s then 200 s (ASL spec)."""
-    retry = [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 5, "MaxAttempts": 2, "BackoffRate": 40}]
+    retry = [
+        {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 5, "MaxAttempts": 2, "BackoffRate": 40}
+    ]
     result = run(single(missing_object(Retry=retry)), {})
     first, second = retry_gaps(result)
     # A retrier waits at least its interval and a loaded machine only adds to it, so the

@@ -17,6 +17,7 @@ kind of item; no other module spells a key.
 | a feedback line | ``feedback#<YYYY-MM>`` | ``<decided at>#<review id>`` |
 | the first month with feedback | ``feedback`` | ``months`` |
 | a long work item's finished chunk | ``work#<work id>`` | ``chunk#<number>`` |
+| an event's claim on its run (the flows' ``ClaimEvent``) | ``start#<event id>[#<replay name>]`` | ``start`` |
 | an idempotency record (Powertools) | ``idempotency#<capability>...`` | ``idempotency#<capability>...`` |
 
 A pending review is also in ``gsi1`` under ``reviews#PENDING#<tenant>``, oldest first:
@@ -63,6 +64,10 @@ def run_review(correlation_id: str) -> Key:
 
 
 CALL, GUARD = "call#", "guard#"
+
+# Written by the state machines, not by Python (infra.weave): the prefix and sort key are here,
+# with the rest of the schema.
+EVENT_START, EVENT_START_SORT = "start#", "start"
 
 
 def review(review_id: str) -> Key:
