@@ -15,12 +15,22 @@ moto's ``ADD`` (and ``SET a = a + :n``) reads a number without a decimal point a
 and ``-0.1``) fails the next addition with an HTTP 500. DynamoDB numbers are exact
 decimals of up to 38 digits (developer guide, data types); here both operands are
 read as decimals and the result written in plain notation.
+
+moto's ``TransactWriteItems`` deep-copies every table it touches, once per action, to roll
+back a cancelled transaction: a transaction costs time in proportion to the table, and a
+ledger write (two actions) slowed the local cloud down as runs piled up. AWS: "TransactWriteItems
+is a synchronous write operation that groups up to 100 action requests ... the actions are
+completed atomically so that either all of them succeed, or none of them succeeds" (API
+reference). Here the transaction keeps a copy of the items its actions name, and a cancelled
+one puts back exactly those: the table is left as it was, at the cost of the items touched.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
+import types
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +47,7 @@ READS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
 def install(patches: Patches, cloud: LocalCloud) -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
+    _roll_back_items_only(patches)  # first: the lock below then covers its copies and its rollback
     lock = threading.RLock()  # a transaction's writes may call the single-item ones
     for name in (*WRITES, *READS):
         original = getattr(DynamoDBBackend, name)
@@ -67,3 +78,60 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
 
     patches.replace(DynamoType, "__add__", plus)
     patches.replace(DynamoType, "__sub__", minus)
+
+
+def _roll_back_items_only(patches: Patches) -> None:
+    """A cancelled ``TransactWriteItems`` restores the items it named, not a copy of each table."""
+    from moto.dynamodb import models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    # moto's own rollback then puts each table back as it is: the rollback below is the one
+    patches.replace(models, "copy", types.SimpleNamespace(deepcopy=deepcopy))
+    original = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(
+        self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> Any:
+        kept: list[tuple[Any, Any, Any, Any]] = []  # (table, hash key, range key, the item before)
+        for action in transact_items:
+            operation: dict[str, Any] = next(iter(action.values()), {})
+            table = self.tables.get(operation.get("TableName"))
+            key = operation.get("Key") or operation.get("Item") or {}
+            if table is None or table.hash_key_attr not in key:
+                continue  # moto refuses the transaction before it writes anything
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+            if table.range_key_attr is not None and range_key is None:
+                continue
+            kept.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+        try:
+            return original(self, transact_items, *args, **kwargs)
+        except Exception:
+            for table, hash_key, range_key, before in reversed(kept):
+                _put_back(table, hash_key, range_key, before)
+            raise
+
+    patches.replace(DynamoDBBackend, "transact_write_items", transact_write_items)
+
+
+def _put_back(table: Any, hash_key: Any, range_key: Any, before: Any) -> None:
+    if range_key is None:
+        if before is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = before
+        return
+    if before is not None:
+        table.items[hash_key][range_key] = before
+        return
+    rows = table.items.get(hash_key)
+    if rows is not None:
+        rows.pop(range_key, None)
+        if not rows:
+            del table.items[hash_key]

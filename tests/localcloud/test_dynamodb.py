@@ -51,3 +51,65 @@ def test_numbers_add_up_exactly_through_zero_and_tiny_values() -> None:
                 ExpressionAttributeValues={":change": {"N": change}},
             )
         assert ddb.get_item(TableName=table, Key=key)["Item"]["amount"] == {"N": "0.00015920000000000002"}
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was() -> None:
+    # AWS: TransactWriteItems completes its actions atomically, so that either all of them
+    # succeed or none of them does (API reference); the local cloud puts back the items it named
+    with LocalCloud() as cloud:
+        ddb = cloud.client("dynamodb")
+        table = state_table_like_the_stacks(ddb, "transactions")
+        for n in range(50):  # a table with more in it than the transaction touches
+            ddb.put_item(
+                TableName=table, Item={"pk": {"S": f"other#{n}"}, "sk": {"S": "x"}, "n": {"N": str(n)}}
+            )
+        ddb.put_item(TableName=table, Item={"pk": {"S": "total"}, "sk": {"S": "x"}, "n": {"N": "1"}})
+        before = sorted(map(str, ddb.scan(TableName=table)["Items"]))
+        new = {"pk": {"S": "line"}, "sk": {"S": "1"}}
+        total = {"pk": {"S": "total"}, "sk": {"S": "x"}}
+        try:
+            ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": {**new, "cost": {"N": "2"}}}},
+                    {
+                        "Update": {
+                            "TableName": table,
+                            "Key": total,
+                            "UpdateExpression": "ADD n :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        }
+                    },
+                    {"Delete": {"TableName": table, "Key": {"pk": {"S": "other#3"}, "sk": {"S": "x"}}}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": table,
+                            "Key": {"pk": {"S": "other#4"}, "sk": {"S": "x"}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ddb.exceptions.TransactionCanceledException as cancelled:
+            reasons = [r["Code"] for r in cancelled.response["CancellationReasons"]]
+        else:
+            raise AssertionError("the transaction's condition held")
+        assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
+        assert sorted(map(str, ddb.scan(TableName=table)["Items"])) == before
+        # And the same transaction without the failing check writes all three
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {**new, "cost": {"N": "2"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": total,
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {"Delete": {"TableName": table, "Key": {"pk": {"S": "other#3"}, "sk": {"S": "x"}}}},
+            ]
+        )
+        assert ddb.get_item(TableName=table, Key=total)["Item"]["n"] == {"N": "2"}
+        assert "Item" in ddb.get_item(TableName=table, Key=new)
+        assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "other#3"}, "sk": {"S": "x"}})
