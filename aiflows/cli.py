@@ -11,6 +11,9 @@
     python -m aiflows runs failed [--flow document_intake] [--hours 24]
     python -m aiflows runs redrive <execution ARN> [...] [--dry-run]
     python -m aiflows runs redrive --flow document_intake --failed-since-hours 24 [--dry-run]
+    python -m aiflows runs parked [--flow document_intake]
+    python -m aiflows runs resume <execution ARN> [...] | --flow document_intake | --all
+    python -m aiflows runs abandon <execution ARN> [...] | --flow document_intake | --all
     python -m aiflows runs cost   [--flow document_intake] [--hours 1] [--top 10]
     python -m aiflows runs spend  <correlation id>
     python -m aiflows logs <correlation id> [--errors]
@@ -211,6 +214,16 @@ def _ops(args: argparse.Namespace) -> int:
                     print(f"    cause: {run.cause[:300]}")
         elif args.group == "runs" and args.command == "redrive":
             return _redrive(args, clients)
+        elif args.group == "runs" and args.command == "parked":
+            parked = ops.parked_runs(clients, args.stack, args.flow)
+            print(f"{len(parked)} run(s) parked{f' in {args.flow}' if args.flow else ''}")
+            for waiting in parked:
+                print(f"{waiting.parked_at}  {waiting.flow} at step {waiting.step}: {waiting.error}")
+                print(f"    execution {waiting.execution_arn}")
+                if waiting.cause:
+                    print(f"    cause: {waiting.cause[:300]}")
+        elif args.group == "runs" and args.command in ("resume", "abandon"):
+            return _unpark(args, clients)
         elif args.group == "runs" and args.command == "cost":
             costs = ops.run_costs(clients, args.stack, args.flow, since)
             if not costs:
@@ -308,6 +321,27 @@ def _redrive(args: argparse.Namespace, clients: Any) -> int:
     return 0
 
 
+def _unpark(args: argparse.Namespace, clients: Any) -> int:
+    """``runs resume`` / ``runs abandon``: the parked runs named, of a flow, or all of them."""
+    from aiflows import ops
+
+    if sum((bool(args.execution_arn), args.flow is not None, args.all)) != 1:
+        print(
+            f"error: give the execution ARNs of the parked runs to {args.command}, or --flow <flow>, "
+            "or --all (`python -m aiflows runs parked` lists them)",
+            file=sys.stderr,
+        )
+        return 2
+    done = ops.unpark(
+        clients, args.stack, resume=args.command == "resume", executions=args.execution_arn, flow=args.flow
+    )
+    for unparked in done:
+        print(f"{unparked.run.execution_arn}\n    {unparked.outcome} (parked at step {unparked.run.step})")
+    verb = "resumed" if args.command == "resume" else "abandoned"
+    print(f"{sum(d.outcome != 'no longer waiting' for d in done)} run(s) {verb}")
+    return 0
+
+
 def _new(args: argparse.Namespace) -> int:
     from aiflows import scaffold
     from aiflows.registry import ROOT
@@ -370,6 +404,19 @@ def main(argv: list[str] | None = None) -> int:
         "--failed-since-hours", type=float, metavar="N", help="every run that failed in the last N hours"
     )
     redrive.add_argument("--dry-run", action="store_true", help="say what would be redriven; redrive nothing")
+    runs.add_parser(
+        "parked", parents=[stack], help="the runs parked after a step's retries ran out"
+    ).add_argument("--flow", help="one flow's only")
+    for verb, does in (
+        ("resume", "the step that parked each run runs again"),
+        ("abandon", "each run goes down its failure path, with the error that parked it"),
+    ):
+        unpark = runs.add_parser(
+            verb, parents=[stack], help=f"parked runs: {does}", description=f"Parked runs: {does}."
+        )
+        unpark.add_argument("execution_arn", nargs="*", help="the parked runs (`runs parked` lists them)")
+        unpark.add_argument("--flow", help="every parked run of this flow")
+        unpark.add_argument("--all", action="store_true", help="every parked run")
     logs = groups.add_parser("logs", parents=[stack], help="what the functions logged about one run")
     logs.add_argument("correlation_id")
     logs.add_argument("--errors", action="store_true", help="warnings and errors only")

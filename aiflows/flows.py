@@ -92,6 +92,12 @@ class FlowManifest(Section):
         default_factory=dict, description="${Name} -> capability, for a name other than ${<Camel>Function}"
     )
     review: ReviewSettings | None = None
+    park_for_seconds: int = Field(
+        default=259200,
+        ge=0,
+        le=13 * 86400,  # less than the parked-runs queue keeps a message (14 days)
+        description="how long a run parked after a step's retries waits to be resumed (0: it fails at once)",
+    )
     pricing: PricingSettings = PricingSettings()
 
     @model_validator(mode="after")

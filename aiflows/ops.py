@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,6 +179,111 @@ def _cause(cause: str) -> str:
     if isinstance(error, dict) and "errorMessage" in error:
         return f"{error.get('errorType', 'Error')}: {error['errorMessage']}"
     return cause
+
+
+# --- parked runs ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class ParkedRun:
+    """A run waiting in its step's ``Park<State>`` (docs/flows.md#parked-runs)."""
+
+    execution_arn: str
+    flow: str
+    step: str
+    error: str
+    cause: str
+    parked_at: str
+    receipt: str = ""  # the message's receipt handle, while this listing holds it
+
+
+def _parked_queue(clients: Clients, stack: str) -> str:
+    return _output(outputs(clients, stack), "ParkedRunsQueueUrl", stack)
+
+
+def _parked_messages(sqs: Any, url: str) -> Iterator[tuple[ParkedRun, str]]:
+    """Every message of the queue once, each held (invisible) for a minute: let go of what is kept."""
+    seen: set[str] = set()
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=1
+        ).get("Messages", [])
+        fresh = [m for m in got if m["MessageId"] not in seen]
+        if not fresh:
+            return
+        for message in fresh:
+            seen.add(message["MessageId"])
+            body = json.loads(message["Body"])
+            cause = body.get("cause") or ""  # an error's Cause is text, often JSON; read either way
+            run = ParkedRun(
+                body["execution"],
+                body["flow"],
+                body["step"],
+                body.get("error") or "",
+                _cause(cause if isinstance(cause, str) else json.dumps(cause)),
+                body.get("parked_at", ""),
+                message["ReceiptHandle"],
+            )
+            yield run, body["task_token"]
+
+
+def _let_go(sqs: Any, url: str, runs: Iterable[ParkedRun]) -> None:
+    """The messages looked at and kept become visible again at once."""
+    for run in runs:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=run.receipt, VisibilityTimeout=0)
+
+
+def parked_runs(clients: Clients, stack: str, flow: str | None = None) -> list[ParkedRun]:
+    """The runs that wait to be resumed or abandoned (of one flow, or all), oldest first."""
+    sqs, url = clients("sqs"), _parked_queue(clients, stack)
+    found = [run for run, _ in _parked_messages(sqs, url)]
+    _let_go(sqs, url, found)
+    return sorted((r for r in found if flow in (None, r.flow)), key=lambda r: r.parked_at)
+
+
+@dataclass(frozen=True)
+class Unparked:
+    run: ParkedRun
+    outcome: str  # "resumed", "abandoned", or "no longer waiting" (it timed out or was stopped)
+
+
+def unpark(
+    clients: Clients, stack: str, *, resume: bool, executions: Iterable[str] = (), flow: str | None = None
+) -> list[Unparked]:
+    """Resume the parked runs named by execution ARN (every parked run of ``flow``, or of every
+    flow, when none is named): the step that parked each runs again. Or give them up: each goes
+    down its failure path, with the error that parked it."""
+    from aiflows_runtime.errors import error_code
+
+    named = set(executions)
+    sqs, sfn = clients("sqs"), clients("stepfunctions")
+    url = _parked_queue(clients, stack)
+    done: list[Unparked] = []
+    kept: list[ParkedRun] = []
+    for run, token in _parked_messages(sqs, url):
+        if (named and run.execution_arn not in named) or (not named and flow not in (None, run.flow)):
+            kept.append(run)
+            continue
+        try:
+            if resume:
+                sfn.send_task_success(taskToken=token, output="{}")
+            else:
+                sfn.send_task_failure(
+                    taskToken=token, error=run.error[:256], cause="abandoned: python -m aiflows runs abandon"
+                )
+            outcome = "resumed" if resume else "abandoned"
+        except Exception as exc:
+            if error_code(exc) not in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+                _let_go(sqs, url, kept)
+                raise
+            outcome = "no longer waiting"
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=run.receipt)
+        done.append(Unparked(run, outcome))
+    _let_go(sqs, url, kept)
+    missing = named - {d.run.execution_arn for d in done}
+    if missing:
+        raise OpsError(
+            f"not parked: {', '.join(sorted(missing))} (`python -m aiflows runs parked` lists those that are)"
+        )
+    return done
 
 
 # --- redriving runs ------------------------------------------------------------------

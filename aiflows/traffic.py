@@ -28,6 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from aiflows import ops
 from aiflows.flows import action_policies, flows
 from aiflows.registry import camel
 from aiflows.testing import decide, drained
@@ -87,6 +88,7 @@ class Run:
     event_id: str
     flow: str
     executions: list[dict[str, Any]] = field(default_factory=list)
+    resumed: int = 0  # how often an operator resumed it from a Park<State>
 
 
 @dataclass
@@ -127,8 +129,23 @@ class Traffic:
                 found.setdefault(json.loads(described["input"]).get("id"), []).append(dict(described))
         return found
 
+    def parked(self) -> set[str]:
+        """The executions that wait, parked, to be resumed (docs/flows.md#parked-runs)."""
+        return {r.execution_arn for r in ops.parked_runs(self.cloud.client, self.app.stack_name)}
+
+    def resume_parked(self, runs: list[Run], timeout: float) -> int:
+        """The operator's part once the faults are over: resume every parked run, and wait for the
+        runs again; how many were resumed."""
+        resumed = ops.unpark(self.cloud.client, self.app.stack_name, resume=True)
+        for done in resumed:
+            for run in runs:
+                run.resumed += any(e["executionArn"] == done.run.execution_arn for e in run.executions)
+        if resumed:
+            self.wait(runs, timeout)
+        return len(resumed)
+
     def wait(self, runs: list[Run], timeout: float) -> None:
-        """Until every run's execution ended (approving reviews meanwhile), or the timeout."""
+        """Until every run's execution ended or parked (approving reviews meanwhile), or the timeout."""
         stop = threading.Event()
         reviewer = threading.Thread(target=self._review, args=(stop,), daemon=True)
         if self.reviewer:
@@ -139,9 +156,8 @@ class Traffic:
                 by_flow = {flow: self.executions(flow) for flow in {r.flow for r in runs}}
                 for run in runs:
                     run.executions = by_flow[run.flow].get(run.event_id, [])
-                ended = all(
-                    r.executions and all(e["status"] != "RUNNING" for e in r.executions) for r in runs
-                )
+                running = {e["executionArn"] for r in runs for e in r.executions if e["status"] == "RUNNING"}
+                ended = all(r.executions for r in runs) and not (running and running - self.parked())
                 if ended or time.monotonic() > deadline:
                     return
                 time.sleep(0.5)
@@ -305,5 +321,6 @@ def check(traffic: Traffic, runs: list[Run], bus: list[dict[str, Any]], scenario
         "injected": dict(cloud.faults.injected),
         "ended": dict(statuses),
         "paid_calls": sum(paid_calls[r.event_id] for r in runs),
+        "resumed": sum(r.resumed for r in runs),
     }
     return summary

@@ -18,12 +18,13 @@ from infra.constructs.corpus import Corpus
 from infra.constructs.event_bus import EventBus
 from infra.constructs.flow import Flow, FlowDefinitionError, substitutions
 from infra.constructs.monitoring import RUNBOOKS, Monitoring
+from infra.constructs.parked_runs import ParkedRuns
 from infra.constructs.review_api import ReviewApi
 from infra.constructs.state_table import StateTable
 from infra.constructs.work_queue import WORKER_TIMEOUT, WorkQueue
 from infra.contract_check import walk_states
 from infra.nag import acknowledge
-from infra.weave import EVENT_BUS, STATE_TABLE, weave
+from infra.weave import EVENT_BUS, PARKED_RUNS, STATE_TABLE, weave
 
 
 class AiFlowsStack(Stack):
@@ -33,6 +34,7 @@ class AiFlowsStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.state_table = StateTable(self, "StateTable")
         self.work_queue = WorkQueue(self, "Work")
+        self.parked_runs = ParkedRuns(self, "ParkedRuns")
         self.event_bus = EventBus(self, "EventBus")
         self.claim_bucket = ClaimBucket(self, "ClaimBucket")
         self.corpus = Corpus(self, "Corpus")
@@ -48,6 +50,7 @@ class AiFlowsStack(Stack):
         resources = {
             EVENT_BUS: self.event_bus.event_bus,
             STATE_TABLE: self.state_table.table,  # an event-triggered flow claims its event there
+            PARKED_RUNS: self.parked_runs.queue,  # where a run waits after a step's retries ran out
             "WorkQueue": self.work_queue.queue,
             # a Distributed Map's ItemReader and ResultWriter name it: ${ClaimBucket}, by name
             "ClaimBucket": self.claim_bucket.bucket,
@@ -66,6 +69,7 @@ class AiFlowsStack(Stack):
             runbook_url=self.node.try_get_context("runbook_url") or RUNBOOKS,
             alert_email=self.node.try_get_context("alert_email"),
         )
+        self.monitoring.watch_parked_runs(self.parked_runs.queue)
         outputs: dict[str, str] = {}
         for flow_info in flows().values():
             flow = self.flows[flow_info.name]
@@ -94,6 +98,7 @@ class AiFlowsStack(Stack):
             "StateTableName": self.state_table.table.table_name,
             "WorkQueueUrl": self.work_queue.queue.queue_url,
             "WorkDeadLetterQueueUrl": self.work_queue.dead_letter_queue.queue_url,
+            "ParkedRunsQueueUrl": self.parked_runs.queue.queue_url,
             "EventTargetDeadLetterQueueUrl": self.event_bus.target_dead_letter_queue.queue_url,
             "AlertsTopicArn": self.monitoring.topic.topic_arn,
             "ClaimBucketName": self.claim_bucket.bucket.bucket_name,

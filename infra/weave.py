@@ -81,6 +81,7 @@ if TYPE_CHECKING:
 
 EVENT_BUS = "EventBus"  # the ${Name} of the flows' bus
 STATE_TABLE = "StateTable"  # the ${Name} of the state table
+PARKED_RUNS = "ParkedRuns"  # the ${Name} of the queue where parked runs wait
 PUBLISH_FAILURE = "PublishFailure"
 FAILURE_CONTEXT = "FailureContext"
 FAILURE_KIND = "FailureKind"
@@ -108,17 +109,27 @@ _FAIL_COMMENTS = {
 CHILD_CORRELATION = "$$.Execution.Input.correlation_id"
 BATCH_CORRELATION = "$$.Execution.Input.BatchInput.correlation_id"
 
+
+def service_retry(
+    errors: list[str], *, interval: int = 1, attempts: int = 5, max_delay: int = 10
+) -> dict[str, Any]:
+    """A Retry on a service's passing errors and a timeout: exponential backoff, full jitter, capped."""
+    return {
+        "ErrorEquals": [*errors, "States.Timeout"],
+        "IntervalSeconds": interval,
+        "MaxAttempts": attempts,
+        "BackoffRate": 2,
+        "MaxDelaySeconds": max_delay,
+        "JitterStrategy": "FULL",
+    }
+
+
 PUT_EVENTS = "arn:aws:states:::events:putEvents"
 # what an events:putEvents Task gets when it does not say otherwise: the bus throttles and fails
-PUT_EVENTS_RETRY = {
-    # FailedEntry: PutEvents answered with a failed entry (FailedEntryCount > 0), throttling among them
-    "ErrorEquals": ["EventBridge.EventBridgeException", "EventBridge.FailedEntry", "States.Timeout"],
-    "IntervalSeconds": 2,
-    "MaxAttempts": 3,
-    "BackoffRate": 2,
-    "MaxDelaySeconds": 20,
-    "JitterStrategy": "FULL",
-}
+# (FailedEntry: PutEvents answered with a failed entry, FailedEntryCount > 0, throttling among them)
+PUT_EVENTS_RETRY = service_retry(
+    ["EventBridge.EventBridgeException", "EventBridge.FailedEntry"], interval=2, attempts=3, max_delay=20
+)
 PUT_EVENTS_TIMEOUT_SECONDS = 10
 
 # An event-triggered flow's first states: an event EventBridge delivers twice starts one run.
@@ -129,21 +140,21 @@ START_ONCE, CLAIM_EVENT, ALREADY_STARTED = "StartOnce", "ClaimEvent", "AlreadySt
 CLAIM_SECONDS = 24 * 3600
 PUT_ITEM = "arn:aws:states:::dynamodb:putItem"
 # DynamoDB's throttling and its own failures, as the dynamodb integration names them
-DYNAMODB_RETRY = {
-    "ErrorEquals": [
+DYNAMODB_RETRY = service_retry(
+    [
         "DynamoDB.ProvisionedThroughputExceededException",
         "DynamoDB.ThrottlingException",
         "DynamoDB.RequestLimitExceeded",
         "DynamoDB.InternalServerErrorException",
-        "States.Timeout",
-    ],
-    "IntervalSeconds": 1,
-    "MaxAttempts": 5,
-    "BackoffRate": 2,
-    "MaxDelaySeconds": 10,
-    "JitterStrategy": "FULL",
-}
+    ]
+)
 DYNAMODB_TIMEOUT_SECONDS = 10
+
+SEND_AND_WAIT = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+# errors a Retry may name that are no sign of a passing fault: they never park a run
+_NOT_TRANSIENT = frozenset({"States.ALL", "States.TaskFailed", "States.Runtime"})
+# SQS refusing a message for a moment
+SQS_RETRY = service_retry(["SQS.SdkClientException", "SQS.AmazonSQSException"])
 
 
 def capability_of(
@@ -225,6 +236,8 @@ def weave(flow: FlowInfo, capabilities: Mapping[str, CapabilityInfo]) -> dict[st
     if flow.manifest.review:  # first: the review's timeouts are its settings, not its capability's
         _weave_review(definition, flow)
     _weave_tasks(definition, definition, flow, capabilities, _Scope(flow.manifest.correlation_id))
+    if flow.manifest.type == "STANDARD" and flow.manifest.park_for_seconds:
+        _weave_parking(definition, flow)
     for name, state in list(states.items()):
         if state.get("Type") not in ("Task", "Parallel", "Map"):
             continue
@@ -315,6 +328,79 @@ def _weave_start_once(definition: dict[str, Any], flow: FlowInfo) -> None:
     }
     states.update(written)
     definition["StartAt"] = START_ONCE
+
+
+def retried(state: Mapping[str, Any]) -> list[str]:
+    """The errors a state's Retry names, or its branches' and iterations' do: what may pass."""
+    errors = [e for retrier in state.get("Retry", []) for e in retrier.get("ErrorEquals", [])]
+    for scope in [*state.get("Branches", []), state.get("ItemProcessor") or state.get("Iterator") or {}]:
+        if not is_distributed_map(
+            state
+        ):  # a Distributed Map's children fail alone: the Map fails by tolerance
+            for inner in scope.get("States", {}).values():
+                errors += retried(inner)
+    return [e for e in dict.fromkeys(errors) if e not in _NOT_TRANSIENT]
+
+
+def _weave_parking(definition: dict[str, Any], flow: FlowInfo) -> None:
+    """A step that still fails on what its Retry names parks the run, instead of failing it.
+
+    Its Retry says which errors pass (throttling, a model's outage, a timeout); when the
+    retries run out on one of them, the run waits in ``Park<State>``: a message on the
+    parked-runs queue with the task token, for ``python -m aiflows runs resume`` (which
+    runs the step again) or ``runs abandon`` (which sends it down the failure path with
+    the error that parked it), or ``park_for_seconds`` (the manifest's), after which it
+    goes down the failure path too. The Step Functions redrive cannot do this: a Catch
+    has exited the failed step, and a redrive reruns only the states that did not exit.
+    A state whose author wrote a ``States.ALL`` Catch, a review (its timeouts are its
+    reminders) and what an Express flow runs (no task tokens there) are not parked.
+    """
+    states: dict[str, Any] = definition["States"]
+    review = flow.manifest.review.state if flow.manifest.review else None
+    for name, state in list(states.items()):
+        catches = state.setdefault("Catch", [])
+        if (
+            state.get("Type") not in ("Task", "Parallel", "Map")
+            or name == review
+            or any("States.ALL" in c.get("ErrorEquals", []) for c in catches)
+            or ".waitForTaskToken" in str(state.get("Resource", ""))
+        ):
+            continue
+        caught = {e for c in catches for e in c.get("ErrorEquals", [])}
+        passing = [e for e in retried(state) if e not in caught]
+        if not passing:
+            continue
+        park = f"Park{name}"
+        if park in states:
+            raise ValueError(
+                f"{flow.definition_path}: state {park} is the name of the state woven to park {name} "
+                "(docs/flows.md#parked-runs): rename yours"
+            )
+        catches.append(catch_to(passing, park, language_of(state, definition)))
+        states[park] = {
+            "Type": "Task",
+            "Comment": f"{name} still failed on what its Retry expects to pass: the run waits here to be "
+            "resumed (python -m aiflows runs resume), which runs the step again, or abandoned.",
+            "Resource": SEND_AND_WAIT,
+            "Parameters": {
+                "QueueUrl": "${" + PARKED_RUNS + "}",
+                "MessageBody": {
+                    "task_token.$": "$$.Task.Token",
+                    "execution.$": "$$.Execution.Id",
+                    "flow": flow.name,
+                    "step": name,
+                    "error.$": "$.failure.Error",
+                    "cause.$": "$.failure.Cause",
+                    "parked_at.$": "$$.State.EnteredTime",
+                },
+            },
+            "TimeoutSeconds": flow.manifest.park_for_seconds,
+            "ResultPath": None,
+            "Retry": [dict(SQS_RETRY)],
+            # abandoned, or nobody came: the failure path, with the error that parked the run ($.failure)
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.parked", "Next": f"{name}Failed"}],
+            "Next": name,
+        }
 
 
 def _weave_tasks(

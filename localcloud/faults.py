@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -112,7 +113,12 @@ _EVENTS = "AWSEvents."
 
 def _json_error(code: str, message: str, status: str, **extra: Any) -> tuple[str, list[Any], bytes]:
     body = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message, **extra}
-    headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", code)]
+    # every AWS answer carries its request id, errors too (what a Step Functions error's Cause quotes)
+    headers = [
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("x-amzn-ErrorType", code),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+    ]
     return status, headers, json.dumps(body).encode()
 
 

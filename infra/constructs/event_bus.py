@@ -17,10 +17,10 @@ from aws_cdk import Duration, IResolvable, IResolveContext, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.flow import Flow
+from infra.constructs.queues import resting_queue
 from infra.nag import acknowledge
 
 BUS_NAME = "aiflows"
@@ -105,13 +105,7 @@ class EventBus(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, bus_name: str = BUS_NAME) -> None:
         super().__init__(scope, construct_id)
         self.event_bus = _Bus(self, "Default", event_bus_name=bus_name)
-        self.target_dead_letter_queue = sqs.Queue(
-            self,
-            "TargetDeadLetterQueue",
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            retention_period=Duration.days(14),
-        )
+        self.target_dead_letter_queue = resting_queue(self, "TargetDeadLetterQueue")
         for finding in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
             acknowledge(
                 self.target_dead_letter_queue.node.find_child("Resource"),

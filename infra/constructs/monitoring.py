@@ -52,7 +52,8 @@ FAILED_RUNS = Runbook("failed-runs.md", "Failed runs")
 COST_PER_RUN = Runbook("cost-per-run.md", "Cost per run over budget")
 DLQ_NOT_EMPTY = Runbook("dlq-not-empty.md", "A dead-letter queue is not empty")
 BREAKER_OPEN = Runbook("breaker-open.md", "A model's circuit breaker is open")
-RUNBOOK_LIST = (FAILED_RUNS, COST_PER_RUN, DLQ_NOT_EMPTY, BREAKER_OPEN)
+PARKED = Runbook("parked-runs.md", "Runs are parked")
+RUNBOOK_LIST = (FAILED_RUNS, COST_PER_RUN, DLQ_NOT_EMPTY, BREAKER_OPEN, PARKED)
 
 
 def custom_metric(name: str, statistic: str, period: Duration, **dimensions: str) -> cw.Metric:
@@ -155,6 +156,21 @@ class Monitoring(Construct):
         alarm.add_ok_action(action)
         self.alarms.append(alarm)
         return alarm
+
+    def watch_parked_runs(self, queue: sqs.IQueue) -> cw.Alarm:
+        """An alarm while a run waits on the parked-runs queue for someone to resume it."""
+        self.parked_alarm = self._alarm(
+            "RunsParked",
+            name="runs-parked",
+            metric=queue.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=Duration.minutes(1)
+            ),
+            threshold=1,
+            runbook=PARKED,
+            summary="A run is parked: a step still failed after its retries, and the run waits to be "
+            "resumed or abandoned.",
+        )
+        return self.parked_alarm
 
     def watch_flow(self, flow: Flow, *, cost_per_run_usd: float) -> cw.Dashboard:
         """The flow's two alarms and its dashboard."""

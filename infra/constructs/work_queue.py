@@ -7,6 +7,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.queues import resting_queue
 from infra.nag import acknowledge
 
 WORKER_TIMEOUT = Duration.seconds(60)
@@ -25,13 +26,7 @@ class WorkQueue(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letter_queue = resting_queue(self, "DeadLetterQueue")
         self.queue = sqs.Queue(
             self,
             "Queue",

@@ -38,6 +38,7 @@ def summary_lines() -> list[str]:
     """One line per scenario: what was injected, how the runs ended."""
     return [
         f"{line['scenario']}: {line['runs']} runs, injected {line['injected']}, "
-        f"ended {line['ended']}, {line['paid_calls']} paid model calls, every invariant held"
+        f"ended {line['ended']}, {line['resumed']} resumed after parking, "
+        f"{line['paid_calls']} paid model calls, every invariant held"
         for line in sorted(SURVIVED, key=lambda line: line["scenario"])
     ]

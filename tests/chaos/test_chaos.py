@@ -45,6 +45,7 @@ def test_flows_survive(chaos: Chaos, bus_events: list[dict[str, Any]], scenario:
     runs = chaos.start(batch(scenario.replace(" ", "-"), long_documents=LONG.get(scenario, 0)))
     chaos.wait(runs, timeout=240)
     chaos.cloud.faults.disarm()  # the checks read the cloud without faults
+    chaos.resume_parked(runs, timeout=240)  # and the runs a fault parked go on
     # Then every invariant holds, and the faults were really injected
     summary = check(chaos, runs, bus_events, scenario)
     assert sum(summary["injected"].values()) > 0, f"{scenario}: no fault was injected"
@@ -63,8 +64,10 @@ def test_flows_survive_a_breaker_that_opens_mid_run(chaos: Chaos, bus_events: li
         for _ in range(policy.breaker.failure_threshold):
             breaker.record_failure(model, "chaos: opened mid-run")
     chaos.wait(runs, timeout=240)
-    # Then the runs went on with their fallbacks, and every invariant holds
-    summary = check(chaos, runs, bus_events, "breaker opens mid-run")
+    # And, once the breakers are closed, the runs parked on an open breaker are resumed
     for model in PRIMARIES:
         breaker.close(model)
+    chaos.resume_parked(runs, timeout=240)
+    # Then the runs went on with their fallbacks, and every invariant holds
+    summary = check(chaos, runs, bus_events, "breaker opens mid-run")
     assert summary["paid_calls"] > 0

@@ -22,6 +22,7 @@ def test_runs_whose_review_times_out_end_in_their_timed_out_state(
     runs = chaos.start(batch("review-timeout", names=names))
     # When the reviews, their reminders and their escalations time out
     chaos.wait(runs, timeout=240)
+    chaos.resume_parked(runs, timeout=240)  # a step a loaded machine timed out past its retries
     # Then every invariant holds, and the runs that waited for a person ended in TimedOut
     summary = check(chaos, runs, bus_events, "review times out")
     assert summary["ended"].get("TimedOut", 0) >= 2  # the two that asked for a person, at least

@@ -1,13 +1,14 @@
-"""Redriving runs of a shipped flow, document_intake, after a model outage.
+"""Taking runs of a shipped flow, document_intake, on after a model outage: parked, and redriven.
 
 The summarize models are made to time out, then to throttle (the local model, scripted). A run
-whose Summarize step was still failing when the on-call person stopped it is redriven once the
-models are back, and goes on from there: in its Analyze Parallel only the Summarize branch runs
-again (Extract and Retrieve had finished), and the steps before it (Start, Validate, Intake,
-GuardInput, Guarded, Classify) do not run again. A run that let its Retry give up went through its
-failure path (the woven Catch) to FlowFailed: a redrive would run FlowFailed alone, so the command
-leaves it alone; what Step Functions does with it anyway is shown too. Last, the redrive
-runbook's own commands, as written.
+whose Summarize kept failing until its Retry gave up parks (docs/flows.md#parked-runs): resumed
+once the models are back, its Analyze runs again and the steps before it (Start, Validate,
+Intake, GuardInput, Guarded, Classify) do not. Abandoned instead, it goes through its failure path
+to FlowFailed: a redrive would run FlowFailed alone, so the redrive command leaves it alone; what
+Step Functions does with it anyway is shown too. A run whose Summarize was still failing when the
+on-call person stopped it is redriven, and goes on from there: in its Analyze Parallel only the
+Summarize branch runs again (Extract and Retrieve had finished). Last, the parked-runs and redrive
+runbooks' own commands, as written.
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ from tests.flows.test_runbooks import INVOICE, output_of, run_page
 # Timeouts keep a 30 s floor: the handlers run at real speed on a busy machine (localcloud/timescale.py)
 LOCAL_CLOUD = {"time_scale": 0.01, "timeout_floor": 30.0}
 FLOW = "document_intake"
-FINISHED_BEFORE_ANALYZE = ["Start", "Validate", "Intake", "GuardInput", "Guarded", "Classify"]
+FINISHED_BEFORE_ANALYZE = [
+    "StartOnce",
+    "ClaimEvent",
+    "Start",
+    "Validate",
+    "Intake",
+    "GuardInput",
+    "Guarded",
+    "Classify",
+]
 FINISHED_BRANCHES = ["Extract", "Retrieve", "SummaryRoute"]
 DOWN = "summarize"  # the capability whose models are down
 
@@ -128,17 +138,88 @@ def stopped_during_outage(cloud: LocalCloud, app: Deployment, tmp_path: Path, na
     return event_id, arn
 
 
-def caught_after_retries(cloud: LocalCloud, app: Deployment, tmp_path: Path, name: str) -> tuple[str, str]:
-    """A run whose Summarize kept failing until its Retry gave up: the Catch took it to FlowFailed."""
+def parked_after_retries(cloud: LocalCloud, app: Deployment, tmp_path: Path, name: str) -> tuple[str, str]:
+    """A run whose Summarize kept failing until its Retry gave up: it parks at ParkAnalyze."""
     cloud.model.script(DOWN, *[Throttle()] * 80)
     event_id = submit(cloud, app, tmp_path, name)
     arn = str(execution_of(cloud, app, event_id, flow=FLOW)["executionArn"])
+    deadline = time.monotonic() + 120
+    while arn not in {run.execution_arn for run in ops.parked_runs(cloud.client, app.stack_name)}:
+        status = cloud.client("stepfunctions").describe_execution(executionArn=arn)["status"]
+        assert status == "RUNNING" and time.monotonic() < deadline, (
+            f"{status}: {entered(history(cloud, arn))}"
+        )
+        time.sleep(0.2)
+    cloud.model.reset()
+    return event_id, arn
+
+
+def caught_after_retries(cloud: LocalCloud, app: Deployment, tmp_path: Path, name: str) -> tuple[str, str]:
+    """A run that parked after its retries, then was abandoned: its failure path took it to FlowFailed."""
+    event_id, arn = parked_after_retries(cloud, app, tmp_path, name)
+    [abandoned] = ops.unpark(cloud.client, app.stack_name, resume=False, executions=[arn])
+    assert abandoned.outcome == "abandoned", abandoned
     done = cloud.wait_for_execution(arn, timeout=120)
     assert (done["status"], done.get("error")) == ("FAILED", "ModelUnavailable"), done
     path = entered(history(cloud, arn))
     assert "AnalyzeFailed" in path and path[-1] == "FlowFailed", path  # its failure path, to its end
     cloud.model.reset()
     return event_id, arn
+
+
+def test_a_run_parked_on_an_outage_is_resumed_and_its_finished_steps_do_not_run_again(
+    cloud: LocalCloud, app: Deployment, tmp_path: Path, bus_events: list[dict[str, Any]]
+) -> None:
+    # Given a run whose Summarize kept failing past its Retry, parked; and the models back
+    event_id, arn = parked_after_retries(cloud, app, tmp_path, "park-outage-1")
+    close_breakers(cloud, app)
+    [parked] = [
+        run for run in ops.parked_runs(cloud.client, app.stack_name, FLOW) if run.execution_arn == arn
+    ]
+    assert (parked.step, parked.error) == ("Analyze", "ModelUnavailable"), parked
+    # When the on-call person resumes it
+    [resumed] = ops.unpark(cloud.client, app.stack_name, resume=True, executions=[arn])
+    assert resumed.outcome == "resumed"
+    # Then it runs Analyze again and succeeds, and nothing is parked any more
+    done = cloud.wait_for_execution(arn, timeout=120)
+    assert done["status"] == "SUCCEEDED", done.get("cause")
+    path = entered(history(cloud, arn))
+    assert path.count("ParkAnalyze") == 1 and path[path.index("ParkAnalyze") + 1] == "Analyze", path
+    assert arn not in {run.execution_arn for run in ops.parked_runs(cloud.client, app.stack_name)}
+    # And the steps it had finished before it parked ran once
+    assert [path.count(step) for step in FINISHED_BEFORE_ANALYZE] == [1] * len(FINISHED_BEFORE_ANALYZE)
+    # And its outcome was announced once, and no failure was
+    seen = drained(cloud, bus_events)
+    assert len(of_type(seen, "document.processed", event_id)) == 1
+    assert of_type(seen, "flow.failed", event_id) == []
+
+
+def test_the_parked_runs_runbook_lists_resumes_and_abandons(
+    cloud: LocalCloud, app: Deployment, tmp_path: Path
+) -> None:
+    # Given one run parked in the outage, to resume once it is over, and one to abandon
+    event_id, resume = parked_after_retries(cloud, app, tmp_path, "park-page-1")
+    _, abandon = parked_after_retries(cloud, app, tmp_path, "park-page-2")
+    close_breakers(cloud, app)
+    # When the on-call person follows the page
+    outputs = run_page(cloud, "parked-runs.md", **{"correlation-id": event_id, "execution-arn": abandon})
+    # Then both were listed with their step and error
+    first_look = output_of(outputs, "python -m aiflows runs parked")
+    assert f"execution {resume}" in first_look and f"execution {abandon}" in first_look
+    assert "document_intake at step Analyze: ModelUnavailable" in first_look
+    # And the one abandoned went down its failure path, with the error that parked it
+    assert f"{abandon}\n    abandoned (parked at step Analyze)" in output_of(
+        outputs, "python -m aiflows runs abandon"
+    )
+    ended = cloud.wait_for_execution(abandon, timeout=120)
+    assert (ended["status"], ended["error"]) == ("FAILED", "ModelUnavailable")
+    # And the other was resumed and succeeded, and none is left parked
+    assert f"{resume}\n    resumed (parked at step Analyze)" in output_of(
+        outputs, "python -m aiflows runs resume"
+    )
+    assert cloud.wait_for_execution(resume, timeout=120)["status"] == "SUCCEEDED"
+    assert "0 run(s) parked" in output_of(outputs, "python -m aiflows runs parked", which=1)
+    assert abandon in output_of(outputs, "python -m aiflows runs failed")
 
 
 def test_a_run_stopped_at_its_failing_step_is_redriven_and_its_finished_steps_do_not_run_again(
@@ -161,7 +242,8 @@ def test_a_run_stopped_at_its_failing_step_is_redriven_and_its_finished_steps_do
     assert again[:2] == ["Analyze", "Summarize"] and again[-1] == "Processed", again
     # And the steps it had finished did not run again: each entered once, in the first attempt
     assert not set(FINISHED_BEFORE_ANALYZE + FINISHED_BRANCHES) & set(again), again
-    assert [entered(first).count(step) for step in FINISHED_BEFORE_ANALYZE + FINISHED_BRANCHES] == [1] * 9
+    finished = FINISHED_BEFORE_ANALYZE + FINISHED_BRANCHES
+    assert [entered(first).count(step) for step in finished] == [1] * len(finished)
     # And its outcome was announced once, and no failure was
     seen = drained(cloud, bus_events)
     assert len(of_type(seen, "document.processed", event_id)) == 1

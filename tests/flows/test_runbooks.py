@@ -134,7 +134,8 @@ def test_every_alarm_names_a_runbook_that_exists_and_runs_commands(
 ) -> None:
     # Given the alarms the local cloud deployed from the template
     alarms = cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{app.stack_name}-")["MetricAlarms"]
-    assert len(alarms) == 2 * len(flows()) + 3  # two per flow, one per dead-letter queue, one for breakers
+    # two per flow, one per dead-letter queue, one for breakers, one for parked runs
+    assert len(alarms) == 2 * len(flows()) + 4
     for alarm in alarms:
         # Then each description ends with a runbook of docs/runbooks that has commands to run
         link = alarm["AlarmDescription"].rsplit("Runbook: ", 1)[1]

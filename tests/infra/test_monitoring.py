@@ -73,6 +73,7 @@ def test_the_alarms_watch_failures_dead_letters_breakers_and_cost(synthesized: S
         "AiFlows-work-dlq-not-empty",
         "AiFlows-event-targets-dlq-not-empty",
         "AiFlows-breaker-open",
+        "AiFlows-runs-parked",
     }
     topic = {"Ref": synthesized.logical_id(synthesized.stack.monitoring.topic)}
     for name, alarm in alarms.items():
@@ -118,6 +119,16 @@ def check_queue_alarms(synthesized: Synthesized, alarms: dict[str, Any]) -> None
     assert dlq["Dimensions"][0]["Value"] == {
         "Fn::GetAtt": [synthesized.logical_id(synthesized.stack.work_queue.dead_letter_queue), "QueueName"]
     }
+    parked = alarms["AiFlows-runs-parked"]
+    assert (parked["MetricName"], parked["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 1)
+    assert parked["Dimensions"] == [
+        {
+            "Name": "QueueName",
+            "Value": {
+                "Fn::GetAtt": [synthesized.logical_id(synthesized.stack.parked_runs.queue), "QueueName"]
+            },
+        }
+    ]
     breaker = alarms["AiFlows-breaker-open"]
     assert (breaker["Namespace"], breaker["MetricName"]) == ("AiFlows", "BreakerOpen")
     assert breaker["Dimensions"] == [{"Name": "service", "Value": "aiflows"}]

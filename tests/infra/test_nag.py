@@ -76,6 +76,7 @@ ACKNOWLEDGED = {
     "ReviewApi/Api/Default/console/{name}/GET": {"AwsSolutions-APIG4", "AwsSolutions-COG4"},
     "Work/DeadLetterQueue": {"Serverless-SQSRedrivePolicy"},
     "EventBus/TargetDeadLetterQueue": {"AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"},
+    "ParkedRuns/Queue": {"AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"},
 }
 
 

@@ -440,13 +440,15 @@ def test_each_flow_deploys_its_woven_definition_bound_to_the_stacks_own_resource
     assert json.loads(properties["DefinitionString"]) == FLOWS[name].woven()
     # And each ${<Name>Function} resolves to the stack's own function of that name (by ARN),
     # ${EventBus} to the bus (by name), ${WorkQueue} to the work queue (by URL) and ${ClaimBucket}
-    # to the claim bucket (by name) and ${StateTable}, where an event's claim is written, to the table
+    # to the claim bucket (by name), ${StateTable}, where an event's claim is written, to the table,
+    # and ${ParkedRuns}, where a run parks after a step's retries, to the parked-runs queue (by URL)
     used = substitutions(FLOWS[name].woven())
     framework = {
         "EventBus": ref(synthesized, stack.event_bus.event_bus),
         "WorkQueue": ref(synthesized, stack.work_queue.queue),
         "ClaimBucket": ref(synthesized, stack.claim_bucket.bucket),
         "StateTable": ref(synthesized, stack.state_table.table),
+        "ParkedRuns": ref(synthesized, stack.parked_runs.queue),
     }
     assert properties["DefinitionSubstitutions"] == {
         **{f: arn_of(synthesized, stack.functions[f].function) for f in flow_functions(name)},
@@ -481,16 +483,20 @@ def test_each_flow_may_put_events_on_the_bus_and_send_work_only_if_it_does(
             "Resource": arn_of(synthesized, stack.event_bus.event_bus),
         }
     ]
-    # And it may send work to the queue only when one of its Tasks does
-    sends = [
-        {
-            "Action": "sqs:SendMessage",
-            "Effect": "Allow",
-            "Resource": arn_of(synthesized, stack.work_queue.queue),
-        }
+    # And it may send to a queue only when one of its Tasks does: work to the work queue, a
+    # parked run to the parked-runs queue
+    used = substitutions(FLOWS[name].woven())
+    queues = [
+        q
+        for binding, q in (("ParkedRuns", stack.parked_runs.queue), ("WorkQueue", stack.work_queue.queue))
+        if binding in used
     ]
-    uses_queue = "WorkQueue" in substitutions(FLOWS[name].woven())
-    assert statements_with(statements, "sqs:") == (sends if uses_queue else [])
+    sends = [
+        {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": [arn_of(synthesized, q) for q in queues]}
+    ]
+    if len(queues) == 1:
+        sends[0]["Resource"] = arn_of(synthesized, queues[0])
+    assert statements_with(statements, "sqs:") == (sends if queues else [])
 
 
 @pytest.mark.parametrize("name", FLOWS)
@@ -624,7 +630,7 @@ def test_the_work_queue_dead_letters_after_three_receives(synthesized: Synthesiz
 def test_every_queue_is_encrypted_and_refuses_plain_http(synthesized: Synthesized) -> None:
     # Given every queue of the stack
     queues = synthesized.template.find_resources("AWS::SQS::Queue")
-    assert len(queues) == 3
+    assert len(queues) == 4  # work, its dead letters, the event targets' dead letters, parked runs
     for queue_id, queue in queues.items():
         # Then SQS encrypts it
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, queue_id
@@ -763,6 +769,7 @@ def test_the_outputs_name_what_clients_and_the_local_cloud_need(synthesized: Syn
         "StateTableName": value(stack.state_table.table),
         "WorkQueueUrl": value(stack.work_queue.queue),
         "WorkDeadLetterQueueUrl": value(stack.work_queue.dead_letter_queue),
+        "ParkedRunsQueueUrl": value(stack.parked_runs.queue),
         "EventTargetDeadLetterQueueUrl": value(stack.event_bus.target_dead_letter_queue),
         "AlertsTopicArn": value(stack.monitoring.topic),
         "ClaimBucketName": value(stack.claim_bucket.bucket),

@@ -65,6 +65,7 @@ def test_dynamodb_throttling_and_conflicts_come_as_dynamodb_sends_them(cloud: Lo
     with pytest.raises(ClientError) as throttled:
         ddb.get_item(TableName=table, Key={"pk": {"S": "a"}, "sk": {"S": "b"}})
     assert throttled.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    assert throttled.value.response["ResponseMetadata"]["RequestId"]  # as every AWS answer has one
     cloud.faults.add("dynamodb.conflict", limit=1)
     put = {"Put": {"TableName": table, "Item": {"pk": {"S": "a"}, "sk": {"S": "b"}}}}
     with pytest.raises(ClientError) as conflict:

@@ -28,6 +28,11 @@ detail = "Document"
 API_MANIFEST = MANIFEST.split("[[triggers]]")[0] + 'started_by = "api"\n'
 
 
+def passing(capability: str = "classify") -> list[str]:
+    """What a capability Task's woven Retry names: the errors that park a run when retries run out."""
+    return [*LAMBDA_SERVICE_ERRORS, *capabilities()[capability].manifest.task.retry_on]
+
+
 def classify_task(**extra: Any) -> dict[str, Any]:
     return {
         "Type": "Task",
@@ -62,8 +67,25 @@ def test_a_capability_task_gets_its_defaults_and_a_failure_path(tmp_path: Path) 
     (retry,) = classify["Retry"]
     assert retry["ErrorEquals"] == [*LAMBDA_SERVICE_ERRORS, *task.retry_on]
     assert (retry["JitterStrategy"], retry["MaxDelaySeconds"]) == ("FULL", task.max_delay_seconds)
+    # And a Catch that parks the run on what its Retry names, and one that fails it on anything else
     assert classify["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "ClassifyFailed"}
+        {"ErrorEquals": passing(), "ResultPath": "$.failure", "Next": "ParkClassify"},
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "ClassifyFailed"},
+    ]
+    # And the parked run waits on the parked-runs queue with its task token, then runs the step
+    # again; abandoned, or after the manifest's park_for_seconds, it takes the failure path
+    park = states["ParkClassify"]
+    assert park["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+    body = park["Parameters"]["MessageBody"]
+    assert park["Parameters"]["QueueUrl"] == "${ParkedRuns}"
+    assert (body["task_token.$"], body["step"], body["error.$"]) == (
+        "$$.Task.Token",
+        "Classify",
+        "$.failure.Error",
+    )
+    assert (park["Next"], park["ResultPath"], park["TimeoutSeconds"]) == ("Classify", None, 259200)
+    assert park["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.parked", "Next": "ClassifyFailed"}
     ]
     # And the failure path names the step, publishes flow.failed and ends in named Fail states
     assert states["ClassifyFailed"]["Parameters"]["step"] == "Classify"
@@ -129,6 +151,7 @@ def test_an_event_triggered_flow_claims_its_event_before_its_first_state(tmp_pat
     assert claim["Next"] == "Classify"
     assert [(c["ErrorEquals"], c["Next"]) for c in claim["Catch"]] == [
         (["DynamoDB.ConditionalCheckFailedException"], "AlreadyStarted"),
+        (claim["Retry"][0]["ErrorEquals"], "ParkClaimEvent"),
         (["States.ALL"], "ClaimEventFailed"),
     ]
     assert states["AlreadyStarted"]["Type"] == "Succeed"
@@ -145,6 +168,30 @@ def test_a_state_named_like_the_claim_is_refused_naming_the_file_and_the_fix(tmp
     taken = flow(tmp_path, {"ClaimEvent": classify_task(End=True)})
     with pytest.raises(
         ValueError, match=r"definition.asl.json: states ClaimEvent are the names .* rename yours"
+    ):
+        weave(taken, by_binding())
+
+
+def test_no_run_parks_where_the_author_caught_everything_or_parking_is_off(tmp_path: Path) -> None:
+    # Given a Task whose author catches everything, and a flow that does not park
+    own = classify_task(Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Mine"}], Next="Other")
+    written = {"Classify": own, "Other": classify_task(End=True), "Mine": {"Type": "Fail"}}
+    woven = weave(flow(tmp_path, written), by_binding())["States"]
+    # Then the author's Catch decides alone, and the other Task parks
+    assert "ParkClassify" not in woven and "ParkOther" in woven
+    off = weave(flow(tmp_path, written, "park_for_seconds = 0\n" + MANIFEST), by_binding())["States"]
+    assert not [name for name in off if name.startswith("Park")]
+    # And an Express flow, which cannot wait for a task token, parks nothing
+    express = weave(flow(tmp_path, written, 'type = "EXPRESS"\n' + MANIFEST), by_binding())["States"]
+    assert not [name for name in express if name.startswith("Park")]
+
+
+def test_a_state_named_like_a_park_is_refused_naming_the_file_and_the_fix(tmp_path: Path) -> None:
+    taken = flow(
+        tmp_path, {"Classify": classify_task(Next="ParkClassify"), "ParkClassify": {"Type": "Succeed"}}
+    )
+    with pytest.raises(
+        ValueError, match=r"state ParkClassify is the name of the state woven to park Classify"
     ):
         weave(taken, by_binding())
 
@@ -180,6 +227,8 @@ def test_a_review_task_asks_again_then_times_out(tmp_path: Path) -> None:
     assert states["EscalateReview"]["Parameters"]["Payload"]["escalation"] is True
     assert states["RemindReview"]["Parameters"]["Payload"]["reminder"] is True
     assert states["ReviewTimedOut"]["Parameters"]["step"] == "EscalateReview"
+    # And a review never parks: nobody deciding is what its reminders are for
+    assert not {"ParkReview", "ParkRemindReview", "ParkEscalateReview"} & set(states)
 
 
 def test_a_task_that_puts_events_gets_a_timeout_and_a_retry(tmp_path: Path) -> None:
@@ -206,6 +255,7 @@ def test_an_authors_partial_catch_keeps_its_errors_and_the_rest_takes_the_failur
     )["States"]
     assert states["Classify"]["Catch"] == [
         *own,
+        {"ErrorEquals": passing(), "ResultPath": "$.failure", "Next": "ParkClassify"},
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "ClassifyFailed"},
     ]
     assert "PublishFailure" in states
@@ -295,7 +345,8 @@ def test_a_jsonata_machine_is_woven_in_jsonata_and_its_failure_path_in_jsonpath(
     assert classify["Retry"][0]["ErrorEquals"] == [*LAMBDA_SERVICE_ERRORS, *task.retry_on]
     # And a Catch that keeps the error the JSONata way, as `failure` beside the state's input
     assert classify["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "Output": KEEP_FAILURE, "Next": "ClassifyFailed"}
+        {"ErrorEquals": passing(), "Output": KEEP_FAILURE, "Next": "ParkClassify"},
+        {"ErrorEquals": ["States.ALL"], "Output": KEEP_FAILURE, "Next": "ClassifyFailed"},
     ]
     # And since AWS refuses a JSONPath state in a JSONata machine, the machine's language moved
     # onto its states, and every state the weave wrote says JSONPath, but the event's claim,
@@ -326,7 +377,7 @@ def test_a_mixed_machine_weaves_each_state_in_its_own_language(tmp_path: Path) -
     assert states["Classify"]["Catch"][0]["Output"] == KEEP_FAILURE
     # And the JSONPath one as it always has
     assert states["Again"]["Parameters"]["Payload"]["correlation_id.$"] == "$.detail.id"
-    assert states["Again"]["Catch"][0] == {
+    assert states["Again"]["Catch"][-1] == {
         "ErrorEquals": ["States.ALL"],
         "ResultPath": "$.failure",
         "Next": "AgainFailed",
@@ -478,8 +529,10 @@ def test_the_states_of_a_jsonata_machines_branches_stay_jsonata(tmp_path: Path) 
     assert inner["QueryLanguage"] == "JSONata"
     assert inner["Arguments"]["Payload"]["flow"] == "probe"
     assert states["Both"]["QueryLanguage"] == "JSONata"
+    # (and parks on what the branch's Retry names)
     assert states["Both"]["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "Output": KEEP_FAILURE, "Next": "BothFailed"}
+        {"ErrorEquals": passing(), "Output": KEEP_FAILURE, "Next": "ParkBoth"},
+        {"ErrorEquals": ["States.ALL"], "Output": KEEP_FAILURE, "Next": "BothFailed"},
     ]
 
 
@@ -582,7 +635,7 @@ def test_an_inline_maps_tasks_keep_the_runs_correlation_id_and_no_catch_of_their
     # Then its Task reads the run's correlation id, as before, and is caught by its Map
     assert classify["Parameters"]["Payload"]["correlation_id.$"] == "$$.Execution.Input.id"
     assert "Catch" not in classify
-    assert states["Each"]["Catch"][0]["Next"] == "EachFailed"
+    assert [c["Next"] for c in states["Each"]["Catch"]] == ["ParkEach", "EachFailed"]
 
 
 @pytest.mark.parametrize("batched", [False, True], ids=["item-selector", "batch-input"])
