@@ -30,6 +30,7 @@ from aiflows.flows import FlowInfo, bus_events, flows
 from aiflows.registry import CapabilityInfo
 from aiflows_runtime.contracts import parse_input
 from aiflows_runtime.errors import FlowError, InvalidInput
+from infra.weave import CLAIM_EVENT, START_ONCE
 from tests.capabilities.conftest import Context, load_handler
 from tests.fuzz.examples import FUZZ, count
 from tests.fuzz.schemas import Mutation, from_schema, mutations
@@ -87,14 +88,21 @@ class FirstStep:
 
 
 def first_step(flow: FlowInfo) -> FirstStep | None:
-    """The first Task on the path from StartAt, if it takes the detail (``$.detail``)."""
+    """The author's first Task on an event's path from StartAt, if it takes the detail (``$.detail``).
+
+    An event goes through the woven claim first (StartOnce, ClaimEvent), then the author's states.
+    """
     definition = flow.woven()
     if definition.get("QueryLanguage", "JSONPath") != "JSONPath":
         return None
     bindings = {f"${{{name}}}": info for name, info in flow.capability_bindings().items()}
-    state = definition["States"][definition["StartAt"]]
+    states = definition["States"]
+    name = definition["StartAt"]
+    if name == START_ONCE:
+        name = states[CLAIM_EVENT]["Next"]
+    state = states[name]
     while state["Type"] == "Pass" and "Next" in state:
-        state = definition["States"][state["Next"]]
+        state = states[state["Next"]]
     parameters = state.get("Parameters") or {}
     payload = parameters.get("Payload") or {}
     if state["Type"] != "Task" or "$.detail" not in payload.values():
