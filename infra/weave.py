@@ -333,12 +333,11 @@ def _weave_start_once(definition: dict[str, Any], flow: FlowInfo) -> None:
 def retried(state: Mapping[str, Any]) -> list[str]:
     """The errors a state's Retry names, or its branches' and iterations' do: what may pass."""
     errors = [e for retrier in state.get("Retry", []) for e in retrier.get("ErrorEquals", [])]
-    for scope in [*state.get("Branches", []), state.get("ItemProcessor") or state.get("Iterator") or {}]:
-        if not is_distributed_map(
-            state
-        ):  # a Distributed Map's children fail alone: the Map fails by tolerance
-            for inner in scope.get("States", {}).values():
-                errors += retried(inner)
+    # a Distributed Map's children fail on their own: the Map fails by its tolerance, not their errors
+    processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+    for scope in [] if is_distributed_map(state) else [*state.get("Branches", []), processor]:
+        for nested in scope.get("States", {}).values():
+            errors += retried(nested)
     return [e for e in dict.fromkeys(errors) if e not in _NOT_TRANSIENT]
 
 
@@ -358,12 +357,11 @@ def _weave_parking(definition: dict[str, Any], flow: FlowInfo) -> None:
     states: dict[str, Any] = definition["States"]
     review = flow.manifest.review.state if flow.manifest.review else None
     for name, state in list(states.items()):
-        catches = state.setdefault("Catch", [])
-        if (
-            state.get("Type") not in ("Task", "Parallel", "Map")
-            or name == review
-            or any("States.ALL" in c.get("ErrorEquals", []) for c in catches)
-            or ".waitForTaskToken" in str(state.get("Resource", ""))
+        if state.get("Type") not in ("Task", "Parallel", "Map") or name == review:
+            continue
+        catches = state.get("Catch", [])
+        if any("States.ALL" in c.get("ErrorEquals", []) for c in catches) or ".waitForTaskToken" in str(
+            state.get("Resource", "")
         ):
             continue
         caught = {e for c in catches for e in c.get("ErrorEquals", [])}
@@ -376,7 +374,7 @@ def _weave_parking(definition: dict[str, Any], flow: FlowInfo) -> None:
                 f"{flow.definition_path}: state {park} is the name of the state woven to park {name} "
                 "(docs/flows.md#parked-runs): rename yours"
             )
-        catches.append(catch_to(passing, park, language_of(state, definition)))
+        state["Catch"] = [*catches, catch_to(passing, park, language_of(state, definition))]
         states[park] = {
             "Type": "Task",
             "Comment": f"{name} still failed on what its Retry expects to pass: the run waits here to be "
@@ -545,6 +543,9 @@ def _weave_review(definition: dict[str, Any], flow: FlowInfo) -> None:
             return  # the author wrote this step, and what follows it
         state = asks if step == name else copy.deepcopy(original)
         payload = arguments_of(state, language).get("Payload")
+        if review.role is not None and isinstance(payload, dict):
+            payload.pop("role.$", None)  # the manifest's: who may decide is not the definition's to say
+            payload["role"] = review.role
         if step == name:
             if "TimeoutSecondsPath" not in state:
                 state.setdefault("TimeoutSeconds", timeout)
