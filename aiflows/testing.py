@@ -209,6 +209,16 @@ def of_type(events: list[dict[str, Any]], detail_type: str, correlation_id: str)
     ]
 
 
+def history(cloud: LocalCloud, execution_arn: str) -> list[dict[str, Any]]:
+    """Every event of an execution's history, oldest first, page after page (100 to a page)."""
+    pages = (
+        cloud.client("stepfunctions")
+        .get_paginator("get_execution_history")
+        .paginate(executionArn=execution_arn)
+    )
+    return [event for page in pages for event in page["events"]]
+
+
 def finished(cloud: LocalCloud, execution: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
     """The execution, once it has ended."""
     return cloud.wait_for_execution(execution["executionArn"], timeout=timeout)

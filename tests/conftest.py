@@ -15,6 +15,7 @@ from aiflows.testing import (  # noqa: F401 - the helpers the framework's tests 
     drained,
     execution_of,
     finished,
+    history,
     of_type,
     pending_review,
     synth,

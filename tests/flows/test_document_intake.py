@@ -13,7 +13,7 @@ from aiflows_runtime.contracts import ReviewDecision
 from aiflows_runtime.reviews import AlreadyDecided, DynamoDBReviews, answer_flow
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
-from tests.conftest import drained, execution_of, of_type, pending_review
+from tests.conftest import drained, execution_of, history, of_type, pending_review
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "statemachines" / "document_intake" / "events"
@@ -31,9 +31,10 @@ def finished(cloud: LocalCloud, execution: dict[str, Any], timeout: float = 90) 
 
 
 def entered(cloud: LocalCloud, execution: dict[str, Any]) -> list[str]:
-    history = cloud.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])
     return [
-        e["stateEnteredEventDetails"]["name"] for e in history["events"] if e["type"].endswith("StateEntered")
+        e["stateEnteredEventDetails"]["name"]
+        for e in history(cloud, execution["executionArn"])
+        if e["type"].endswith("StateEntered")
     ]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from aiflows import testing
 from localcloud import Deployment, LocalCloud
 from localcloud.report import state_runs
 
@@ -44,7 +45,7 @@ def put_event(cloud: LocalCloud, source: str, detail: dict[str, Any]) -> None:
 
 
 def history(cloud: LocalCloud, execution_arn: str) -> list[dict[str, Any]]:
-    return cloud.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
+    return testing.history(cloud, execution_arn)
 
 
 def test_parallel_branches_each_run_in_their_own_environment(cloud: LocalCloud, harness: Deployment) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from aiflows.cli import main
+from aiflows.testing import history
 from localcloud import LocalCloud
 
 STACK = "RedriveCommand"
@@ -118,8 +119,9 @@ def test_a_named_run_is_redriven_from_the_step_that_failed(
     done = cloud.wait_for_execution(arn)
     assert done["status"] == "SUCCEEDED", done.get("cause")
     assert json.loads(done["output"]) == {"caught": False, "received": "received", "got": {"body": "back"}}
-    history = cloud.client("stepfunctions").get_execution_history(executionArn=arn)["events"]
-    names = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    names = [
+        e["stateEnteredEventDetails"]["name"] for e in history(cloud, arn) if "stateEnteredEventDetails" in e
+    ]
     assert names == ["Route", "Receive", "Read", "Read"]  # Route and Receive ran once
 
 

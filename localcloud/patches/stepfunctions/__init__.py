@@ -14,6 +14,7 @@ One module a concern:
 - :mod:`.distributed_map`: Distributed Map states, their Map Runs and child
   executions, and the ``states:startExecution`` Task;
 - :mod:`.redrive`: RedriveExecution, and what DescribeExecution and ListExecutions say of redrives;
+- :mod:`.history`: GetExecutionHistory's pages, order and execution data;
 - :mod:`.clock`: the time scale of waits and timeouts.
 """
 
@@ -27,6 +28,7 @@ from localcloud.patches.stepfunctions import (
     clock,
     distributed_map,
     errors,
+    history,
     integrations,
     interpreter,
     intrinsics,
@@ -51,6 +53,7 @@ CONCERNS = (
     integrations,
     distributed_map,
     redrive,
+    history,
 )
 
 
