@@ -4,11 +4,17 @@ Task tokens: each attempt of a ``.waitForTaskToken`` Task gets a token of its ow
 as on AWS (moto reused the first attempt's token on every Retry, so a retried
 attempt's work carried the token of the attempt that failed).
 
+``SendTaskSuccess`` refuses an output that is not JSON with ``InvalidOutput`` (moto
+accepted it, and the waiting run failed later on a parse error). AWS (SendTaskSuccess,
+API reference): "output: The JSON output of the task"; "InvalidOutput: The provided JSON
+output data is not valid."
+
 Traces: a Lambda Task passes the state's trace header to the function it invokes.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from localcloud import traces
@@ -77,6 +83,28 @@ def _lambda_trace_header(patches: Patches, cloud: LocalCloud) -> None:
     patches.replace(lambda_eval_utils, "boto_client_for", boto_client_for)
 
 
+def _json_task_output(patches: Patches) -> None:
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    class InvalidOutput(AWSError):
+        TYPE = "InvalidOutput"
+        STATUS = 400
+
+    succeed = StepFunctionResponse.send_task_success
+
+    def send_task_success(self: Any) -> Any:
+        output = self._get_param("output")
+        try:
+            json.loads(output)
+        except (TypeError, ValueError):
+            raise InvalidOutput("The provided JSON output data is not valid") from None
+        return succeed(self)
+
+    patches.replace(StepFunctionResponse, "send_task_success", send_task_success)
+
+
 def install(patches: Patches, cloud: LocalCloud) -> None:
     _task_token_per_attempt(patches)
+    _json_task_output(patches)
     _lambda_trace_header(patches, cloud)

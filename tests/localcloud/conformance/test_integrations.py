@@ -16,6 +16,7 @@ import zipfile
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from localcloud import LocalCloud
 from tests.localcloud.conformance.conftest import Runner, single
@@ -233,6 +234,25 @@ def test_send_task_success_output_is_the_callback_task_result(
     )
     result = run.finish(arn)
     assert (result.status, result.output) == ("SUCCEEDED", {"id": 1, "decision": {"approved": True}}), (
+        result.summary()
+    )
+
+
+def test_send_task_success_with_output_that_is_not_json_is_refused_and_the_task_still_waits(
+    run: Runner, cloud: LocalCloud, queue: str
+) -> None:
+    """SendTaskSuccess: output is the task's JSON output; InvalidOutput when it is not valid (API ref)."""
+    state = {**WAIT_FOR_TOKEN, "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}}}
+    arn = run.start(run.create(single({**state, "ResultPath": "$.decision"})), {"id": 2})
+    token, sfn = callback(cloud, queue), cloud.client("stepfunctions")
+    with pytest.raises(ClientError) as refused:
+        sfn.send_task_success(taskToken=token, output="approved")
+    assert refused.value.response["Error"]["Code"] == "InvalidOutput"
+    # the refusal changed nothing: the task waits, and a JSON answer still ends it
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    sfn.send_task_success(taskToken=token, output='"approved"')
+    result = run.finish(arn)
+    assert (result.status, result.output) == ("SUCCEEDED", {"id": 2, "decision": "approved"}), (
         result.summary()
     )
 
