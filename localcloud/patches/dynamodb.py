@@ -23,6 +23,13 @@ is a synchronous write operation that groups up to 100 action requests ... the a
 completed atomically so that either all of them succeed, or none of them succeeds" (API
 reference). Here the transaction keeps a copy of the items its actions name, and a cancelled
 one puts back exactly those: the table is left as it was, at the cost of the items touched.
+
+moto's CloudFormation creates a table without the ``TimeToLiveSpecification`` and the
+``PointInTimeRecoverySpecification`` of its template, so ``DescribeTimeToLive`` and
+``DescribeContinuousBackups`` said DISABLED for a table the template enables both on.
+AWS::DynamoDB::Table: "TimeToLiveSpecification: Specifies the Time to Live (TTL) settings
+for the table"; "PointInTimeRecoverySpecification: The settings used to enable point in
+time recovery" (CloudFormation reference). Here the table gets both as written.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ READS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
 def install(patches: Patches, cloud: LocalCloud) -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
+    _table_as_its_template_says(patches)
     _roll_back_items_only(patches)  # first: the lock below then covers its copies and its rollback
     lock = threading.RLock()  # a transaction's writes may call the single-item ones
     for name in (*WRITES, *READS):
@@ -135,3 +143,32 @@ def _put_back(table: Any, hash_key: Any, range_key: Any, before: Any) -> None:
         rows.pop(range_key, None)
         if not rows:
             del table.items[hash_key]
+
+
+def _table_as_its_template_says(patches: Patches) -> None:
+    """A table CloudFormation creates has the TTL and the point-in-time recovery its template gives it."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+
+    create = Table.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        table = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        properties = cloudformation_json.get("Properties", {})
+        backend = dynamodb_backends[account_id][region_name]
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled") in (True, "true"):
+            backend.update_time_to_live(table.name, {"AttributeName": ttl["AttributeName"], "Enabled": True})
+        recovery = properties.get("PointInTimeRecoverySpecification") or {}
+        if recovery.get("PointInTimeRecoveryEnabled") in (True, "true"):
+            backend.update_continuous_backups(table.name, {"PointInTimeRecoveryEnabled": True})
+        return table
+
+    patches.replace(Table, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))

@@ -6,7 +6,7 @@ import threading
 
 from aiflows.testing import state_table_like_the_stacks
 from aiflows_runtime.state import DynamoDBLedger, OverBudget
-from localcloud import LocalCloud
+from localcloud import Deployment, LocalCloud
 
 
 def test_two_conditional_updates_that_race_cannot_both_pass_on_one_old_value() -> None:
@@ -113,3 +113,15 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was() -> None:
         assert ddb.get_item(TableName=table, Key=total)["Item"]["n"] == {"N": "2"}
         assert "Item" in ddb.get_item(TableName=table, Key=new)
         assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "other#3"}, "sk": {"S": "x"}})
+
+
+def test_the_deployed_state_table_has_the_ttl_and_recovery_its_template_enables(
+    cloud: LocalCloud, app: Deployment
+) -> None:
+    # AWS::DynamoDB::Table: TimeToLiveSpecification and PointInTimeRecoverySpecification are the
+    # table's TTL and point-in-time recovery (CloudFormation reference); the stack enables both
+    ddb, table = cloud.client("dynamodb"), app.outputs["StateTableName"]
+    ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiration"}
+    backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
