@@ -150,7 +150,7 @@ def _table_as_its_template_says(patches: Patches) -> None:
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.table import Table
 
-    create = Table.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    create = Table.create_from_cloudformation_json.__func__
 
     def create_from_cloudformation_json(
         cls: Any,
