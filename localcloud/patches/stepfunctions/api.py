@@ -6,6 +6,10 @@
   universally unique identifier (UUID) as the execution name."
 - ``StartExecution`` on a version or an alias ARN runs that version's definition;
   an alias picks its version by the routing weights (moto refuses qualified ARNs).
+  ``DescribeExecution`` then names them as AWS associates them: "If your qualified ARN
+  refers to an alias, Step Functions associates the execution with that alias and the
+  version to which the alias points"; a version ARN, with the version alone; an
+  unqualified ARN, with neither (developer guide, executions with a version or alias).
 - An Express execution's ARN is ``…:express:<machine>:<name>:<uuid>`` (moto gives it
   the Standard ``…:execution:<machine>:<name>`` shape), so ``$$.Execution.Id`` parses
   as on AWS. The local cloud still describes Express executions, which AWS does not
@@ -214,6 +218,13 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
         response = answer.result
         if isinstance(response, dict) and "outputDetails" in response:
             response["output"] = to_json_str(output)
+        if isinstance(response, dict):
+            for field, attribute in (
+                ("stateMachineVersionArn", "state_machine_version_arn"),
+                ("stateMachineAliasArn", "state_machine_alias_arn"),
+            ):
+                if getattr(execution, attribute, None):
+                    response[field] = getattr(execution, attribute)
         return answer
 
     patches.replace(StepFunctionResponse, "describe_execution", describe_execution)
