@@ -28,6 +28,14 @@
   accepted them).
 - ``StartSyncExecution`` runs an Express execution and answers with its result
   (moto does not implement it): :meth:`LocalCloud.start_sync_execution`.
+- ``ListStateMachineVersions`` lists a machine's versions, "in descending order of the
+  version creation time", paged (moto answered an HTML 500).
+- ``ValidateStateMachineDefinition`` answers ``result`` OK or FAIL with its diagnostics,
+  by the checks ``CreateStateMachine`` makes (moto answered an HTML 500): a definition
+  that is not JSON is ``INVALID_JSON_DESCRIPTION``, one the checks refuse
+  ``SCHEMA_VALIDATION_FAILED``. AWS: "The result value will be OK when your workflow
+  definition can be successfully created or updated"; automated processes "should only
+  rely on the value of the result field".
 """
 
 from __future__ import annotations
@@ -154,6 +162,39 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
             raise AWSError(str(exc.message), "InvalidDefinition") from None
 
     patches.replace(StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_definition))
+
+    def validate_state_machine_definition(self: Any) -> ActionResult:
+        definition = self._get_param("definition") or ""
+        diagnostics: list[dict[str, str]] = []
+        try:
+            json.loads(definition)
+        except json.JSONDecodeError as exc:
+            diagnostics.append({"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION", "message": str(exc)})
+        else:
+            try:
+                validate_definition(definition)
+            except AWSError as refused:
+                diagnostics.append(
+                    {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": str(refused.message)}
+                )
+        return ActionResult(
+            {"result": "FAIL" if diagnostics else "OK", "diagnostics": diagnostics, "truncated": False}
+        )
+
+    patches.add(StepFunctionResponse, "validate_state_machine_definition", validate_state_machine_definition)
+
+    def list_state_machine_versions(self: Any) -> ActionResult:
+        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        versions = sorted(machine.versions.values(), key=lambda v: v.version, reverse=True)
+        listed = [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions]
+        size = self._get_int_param("maxResults") or 100
+        offset = int(self._get_param("nextToken") or 0)
+        page: dict[str, Any] = {"stateMachineVersions": listed[offset : offset + size]}
+        if offset + size < len(listed):
+            page["nextToken"] = str(offset + size)
+        return ActionResult(page)
+
+    patches.add(StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions)
 
     start = StepFunctionsParserBackend.start_execution
 
