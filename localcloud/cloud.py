@@ -291,23 +291,29 @@ class LocalCloud:
         deployment.state_machines = registered.machines
         deployment.versions = registered.versions
         deployment.aliases = registered.aliases
-        # moto drops outputs that refer to versions and aliases, which it does not model
+        # moto drops outputs that refer to versions and aliases, which it does not model: they are
+        # filled in here, and in the stack's own outputs, so DescribeStacks lists them too
+        filled = {}
         for key, output in stack.template.get("Outputs", {}).items():
             target = state_machines.referenced(output.get("Value"))
             arn = registered.versions.get(target or "") or registered.aliases.get(target or "")
             if arn:
-                deployment.outputs[key] = arn
+                deployment.outputs[key] = filled[key] = arn
+        state_machines.fill_outputs(self._cfn_stack(stack.stack_name), stack.template, filled)
         deployment.seconds = time.perf_counter() - started
         self.deployments[stack.stack_name] = deployment
         return deployment
 
-    def _register_state_machines(self, stack: StackArtifact) -> state_machines.Registered:
+    def _cfn_stack(self, stack_name: str) -> Any:
         from moto.cloudformation.models import cloudformation_backends
+
+        return cloudformation_backends[self.account][self.region].get_stack(stack_name)
+
+    def _register_state_machines(self, stack: StackArtifact) -> state_machines.Registered:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-        cfn_stack = cloudformation_backends[self.account][self.region].get_stack(stack.stack_name)
         executing = stepfunctions_parser_backends[self.account][self.region]
-        return state_machines.register(stack.template, cfn_stack, executing)
+        return state_machines.register(stack.template, self._cfn_stack(stack.stack_name), executing)
 
     # --- traces --------------------------------------------------------------
     def _put_segment(self, document: str) -> None:

@@ -116,3 +116,16 @@ def register(template: dict[str, Any], cfn_stack: Any, executing: Any) -> Regist
             executing.create_state_machine_alias(properties["Name"], routing, properties.get("Description"))
         done.aliases[logical_id] = alias_arn
     return done
+
+
+def fill_outputs(cfn_stack: Any, template: dict[str, Any], values: dict[str, str]) -> None:
+    """Give the stack the outputs moto could not resolve (they name versions and aliases).
+
+    AWS: DescribeStacks lists every output of the template, with its value (moto left these
+    out: it resolved their ``Ref`` to nothing).
+    """
+    from moto.cloudformation.parsing import Output
+
+    outputs = template.get("Outputs", {})
+    for key, value in values.items():
+        cfn_stack.output_map._parsed_outputs[key] = Output(key, value, outputs[key].get("Description", ""))
