@@ -25,6 +25,7 @@ from aiflows.registry import FUNCTIONS, ROOT, CapabilityInfo, RegistryError, by_
 from aiflows_runtime import contracts
 from aiflows_runtime.manifest import Section, problems, read_toml
 from aiflows_runtime.policies import ActionPolicy
+from aiflows_runtime.reviews import Role
 
 STATEMACHINES = ROOT / "statemachines"
 FLOW_MANIFEST = "flow.toml"
@@ -55,6 +56,11 @@ class ReviewSettings(Section):
     remind_after_seconds: int = Field(default=43200, gt=0, description="no decision by then: a reminder")
     escalate_after_seconds: int = Field(default=43200, gt=0, description="then an escalation")
     give_up_after_seconds: int = Field(default=172800, gt=0, description="then the run fails as TimedOut")
+    role: Role | None = Field(
+        default=None,
+        description="the role whoever decides must hold (docs/reviews.md#who-may-review-what): "
+        "admin, or reviewer (any reviewer of the run's tenant, as when none is named)",
+    )
 
 
 class PricingSettings(Section):

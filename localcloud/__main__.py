@@ -180,7 +180,9 @@ def serve(args: argparse.Namespace) -> int:
             print(f"  {key:<32} {value}")
         print("\nTry, in another shell:")
         print("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1")
-        print(f"  aws --endpoint-url {cloud.endpoint} stepfunctions list-state-machines")
+        # StartSyncExecution's endpoint has the host prefix "sync-": sync-127.0.0.1 is no host
+        print(f"  export AWS_ENDPOINT_URL={cloud.endpoint} AWS_DISABLE_HOST_PREFIX_INJECTION=true")
+        print("  aws stepfunctions list-state-machines")
         print("  .venv/bin/python -m localcloud script <capability> --answer '{...}'   (scripts the model)")
         return _until_interrupted()
 

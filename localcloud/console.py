@@ -6,22 +6,52 @@ on AWS. Authentication stands in for the Cognito authorizer: a request must carr
 ``Authorization: Bearer <token>`` with the development token (``dev`` unless set
 otherwise), and then reaches the function with the development identity's claims;
 anything else gets API Gateway's 401 and never reaches the function.
+
+The development identity is ``dev@localhost``, an administrator (every tenant) unless
+the environment says otherwise, so that tenant isolation can be tried locally
+(docs/reviews.md#who-may-review-what):
+
+    AIFLOWS_DEV_ROLE=reviewer AIFLOWS_DEV_TENANTS=acme,globex make console
+
+``AIFLOWS_DEV_ROLE`` is ``admin``, ``reviewer`` or ``none`` (reads its tenants' reviews,
+decides nothing); ``AIFLOWS_DEV_TENANTS`` the tenants it reviews, comma-separated.
+They become the Cognito groups of its claims, as API Gateway passes them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from aiflows_runtime.reviews import ADMINS_GROUP, REVIEWERS_GROUP, TENANT_GROUP
 from localcloud.lambdas import InvocationError
 
 DEV_TOKEN = "dev"  # noqa: S105 - the documented development identity, loopback only
 DEV_CLAIMS = {"sub": "local-dev", "email": "dev@localhost", "cognito:username": "dev"}
+DEV_ROLES = {"admin": ADMINS_GROUP, "reviewer": REVIEWERS_GROUP, "none": None}
+
+
+def dev_claims(role: str = "admin", tenants: tuple[str, ...] = ()) -> dict[str, str]:
+    """The development identity's claims: its role and tenants as Cognito groups, in one comma-separated
+    string, as API Gateway's Cognito authorizer passes ``cognito:groups`` to a REST API's function."""
+    if role not in DEV_ROLES:
+        raise ValueError(f"the development identity's role is one of {', '.join(DEV_ROLES)}, not {role!r}")
+    group = DEV_ROLES[role]
+    groups = ([group] if group else []) + [f"{TENANT_GROUP}{t}" for t in tenants]
+    return {**DEV_CLAIMS, **({"cognito:groups": ",".join(groups)} if groups else {})}
+
+
+def dev_claims_from(environment: Mapping[str, str]) -> dict[str, str]:
+    """The development identity ``AIFLOWS_DEV_ROLE`` and ``AIFLOWS_DEV_TENANTS`` describe."""
+    tenants = tuple(t.strip() for t in environment.get("AIFLOWS_DEV_TENANTS", "").split(",") if t.strip())
+    return dev_claims(environment.get("AIFLOWS_DEV_ROLE", "admin").strip() or "admin", tenants)
 
 
 @dataclass
@@ -31,7 +61,7 @@ class ConsoleServer:
     host: str = "127.0.0.1"
     port: int = 0
     token: str = DEV_TOKEN
-    claims: dict[str, str] = field(default_factory=lambda: dict(DEV_CLAIMS))
+    claims: dict[str, str] = field(default_factory=lambda: dev_claims_from(os.environ))
 
     def start(self) -> str:
         server = self

@@ -1,21 +1,28 @@
 """review_api: the review API and console, behind API Gateway (REST) with a Cognito authorizer.
 
     GET  /                         the review console (static HTML and JS)
-    GET  /reviews                  pending reviews, oldest first
+    GET  /reviews                  pending reviews of the tenants in scope, oldest first; who is asking
     GET  /reviews/{id}             one review: scores, evidence, proposed action
     POST /reviews/{id}/decision    approve, reject, or revise with edits: decided once
-    GET  /feedback.jsonl           every decision, as an evaluation dataset
+    GET  /feedback.jsonl           every decision of the tenants in scope, as an evaluation dataset
 
 API Gateway refuses an unauthenticated request before this function runs; the
-function refuses one too (401) when no identity reaches it.
+function refuses one too (401) when no identity reaches it. What an identity may see
+and decide is read from its Cognito groups (logic.py, docs/reviews.md#who-may-review-what):
+a review of a tenant out of scope is 404, as one that does not exist.
 """
 
+import json
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError, UnauthorizedError
+from aws_lambda_powertools.event_handler.exceptions import (
+    NotFoundError,
+    ServiceError,
+    UnauthorizedError,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Example
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParameter
@@ -28,6 +35,7 @@ from aiflows_runtime.contracts import ReviewDecision
 from aiflows_runtime.feedback import FeedbackStore
 from aiflows_runtime.observability import logger, metrics, record_pending_reviews, tracer
 from aiflows_runtime.reviews import (
+    REVIEW_ID_PATTERN,
     AlreadyDecided,
     DynamoDBReviews,
     FlowNoLongerWaits,
@@ -64,12 +72,16 @@ app.configure_openapi(
     },
 )
 SIGNED_IN: list[dict[str, list[str]]] = [{"cognito": []}]
-# Ids are rv- and 8 characters: a longer one names no review, and past 2 KB DynamoDB refuses the key.
+# Ids are rv- and 8 characters of an alphabet without 0/o, 1/l/i: any other names no review (and past
+# 2 KB DynamoDB would refuse the key).
 REVIEW_ID_CHARS = 64
 ReviewId = Annotated[
     str,
     PathParameter(
-        min_length=1, max_length=REVIEW_ID_CHARS, description="the review's short id, e.g. rv-3mx9q2ka"
+        min_length=1,
+        max_length=REVIEW_ID_CHARS,
+        pattern=REVIEW_ID_PATTERN,
+        description="the review's short id, e.g. rv-3mx9q2ka",
     ),
 ]
 
@@ -93,13 +105,38 @@ def stores() -> tuple[DynamoDBReviews, FeedbackStore]:
     return DynamoDBReviews(table, client=client("dynamodb")), FeedbackStore(table, client=client("dynamodb"))
 
 
-def reviewer() -> str:
-    authorizer = app.current_event.request_context.authorizer
-    claims = authorizer.get("claims") if authorizer else None
-    who = logic.reviewer_of(claims)
+def reviewer() -> logic.Reviewer:
+    """Who is asking, from the claims API Gateway's Cognito authorizer passes (401 when none did)."""
+    who = logic.reviewer_of(app.current_event.request_context.authorizer.claims)
     if who is None:
         raise UnauthorizedError("sign in to review")
     return who
+
+
+# The domain's refusals, mapped here and nowhere else.
+def _problem(status: int, message: str) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"statusCode": status, "message": message},
+    )
+
+
+@app.exception_handler(ReviewNotFound)
+def no_review(error: ReviewNotFound) -> Response[dict[str, Any]]:
+    """404, the same for a review of a tenant out of scope as for none: existence is not revealed."""
+    return _problem(404, f"no review {error.args[0]}")
+
+
+@app.exception_handler(AlreadyDecided)
+def already_decided(error: AlreadyDecided) -> Response[dict[str, Any]]:
+    return _problem(409, f"review {error.args[0]} was already decided; nothing changed")
+
+
+@app.exception_handler([logic.UnknownTenants, logic.RoleNeeded])
+def forbidden(error: Exception) -> Response[dict[str, Any]]:
+    """403, naming what is wrong: a tenant the reviews do not know, or the role a review needs."""
+    return _problem(HTTPStatus.FORBIDDEN.value, str(error))
 
 
 @app.exception_handler(RequestValidationError)
@@ -152,22 +189,22 @@ def static(name: ConsoleFile) -> Response[str]:
     return Response(status_code=200, content_type=STATIC[name], body=(CONSOLE / name).read_text())
 
 
-@app.get("/reviews", security=SIGNED_IN, responses=answers(401, ok=logic.ReviewList))
+@app.get("/reviews", security=SIGNED_IN, responses=answers(401, 403, ok=logic.ReviewList))
 def pending() -> logic.ReviewList:
-    reviewer()
+    who = reviewer()
     reviews, _ = stores()
-    rows = [logic.summary(r.review_id, r.status, r.created_at, r.details) for r in reviews.pending()]
-    return logic.ReviewList.model_validate({"reviews": rows})
+    waiting = logic.pending_for(reviews, who)
+    rows = [logic.summary(r.review_id, r.status, r.created_at, r.details) for r in waiting]
+    return logic.ReviewList.model_validate({"reviews": rows, "signed_in": who.signed_in()})
 
 
-@app.get("/reviews/<review_id>", security=SIGNED_IN, responses=answers(401, 404, 422, ok=logic.ReviewShown))
+@app.get(
+    "/reviews/<review_id>", security=SIGNED_IN, responses=answers(401, 403, 404, 422, ok=logic.ReviewShown)
+)
 def show(review_id: ReviewId) -> logic.ReviewShown:
-    reviewer()
+    who = reviewer()
     reviews, _ = stores()
-    try:
-        review = reviews.get(review_id)
-    except ReviewNotFound:
-        raise NotFoundError(f"no review {review_id}") from None
+    review = logic.review_for(reviews, who, review_id)
     return logic.ReviewShown.model_validate(
         {
             **logic.summary(review.review_id, review.status, review.created_at, review.details),
@@ -180,18 +217,14 @@ def show(review_id: ReviewId) -> logic.ReviewShown:
 @app.post(
     "/reviews/<review_id>/decision",
     security=SIGNED_IN,
-    responses=answers(401, 404, 409, 410, 422, ok=logic.DecisionAnswer),
+    responses=answers(401, 403, 404, 409, 410, 422, ok=logic.DecisionAnswer),
 )
 def decide(review_id: ReviewId, body: logic.DecisionBody) -> logic.DecisionAnswer:
     who = reviewer()
     reviews, feedback = stores()
-    decision = ReviewDecision(review_id=review_id, reviewer=who, **body.model_dump())
-    try:
-        token = reviews.decide(decision)
-    except ReviewNotFound:
-        raise NotFoundError(f"no review {review_id}") from None
-    except AlreadyDecided:
-        raise ServiceError(409, f"review {review_id} was already decided; nothing changed") from None
+    logic.decidable_by(reviews, who, review_id)
+    decision = ReviewDecision(review_id=review_id, reviewer=who.name, **body.model_dump())
+    token = reviews.decide(decision)
     try:
         answer_flow(client("stepfunctions"), token, decision)
     except FlowNoLongerWaits:
@@ -219,14 +252,19 @@ def decide(review_id: ReviewId, body: logic.DecisionBody) -> logic.DecisionAnswe
     "/feedback.jsonl",
     security=SIGNED_IN,
     responses={
-        200: {"description": "every decision, one JSON line each (application/x-ndjson)"},
-        **answers(401),
+        200: {
+            "description": "the decisions of the tenants in scope, a JSON line each (application/x-ndjson)"
+        },
+        **answers(401, 403),
     },
 )
 def export() -> Response[str]:
-    reviewer()
-    _, feedback = stores()
-    return Response(status_code=200, content_type="application/x-ndjson", body=feedback.export_jsonl())
+    who = reviewer()
+    reviews, feedback = stores()
+    scope = logic.scope_of(reviews, who)
+    lines = logic.feedback_for(feedback.lines(), scope)
+    body = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
+    return Response(status_code=200, content_type="application/x-ndjson", body=body)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -1,11 +1,22 @@
-"""review_api, pure domain code: what a reviewer may send, and what a reviewer sees."""
+"""review_api, pure domain code: who is asking, what they may see and decide, what they may send.
+
+Who may review what (docs/reviews.md#who-may-review-what) is read from the identity's
+Cognito groups: ``tenant:<id>`` for each tenant it reviews, ``aiflows-reviewers`` or
+``aiflows-admins`` for its role. Every route asks :func:`scope_of` first; a review of a
+tenant out of scope is :class:`ReviewNotFound`, exactly as one that does not exist.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from aiflows_runtime.reviews import ADMIN, REVIEWER, REVIEWERS_GROUP, ROLE_GROUPS, ROLES, TENANT_GROUP, Role
+from aiflows_runtime.state.ports import Review, ReviewNotFound, Reviews
 
 # What one decision may carry. It is stored with its review (one DynamoDB item, at most 400 KB with
 # the flow's details) and sent back to the flow (SendTaskSuccess takes at most 256 KB), so a
@@ -63,10 +74,21 @@ class ReviewRow(BaseModel):
     summary: str = Field(description="the first 160 characters of what the reviewer reads first")
     confidence: float | None
     risk: str | None
+    role: str | None = Field(description="the role deciding needs (its flow's [review] role); null: reviewer")
+
+
+class SignedIn(BaseModel):
+    """Who is asking, and what they may see: the console shows it."""
+
+    reviewer: str
+    role: Role | None = Field(description="reviewer or admin; null: may read, decides nothing")
+    every_tenant: bool = Field(description="an administrator: every tenant is in scope")
+    tenants: list[str] = Field(description="the tenants of the identity's tenant:<id> groups")
 
 
 class ReviewList(BaseModel):
-    reviews: list[ReviewRow] = Field(description="pending reviews, oldest first")
+    reviews: list[ReviewRow] = Field(description="pending reviews of the tenants in scope, oldest first")
+    signed_in: SignedIn
 
 
 class ReviewShown(ReviewRow):
@@ -87,7 +109,7 @@ class DecisionAnswer(BaseModel):
 
 
 class Problem(BaseModel):
-    """A refusal (401, 404, 409, 410): what is wrong, in words."""
+    """A refusal (401, 403, 404, 409, 410): what is wrong, in words."""
 
     statusCode: int  # the name powertools gives it in every error body
     message: str
@@ -121,15 +143,124 @@ def summary(review_id: str, status: str, created_at: float, details: dict[str, A
         "summary": (details.get("summary") or "")[:160],
         "confidence": details.get("confidence"),
         "risk": details.get("risk"),
+        "role": details.get("role") or None,
     }
 
 
-def reviewer_of(claims: dict[str, Any] | None) -> str | None:
-    """Who is deciding: the authenticated identity's email, else its username or subject."""
+# --- who is asking, and what they may see and decide ------------------------------------------------
+@dataclass(frozen=True)
+class Reviewer:
+    """An authenticated identity: its name, its role, and the tenants it reviews."""
+
+    name: str
+    role: Role | None
+    tenants: frozenset[str]
+
+    @property
+    def every_tenant(self) -> bool:
+        return self.role == ADMIN
+
+    @property
+    def scope(self) -> frozenset[str] | None:
+        """The tenants whose reviews it sees; None: every tenant."""
+        return None if self.every_tenant else self.tenants
+
+    def may_decide(self, required: str | None) -> bool:
+        """Whether its role holds ``required`` (none: reviewer); each role holds the ones before it."""
+        if self.role is None:
+            return False
+        rank: dict[str, int] = {role: n for n, role in enumerate(ROLES)}
+        return rank[self.role] >= rank.get(required or REVIEWER, rank[ADMIN])  # a role unheard of: admins
+
+    def signed_in(self) -> SignedIn:
+        return SignedIn(
+            reviewer=self.name, role=self.role, every_tenant=self.every_tenant, tenants=sorted(self.tenants)
+        )
+
+
+def groups_of(claims: Mapping[str, Any]) -> list[str]:
+    """The identity's Cognito groups (``cognito:groups``): a list, or as API Gateway passes a list
+    claim to the function, one string, ``a,b`` (REST API) or ``[a b]`` (HTTP API)."""
+    raw = claims.get("cognito:groups")
+    if raw is None:
+        return []
+    if isinstance(raw, list | tuple):
+        found: Iterable[Any] = raw
+    else:
+        text = str(raw).strip()
+        found = text[1:-1].split() if text.startswith("[") and text.endswith("]") else text.split(",")
+    return [group for group in (str(g).strip() for g in found) if group]
+
+
+def reviewer_of(claims: Mapping[str, Any] | None) -> Reviewer | None:
+    """Who is asking: the identity's email (else its username or subject), role and tenants; None when no
+    identity reached the function."""
     if not claims:
         return None
-    for key in ("email", "cognito:username", "username", "sub"):
-        value = claims.get(key)
-        if value:
-            return str(value)
-    return None
+    names = (str(claims[key]) for key in ("email", "cognito:username", "username", "sub") if claims.get(key))
+    name = next(names, None)
+    if name is None:
+        return None
+    groups = groups_of(claims)
+    held = [ROLE_GROUPS[g] for g in groups if g in ROLE_GROUPS]
+    role = max(held, key=ROLES.index) if held else None
+    tenants = frozenset(g.removeprefix(TENANT_GROUP) for g in groups if g.startswith(TENANT_GROUP))
+    return Reviewer(name=name, role=role, tenants=tenants)
+
+
+class UnknownTenants(Exception):
+    """The identity names tenants the reviews do not know: a group to correct, not a scope to guess."""
+
+    def __init__(self, tenants: list[str]) -> None:
+        named = ", ".join(repr(t) for t in tenants)
+        which = f"tenants {named}, which have" if len(tenants) > 1 else f"tenant {named}, which has"
+        super().__init__(
+            f"your sign-in names {which} had no review here: a {TENANT_GROUP}<id> group must name a "
+            "tenant whose runs ask for reviews; ask an administrator to correct your groups"
+        )
+        self.tenants = tenants
+
+
+class RoleNeeded(Exception):
+    """The identity's role does not hold the one the review's flow requires."""
+
+    def __init__(self, review_id: str, required: str, held: str | None) -> None:
+        having = f"yours is {held}" if held else f"you have none ({REVIEWERS_GROUP} gives {REVIEWER})"
+        super().__init__(f"deciding review {review_id} needs the {required} role; {having}")
+
+
+def scope_of(reviews: Reviews, reviewer: Reviewer) -> frozenset[str] | None:
+    """The tenants in the reviewer's scope (None: every tenant), each one the reviews know."""
+    if reviewer.scope is None:
+        return None
+    unknown = sorted(reviewer.scope - reviews.tenants()) if reviewer.scope else []
+    if unknown:
+        raise UnknownTenants(unknown)
+    return reviewer.scope
+
+
+def pending_for(reviews: Reviews, reviewer: Reviewer) -> list[Review]:
+    """The pending reviews of the tenants in scope, read from their partitions only."""
+    return reviews.pending(scope_of(reviews, reviewer))
+
+
+def review_for(reviews: Reviews, reviewer: Reviewer, review_id: str) -> Review:
+    """The review, when its tenant is in scope; :class:`ReviewNotFound` otherwise, as for no review."""
+    scope = scope_of(reviews, reviewer)
+    review = reviews.get(review_id)
+    if scope is not None and review.tenant not in scope:
+        raise ReviewNotFound(review_id)
+    return review
+
+
+def decidable_by(reviews: Reviews, reviewer: Reviewer, review_id: str) -> Review:
+    """The review, when the reviewer may decide it: in scope (else not found), and of a role they hold."""
+    review = review_for(reviews, reviewer, review_id)
+    if not reviewer.may_decide(review.role):
+        raise RoleNeeded(review_id, review.role or REVIEWER, reviewer.role)
+    return review
+
+
+def feedback_for(lines: Iterable[dict[str, Any]], scope: frozenset[str] | None) -> Iterator[dict[str, Any]]:
+    """The feedback lines of the tenants in scope (None: every tenant)."""
+    return (line for line in lines if scope is None or line.get("tenant") in scope)

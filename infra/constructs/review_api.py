@@ -3,6 +3,10 @@
 The page and its assets (``GET /``, ``GET /console/{name}``) are public, like any
 sign-in page; every API route needs a Cognito ID token. The function answers the
 flows' task tokens, so it may call the three task-token APIs of Step Functions.
+
+Who may review what is the user pool's groups (docs/reviews.md#who-may-review-what): the
+two role groups are the stack's; a tenant's group (``tenant:<id>``) is an administrator's
+to create, as tenants come, and members of every group are theirs to add and remove.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from aiflows_runtime.reviews import ADMINS_GROUP, REVIEWERS_GROUP
 from infra.constructs.capability_function import CapabilityFunction
 from infra.constructs.claim_bucket import ClaimBucket
 from infra.constructs.state_table import StateTable
@@ -57,6 +62,16 @@ class ReviewApi(Construct):
             deletion_protection=stage.deletion_protection,
             removal_policy=stage.data_removal_policy,
         )
+        # the roles, as groups: what a member may do is the review API's to decide (its logic.py)
+        self.role_groups = {
+            group: cognito.UserPoolGroup(
+                self, construct_id, user_pool=self.user_pool, group_name=group, description=description
+            )
+            for construct_id, group, description in (
+                ("ReviewersGroup", REVIEWERS_GROUP, "Reviewers: decide the reviews of their tenant:<id>s"),
+                ("AdminsGroup", ADMINS_GROUP, "Administrators: see and decide the reviews of every tenant"),
+            )
+        }
         self.client = self.user_pool.add_client(
             "Console", auth_flows=cognito.AuthFlow(user_srp=True), prevent_user_existence_errors=True
         )

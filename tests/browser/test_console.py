@@ -11,7 +11,7 @@ import pytest
 from aiflows_runtime.reviews import DynamoDBReviews
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
-from localcloud.console import DEV_TOKEN, ConsoleServer
+from localcloud.console import DEV_TOKEN, ConsoleServer, dev_claims
 from tests.conftest import pending_review
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +66,8 @@ def test_a_reviewer_approves_in_the_console_and_the_flow_completes(
     page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     page.goto(f"{console}?token={DEV_TOKEN}")
     page.click(f"li[data-review-id='{review_id}']")
+    # (who is signed in, and the tenants in scope: the development identity is an administrator)
+    assert page.inner_text("#who") == "dev@localhost · admin · every tenant"
     page.wait_for_selector("#review:not([hidden])")
     assert page.inner_text("#doc-meta").startswith("document ")
     assert "contract" in page.inner_text("#details")  # the flow's own details: its label
@@ -89,6 +91,37 @@ def test_a_reviewer_approves_in_the_console_and_the_flow_completes(
     assert done["status"] == "SUCCEEDED", done.get("cause")
     assert json.loads(done["output"])["decision"] == "approve"
     assert store.get(review_id).decision["reviewer"] == "dev@localhost"
+
+
+def test_a_reviewer_of_another_tenant_sees_who_they_are_and_not_this_tenants_run(
+    cloud: LocalCloud, app: Deployment, browser: object
+) -> None:
+    # Given a run of acme waiting for a person, and a review of globex
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    acme = pending_review(cloud, app, put_event_file(cloud, app, SAMPLES / "review.json"))
+    theirs = {"correlation_id": "run-globex", "flow": "document_intake", "proposed_action": {"action": "x"}}
+    globex = store.create(
+        "token-globex", {**theirs, "subject": {"id": "g-1", "kind": "document", "tenant": "globex"}}
+    )
+    # When globex's reviewer opens a console (AIFLOWS_DEV_ROLE=reviewer AIFLOWS_DEV_TENANTS=globex)
+    assert cloud.lambdas is not None
+    lambdas = cloud.lambdas
+    server = ConsoleServer(
+        invoke=lambda name, event: lambdas.invoke(name, None, event),
+        function=app.outputs["ReviewApiFunctionName"],
+        claims=dev_claims("reviewer", ("globex",)),
+    )
+    page = browser.new_page()  # type: ignore[attr-defined]
+    try:
+        page.goto(f"{server.start()}?token={DEV_TOKEN}")
+        page.wait_for_selector(f"li[data-review-id='{globex}']")
+        # Then the header says who is signed in and the tenants in scope, and acme's run is not listed
+        assert page.inner_text("#who") == "dev@localhost · reviewer · tenants globex"
+        assert page.locator(f"li[data-review-id='{acme}']").count() == 0
+    finally:
+        page.close()
+        server.stop()
+    store.expire(globex)
 
 
 def test_the_console_api_refuses_a_request_without_the_token(console: str) -> None:

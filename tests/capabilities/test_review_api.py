@@ -13,7 +13,8 @@ from localcloud import LocalCloud
 from tests.capabilities.conftest import Context, api_request, import_function_module, load_handler
 
 pytestmark = pytest.mark.usefixtures("function_env")
-REVIEWER = {"email": "ada@example.com", "sub": "u-1"}
+# a reviewer of acme, DETAILS' tenant (docs/reviews.md#who-may-review-what)
+REVIEWER = {"email": "ada@example.com", "sub": "u-1", "cognito:groups": "aiflows-reviewers,tenant:acme"}
 
 DETAILS = {
     "correlation_id": "run-r",
@@ -54,8 +55,10 @@ def call(context: Context, *args: Any, **kwargs: Any) -> tuple[int, Any]:
     return answer["statusCode"], body
 
 
-def wait_for_a_person(cloud: LocalCloud, state_table: str, timeout_seconds: int = 600) -> tuple[str, str]:
-    """A flow waiting on a task token, and the review that holds the token: (review id, execution)."""
+def wait_for_a_person(
+    cloud: LocalCloud, state_table: str, timeout_seconds: int = 600, details: dict[str, Any] = DETAILS
+) -> tuple[str, str]:
+    """A flow waiting on a task token, and the review of ``details`` holding it: (review id, execution)."""
     sqs, sfn = cloud.client("sqs"), cloud.client("stepfunctions")
     url = sqs.create_queue(QueueName=f"tokens-{time.monotonic_ns()}")["QueueUrl"]
     definition = {
@@ -80,7 +83,7 @@ def wait_for_a_person(cloud: LocalCloud, state_table: str, timeout_seconds: int 
     while not messages:
         messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
     token = json.loads(messages[0]["Body"])["token"]
-    review_id = DynamoDBReviews(state_table, client=cloud.client("dynamodb")).create(token, DETAILS)
+    review_id = DynamoDBReviews(state_table, client=cloud.client("dynamodb")).create(token, details)
     return review_id, execution
 
 
@@ -202,9 +205,9 @@ def test_a_decision_for_a_flow_that_stopped_waiting_is_410(
     assert call(context, "GET", f"/reviews/{review_id}")[1]["status"] == "EXPIRED"
 
 
-def test_an_unknown_review_is_404(context: Context) -> None:
-    assert call(context, "GET", "/reviews/rv-nothere")[0] == 404
-    assert call(context, "POST", "/reviews/rv-nothere/decision", {"decision": "approve"})[0] == 404
+def test_an_unknown_review_is_404(context: Context, waiting: tuple[str, str]) -> None:
+    assert call(context, "GET", "/reviews/rv-23456789")[0] == 404
+    assert call(context, "POST", "/reviews/rv-23456789/decision", {"decision": "approve"})[0] == 404
 
 
 def test_a_review_id_longer_than_any_is_422_naming_it(context: Context) -> None:

@@ -192,7 +192,7 @@ def review_ids(cloud: LocalCloud, state_table: str) -> list[str]:
         store.create(f"token-of-a-stopped-flow-{n}", {**DETAILS, "correlation_id": f"run-gone-{n}"})
         for n in range(2)
     ]
-    return [waiting, *gone, "rv-nothere"]
+    return [waiting, *gone, "rv-23456789"]  # (of the ids' alphabet: "rv-nothere" is malformed, a 422)
 
 
 @pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS)

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from aiflows.flows import FlowInfo, read_flow
-from aiflows.registry import by_binding, capabilities
+from aiflows.registry import RegistryError, by_binding, capabilities
 from aiflows_runtime.contracts import FLOW_FAILED
 from aiflows_runtime.manifest import LAMBDA_SERVICE_ERRORS
-from infra.contract_check import language_problems
+from infra.contract_check import check_definition, language_problems
 from infra.weave import jsonata_path, weave
 
 MANIFEST = """
@@ -286,6 +286,27 @@ def test_a_review_whose_author_decides_its_timeout_gets_no_reminders(tmp_path: P
     # Then nothing unreachable is woven, and its TimeoutSecondsPath stands alone
     assert "RemindReview" not in states and "ReviewTimedOut" not in states
     assert "TimeoutSeconds" not in states["Review"] and states["Review"]["Catch"] == own
+
+
+def test_a_flows_review_role_is_woven_into_each_request_of_its_review(tmp_path: Path) -> None:
+    # Given a manifest whose reviews only an administrator may decide
+    woven = weave(
+        flow(tmp_path, {"Review": review_task()}, MANIFEST + '[review]\nrole = "admin"\n'), by_binding()
+    )
+    states = woven["States"]
+    # Then the review, its reminder and its escalation each ask for that role
+    for step in ("Review", "RemindReview", "EscalateReview"):
+        assert states[step]["Parameters"]["Payload"]["role"] == "admin", step
+    # And request_review's contract takes it (the contract check reads the woven Payload against it)
+    assert not [problem for problem in check_definition(woven, "probe") if "'role'" in problem]
+    # And a manifest that names no role weaves none: any reviewer of the run's tenant decides
+    plain = weave(flow(tmp_path, {"Review": review_task()}, MANIFEST + "[review]\n"), by_binding())["States"]
+    assert not any("role" in plain[step]["Parameters"]["Payload"] for step in ("Review", "RemindReview"))
+
+
+def test_a_review_role_no_reviewer_can_hold_is_refused_naming_the_roles(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match=r"\[review\]\.role: Input should be 'reviewer' or 'admin'"):
+        flow(tmp_path, {"Review": review_task()}, MANIFEST + '[review]\nrole = "boss"\n')
 
 
 def test_a_review_catching_everything_itself_still_gets_a_failure_path_for_its_timeouts(

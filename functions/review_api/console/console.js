@@ -28,8 +28,23 @@ const text = (tag, content, className) => {
 };
 let current = null;
 
+// Who is signed in, and the tenants in scope: an administrator sees every tenant.
+function signedIn({ reviewer, role, every_tenant: everyTenant, tenants }) {
+  const scope = everyTenant ? "every tenant" : tenants.length ? `tenants ${tenants.join(", ")}` : "no tenant";
+  $("who").textContent = `${reviewer} · ${role || "no role: reads, decides nothing"} · ${scope}`;
+  $("who").dataset.role = role || "";
+}
+
 async function loadQueue() {
-  const { reviews } = await api("reviews");
+  let answer;
+  try {
+    answer = await api("reviews");
+  } catch (error) {
+    $("who").textContent = error.status === 403 ? `not in scope: ${error.message}` : error.message;
+    throw error;
+  }
+  const { reviews } = answer;
+  signedIn(answer.signed_in);
   const list = $("reviews");
   list.replaceChildren();
   $("empty").hidden = reviews.length > 0;
@@ -41,6 +56,7 @@ async function loadQueue() {
     item.append(text("span", `${review.flow} · ${confidence}`));
     item.append(text("span", `risk ${review.risk}`, `risk-${review.risk}`));
     if (review.escalation) item.append(text("span", " · escalated"));
+    if (review.role) item.append(text("span", ` · needs ${review.role}`));
     item.addEventListener("click", () => show(review.review_id));
     list.append(item);
   }
@@ -72,7 +88,8 @@ async function show(reviewId) {
   const fields = details.fields || {};
   $("review").hidden = false;
   $("doc-title").textContent = subject.title || details.document?.title || subject.id;
-  $("doc-meta").textContent = `${subject.kind} ${subject.id} · tenant ${subject.tenant} · flow ${details.flow} · step ${details.step} · review ${reviewId}`;
+  const needs = review.role ? ` · needs the ${review.role} role` : "";
+  $("doc-meta").textContent = `${subject.kind} ${subject.id} · tenant ${subject.tenant} · flow ${details.flow} · step ${details.step} · review ${reviewId}${needs}`;
   const body = details.document
     ? details.document.text || "(the text is in S3: " + JSON.stringify(details.document.text_ref) + ")"
     : "";
@@ -121,7 +138,7 @@ async function decide(decision) {
     await loadQueue();
   } catch (error) {
     $("outcome").textContent = error.status === 409 ? "Someone decided this review already: nothing changed."
-      : error.status === 422 ? `Not sent: ${error.message}` : `Not sent: ${error.message}`;
+      : error.status === 403 ? `Not yours to decide: ${error.message}` : `Not sent: ${error.message}`;
   }
 }
 
@@ -129,5 +146,4 @@ $("approve").addEventListener("click", () => decide("approve"));
 $("reject").addEventListener("click", () => decide("reject"));
 $("revise").addEventListener("click", () => decide("revise"));
 $("refresh").addEventListener("click", () => loadQueue());
-$("who").textContent = "signed in";
 loadQueue().catch((error) => { $("outcome").textContent = error.message; });

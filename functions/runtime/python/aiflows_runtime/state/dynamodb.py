@@ -336,9 +336,14 @@ class DynamoDBReviews(_Table):
         except ReviewNotFound:
             return None
 
-    def _tenants(self, wanted: frozenset[str] | None) -> list[str]:
+    def tenants(self) -> frozenset[str]:
         item = self._get(keys.REVIEW_TENANTS)
-        known = set(item["tenants"]) if item else set()
+        return frozenset(item["tenants"]) if item else frozenset()
+
+    def _tenants(self, wanted: frozenset[str] | None) -> list[str]:
+        if wanted is not None and not wanted:
+            return []  # no tenant asked for: nothing to read
+        known = self.tenants()
         return sorted(known if wanted is None else known & wanted)
 
     def _waiting(self, tenant: str, **query: Any) -> Any:

@@ -143,6 +143,7 @@ class MemoryReviews:
         self._reviews: dict[str, Review] = {}
         self._tokens: dict[str, str] = {}
         self._of_run: dict[str, str] = {}
+        self._tenants: set[str] = set()
 
     def create(self, task_token: str, details: dict[str, Any]) -> str:
         tenant, correlation_id = owner_of(details)
@@ -158,6 +159,7 @@ class MemoryReviews:
             )
             self._tokens[review_id] = task_token
             self._of_run[correlation_id] = review_id
+            self._tenants.add(tenant)
         return review_id
 
     def get(self, review_id: str) -> Review:
@@ -165,6 +167,10 @@ class MemoryReviews:
             if review_id not in self._reviews:
                 raise ReviewNotFound(review_id)
             return self._reviews[review_id]
+
+    def tenants(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._tenants)
 
     def of_run(self, correlation_id: str) -> Review | None:
         with self._lock:

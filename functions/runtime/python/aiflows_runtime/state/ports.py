@@ -162,8 +162,15 @@ class Review:
     tenant: str = ""
     correlation_id: str = ""
 
+    @property
+    def role(self) -> str | None:
+        """The role its flow's manifest requires of whoever decides it (``[review] role``), if any."""
+        role = self.details.get("role")
+        return str(role) if role else None
+
 
 _ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: ids are read aloud and typed
+REVIEW_ID_PATTERN = rf"^rv-[{_ALPHABET}]{{8}}$"  # what new_review_id makes: anything else names no review
 
 
 def new_review_id() -> str:
@@ -195,6 +202,10 @@ class Reviews(Protocol):
         ...
 
     def get(self, review_id: str) -> Review: ...
+
+    def tenants(self) -> frozenset[str]:
+        """The tenants known to the reviews: every tenant that ever had one (a review names its tenant)."""
+        ...
 
     def of_run(self, correlation_id: str) -> Review | None:
         """The run's latest review, whatever its status."""
