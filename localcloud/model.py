@@ -17,6 +17,10 @@ stop reason. What it answers, deterministic for a given prompt, in this order:
 
 Usage is counted at four characters a token; when the answer would pass the
 request's ``maxTokens`` it is cut there and the stop reason is ``max_tokens``.
+
+It answers the ids the gateway calls in any region: a model's own id, or one of its
+inference profiles' (``us.anthropic...``, as ``policies/routing.toml`` lists them), which
+is that model's answer: its scripts, its faults and its calls are the model's.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ from localcloud.faults import Faults
 
 def count_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
+
+
+def called_model(model_id: str) -> str:
+    """The model a call's id names: a profile id (``us.<model id>``) is its model's; others are themselves."""
+    from aiflows_runtime.policies import routing_policy
+
+    return routing_policy().model_of(model_id) or model_id
 
 
 def hang_seconds() -> float:
@@ -94,6 +105,7 @@ class ModelCall:
     input_tokens: int
     output_tokens: int
     correlation_id: str = ""  # the run the call was for (the request's metadata)
+    called_as: str = ""  # the id the request named: the model's, or one of its profiles'
 
     @property
     def paid(self) -> bool:
@@ -115,6 +127,9 @@ class LocalModel:
     calls: list[ModelCall] = field(default_factory=list)
     script_file: Path | None = None  # JSON lines, read as they are appended
     faults: Faults | None = None  # the chaos suite's model faults come before any script
+    # the region it answers in, when given: a priced model's id that routing.toml does not give for
+    # the region is refused as Bedrock refuses it (the model id of a model served only by a profile)
+    region: str | None = None
     _read_lines: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -164,8 +179,31 @@ class LocalModel:
     def calls_to(self, model_id: str) -> list[ModelCall]:
         return [c for c in self.calls if c.model_id == model_id]
 
+    def _refuse_an_id_the_region_does_not_serve(self, requested: str, model_id: str) -> None:
+        from aiflows_runtime.policies import routing_policy
+
+        policy = routing_policy()
+        if self.region is None or model_id not in policy.models:
+            return
+        entry = policy.models[model_id]
+        geography = requested.partition(".")[0] if requested != model_id else None
+        served = (
+            self.region in entry.in_region
+            if geography is None
+            else self.region in entry.profiles[geography].sources
+        )
+        if not served:
+            raise ModelFault(
+                "ValidationException",
+                f"Invocation of model ID {requested} with on-demand throughput isn't supported in "
+                f"{self.region}. Retry your request with the ID or ARN of an inference profile that "
+                "contains this model.",
+                400,
+            )
+
     def converse(self, request: dict[str, Any]) -> dict[str, Any]:
-        model_id = request["modelId"]
+        model_id = called_model(request["modelId"])
+        self._refuse_an_id_the_region_does_not_serve(request["modelId"], model_id)
         started = time.perf_counter()
         system = " ".join(part.get("text", "") for part in request.get("system") or [])
         turns = [
@@ -182,7 +220,15 @@ class LocalModel:
         def record(outcome: str, output_tokens: int = 0) -> None:
             with self._lock:
                 self.calls.append(
-                    ModelCall(model_id, prompt_id, outcome, input_tokens, output_tokens, correlation_id)
+                    ModelCall(
+                        model_id,
+                        prompt_id,
+                        outcome,
+                        input_tokens,
+                        output_tokens,
+                        correlation_id,
+                        request["modelId"],
+                    )
                 )
 
         if isinstance(behaviour, Throttle):

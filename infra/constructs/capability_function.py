@@ -7,20 +7,42 @@ change of default is one edit here.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from aws_cdk import ArnFormat, CfnParameter, Duration, Stack
+from aws_cdk import (
+    ArnFormat,
+    Aws,
+    CfnCondition,
+    CfnParameter,
+    CfnResource,
+    CfnRule,
+    CfnRuleAssertion,
+    Duration,
+    Fn,
+    ICfnConditionExpression,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from aiflows_runtime.policies import Invocation, routing_policy
 from infra.nag import acknowledge
-from infra.regions import require_supported_region, supported_region_rule
+from infra.regions import (
+    REGION_SETTING,
+    SUPPORTED_REGIONS,
+    RegionError,
+    require_supported_region,
+    supported_region_rule,
+)
 from infra.stage import stage_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,15 +95,63 @@ def capability_code(capability: str, functions: Path = FUNCTIONS) -> lambda_.Cod
     return lambda_.Code.from_asset(str(functions), exclude=[*excludes, *_ASSET_EXCLUDES])
 
 
-def foundation_model_arn(scope: Construct, model_id: str) -> str:
-    """``arn:<partition>:bedrock:<region>::foundation-model/<model id>``, in the stack's region."""
+def foundation_model_arn(scope: Construct, model_id: str, region: str | None = None) -> str:
+    """``arn:<partition>:bedrock:<region>::foundation-model/<model id>``, in the stack's region by default."""
     return Stack.of(scope).format_arn(
         service="bedrock",
         account="",
+        region=region,
         resource="foundation-model",
         resource_name=model_id,
         arn_format=ArnFormat.SLASH_RESOURCE_NAME,
     )
+
+
+def inference_profile_arn(scope: Construct, profile_id: str) -> str:
+    """``arn:<partition>:bedrock:<region>:<account>:inference-profile/<profile id>``, stack's region."""
+    return Stack.of(scope).format_arn(
+        service="bedrock",
+        resource="inference-profile",
+        resource_name=profile_id,
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+
+
+def model_grants(scope: Construct, called: Invocation) -> list[str]:
+    """What ``bedrock:InvokeModel`` needs for one call (the Bedrock user guide, "Prerequisites for
+    inference profiles"): in region, the foundation model in the calling region; through a profile,
+    the profile in the calling region and the foundation model in each region it routes to."""
+    if not called.through_profile:
+        return [foundation_model_arn(scope, called.model)]
+    return [
+        inference_profile_arn(scope, called.model_id),
+        *(foundation_model_arn(scope, called.model, region) for region in called.destinations),
+    ]
+
+
+class ModelRegionError(RegionError):
+    """A capability routes to a model that routing.toml gives no id in the deploy region."""
+
+
+def region_condition(scope: Construct, regions: Sequence[str]) -> CfnCondition:
+    """The stack's condition that it is deployed in one of ``regions``: one per set of regions."""
+    stack = Stack.of(scope)
+    name = "In" + "".join(region.title().replace("-", "") for region in sorted(regions))
+    existing = stack.node.try_find_child(name)
+    if isinstance(existing, CfnCondition):
+        return existing
+    return CfnCondition(stack, name, expression=_region_is_one_of(sorted(regions)))
+
+
+def _region_is_one_of(regions: Sequence[str]) -> ICfnConditionExpression:
+    """``AWS::Region`` is one of ``regions``: Fn::Or takes 2 to 10 conditions, so nested by tens."""
+    terms: list[ICfnConditionExpression] = [Fn.condition_equals(Aws.REGION, region) for region in regions]
+    while len(terms) > 1:
+        terms = [
+            Fn.condition_or(*chunk) if len(chunk) > 1 else chunk[0]
+            for chunk in (terms[i : i + 10] for i in range(0, len(terms), 10))
+        ]
+    return terms[0]
 
 
 def shared_runtime_layer(scope: Construct) -> lambda_.ILayerVersion:
@@ -160,7 +230,9 @@ class CapabilityFunction(Construct):
 
     ``models`` are the models of the capability's route (its manifest's ``[model]``):
     its role may ``bedrock:InvokeModel`` (which also authorizes Converse) on exactly
-    those foundation models. Without ``code_dir``, the code is the capability's
+    the ids routing.toml gives them in the deploy region: the foundation model, or an
+    inference profile and the foundation model in each region it routes to
+    (:meth:`_allow_model_calls`). Without ``code_dir``, the code is the capability's
     folder of ``functions/`` as a package (:func:`capability_code`).
     ``answers_task_tokens`` lets it answer the task tokens of the flows that wait on
     it (``states:SendTask*``). ``invoked_by`` says who invokes it, a flow's Task
@@ -226,16 +298,96 @@ class CapabilityFunction(Construct):
             description=f"aiflows capability: {capability}",
         )
         self.models: tuple[str, ...] = tuple(models)
+        self.model_policies: dict[str, iam.Policy] = {}
         if self.models:
-            self.role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["bedrock:InvokeModel"],
-                    resources=[foundation_model_arn(self, model) for model in self.models],
-                )
-            )
+            self._allow_model_calls()
         if answers_task_tokens:
             self._allow_task_token_answers()
         self._acknowledge_findings(invoked_by)
+
+    def _allow_model_calls(self) -> None:
+        """``bedrock:InvokeModel`` (which Converse needs) on exactly the ids the route calls in the region.
+
+        The template names no region, and the ids differ by region (routing.toml, "models per
+        region"): the regions that call the route's models alike share one policy, created only in
+        those regions (a CloudFormation condition on ``AWS::Region``). A region where routing.toml
+        gives a routed model no id is refused: at synth when the region is known, and by the
+        template's rule before CloudFormation creates anything.
+        """
+        policy = routing_policy()
+        shapes: dict[tuple[Invocation, ...], list[str]] = {}
+        uncallable: dict[str, list[str]] = {}
+        for region in SUPPORTED_REGIONS:
+            calls = [policy.invocation(model, region) for model in self.models]
+            missing = [model for model, called in zip(self.models, calls, strict=True) if called is None]
+            if missing:
+                uncallable[region] = missing
+                continue
+            # the same grants wherever each model is called the same way: in region (the calling
+            # region's foundation model), or through the same profile (its destinations)
+            shape = tuple(
+                replace(called, region="", destinations=called.destinations if called.through_profile else ())
+                for called in calls
+                if called is not None
+            )
+            shapes.setdefault(shape, []).append(region)
+        callable_regions = [region for regions in shapes.values() for region in regions]
+        manifest = f"functions/{self.capability}/capability.toml"
+        if not callable_regions:
+            raise ModelRegionError(
+                f"{manifest}: [model] routes to {list(self.models)}, which policies/routing.toml gives no id "
+                "in any one supported region together. Fix: route to models offered in the regions you "
+                "deploy to, or list the region in routing.toml (docs/capabilities.md#models-per-region)"
+            )
+        self._refuse_a_known_region(uncallable, callable_regions, manifest)
+        if uncallable:
+            CfnRule(
+                self,
+                "ModelsInRegion",
+                assertions=[
+                    CfnRuleAssertion(
+                        assert_=Fn.condition_contains(sorted(callable_regions), Aws.REGION),
+                        assert_description=(
+                            f"{self.capability} routes to {', '.join(self.models)}, which "
+                            "policies/routing.toml gives an id together only in "
+                            f"{', '.join(sorted(callable_regions))}: deploy there, or change the route in "
+                            f"{manifest}"
+                        ),
+                    )
+                ],
+            )
+        for shape, regions in shapes.items():
+            name = "Bedrock" + "".join(
+                (called.geography or "in-region").title().replace("-", "") for called in shape
+            )
+            statement = iam.PolicyStatement(
+                actions=["bedrock:InvokeModel"],
+                resources=list(dict.fromkeys(arn for called in shape for arn in model_grants(self, called))),
+            )
+            granted = iam.Policy(self, name, roles=[self.role], statements=[statement])
+            if len(shapes) > 1:
+                cfn = granted.node.default_child
+                assert isinstance(cfn, CfnResource)
+                cfn.cfn_options.condition = region_condition(self, regions)
+            self.model_policies[name] = granted
+
+    def _refuse_a_known_region(
+        self, uncallable: Mapping[str, Sequence[str]], callable_regions: Sequence[str], manifest: str
+    ) -> None:
+        """At synth, the region is known when the stack has one, or the CDK CLI passed its own."""
+        stack = Stack.of(self)
+        known = not Token.is_unresolved(stack.region)
+        region = stack.region if known else os.environ.get(REGION_SETTING)
+        if region and region in uncallable:
+            setting = f"the env region of stack {stack.stack_name}" if known else REGION_SETTING
+            raise ModelRegionError(
+                f"region {region!r} (from {setting}): {manifest} [model] routes to "
+                f"{', '.join(uncallable[region])}, which policies/routing.toml gives no id in {region} (no "
+                f"in_region, no profile with it among its sources). Fix: deploy to one of "
+                f"{', '.join(sorted(callable_regions))}; or route the capability to models offered in "
+                f"{region}; or add the model's inference profile for {region} to routing.toml "
+                "(docs/capabilities.md#models-per-region)"
+            )
 
     def _allow_task_token_answers(self) -> None:
         """SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat, in a policy of their own.

@@ -190,3 +190,52 @@ def test_a_region_without_the_layer_or_the_models_names_the_setting_and_the_fix(
         "infra/regions.py",
     ]:
         assert words in done.stderr, done.stderr
+
+
+PROFILE_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+
+
+def test_a_route_that_names_an_inference_profile_id_names_the_model_id_to_write(repo: Path) -> None:
+    # Given a route that names Claude's US inference profile, which routing.toml does not price: it
+    # prices the model, and gives the profile's id to the regions that need it
+    path = repo / "functions/triage/capability.toml"
+    written = path.read_text()
+    assert 'fallbacks = ["anthropic.claude-3-5-haiku-20241022-v1:0"]' in written
+    try:
+        path.write_text(written.replace('fallbacks = ["anthropic.', 'fallbacks = ["us.anthropic.'))
+        # When the app is synthesized
+        message = synth_fails(repo)
+    finally:
+        path.write_text(written)
+    # Then it is refused, naming the file, the route's key, the policy and the id to write instead
+    for words in [
+        "functions/triage/capability.toml",
+        f"fallbacks names '{PROFILE_ID}', an inference profile id",
+        "policies/routing.toml does not price",
+        "write 'anthropic.claude-3-5-haiku-20241022-v1:0' instead",
+        "docs/capabilities.md#models-per-region",
+    ]:
+        assert words in message, message
+
+
+def test_a_region_where_a_routed_model_has_no_id_names_the_route_and_the_fix(repo: Path) -> None:
+    # Given a deploy region the stack supports, where Claude 3.5 Haiku (a fallback of three routes) has
+    # no id in routing.toml: no in_region, no profile that it can call
+    done = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=repo,
+        env={**os.environ, "CDK_OUTDIR": str(repo / "cdk.out"), "CDK_DEFAULT_REGION": "eu-west-1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # Then synth refuses it cleanly, naming the region, a route, the policy and the fixes
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    for words in [
+        "region 'eu-west-1' (from CDK_DEFAULT_REGION)",
+        "capability.toml [model] routes to anthropic.claude-3-5-haiku-20241022-v1:0",
+        "policies/routing.toml gives no id in eu-west-1",
+        "Fix: deploy to one of us-east-1, us-east-2, us-west-2",
+    ]:
+        assert words in done.stderr, done.stderr

@@ -15,11 +15,11 @@ from aiflows_runtime.manifest import ModelRoute
 from infra.constructs.capability_function import (
     POWERTOOLS_PARAMETER_ID,
     CapabilityFunction,
-    foundation_model_arn,
     powertools_version,
 )
 from infra.regions import RULE_ID, SUPPORTED_REGIONS, RegionError
 from tests.infra.conftest import Synthesized
+from tests.infra.model_grants import bedrock_grants, expected_grants, rule_regions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,26 +100,97 @@ def test_a_model_route_grants_invoke_model_on_exactly_its_models(stack: cdk.Stac
     # Given a capability that asks models through the classify route, and one that asks none
     routed = capabilities()["classify"].manifest.model.models
     asks = CapabilityFunction(stack, "AsksFunction", capability="asks", code_dir=echo_code, models=routed)
-    CapabilityFunction(stack, "QuietFunction", capability="quiet", code_dir=echo_code)
+    quiet = CapabilityFunction(stack, "QuietFunction", capability="quiet", code_dir=echo_code)
     # When the stack is synthesized
     template = Template.from_stack(stack).to_json()
-    statements = {
-        policy["Properties"]["Roles"][0]["Ref"]: policy["Properties"]["PolicyDocument"]["Statement"]
-        for policy in template["Resources"].values()
-        if policy["Type"] == "AWS::IAM::Policy"
-    }
     asks_role = stack.get_logical_id(asks.role.node.default_child)  # type: ignore[arg-type]
-    # Then only the asking function may call Bedrock, on the route's foundation models, in this region
-    bedrock = {
-        role: [s for s in found if "bedrock" in json.dumps(s["Action"])] for role, found in statements.items()
-    }
-    assert [role for role, found in bedrock.items() if found] == [asks_role]
-    (statement,) = bedrock[asks_role]
-    assert statement["Action"] == "bedrock:InvokeModel"
-    assert stack.resolve(statement["Resource"]) == [
-        stack.resolve(foundation_model_arn(stack, model)) for model in routed
-    ]
+    quiet_role = stack.get_logical_id(quiet.role.node.default_child)  # type: ignore[arg-type]
+    # Then in each supported region the asking function may call exactly the ids the route takes
+    # there (routing.toml), and the quiet one none; no grant names a wildcard
+    for region in SUPPORTED_REGIONS:
+        granted = bedrock_grants(template, asks_role, region)
+        assert len(granted) == len(set(granted)), region
+        expected = expected_grants(routed, region)
+        assert set(granted) == (expected or set()), region
+        assert not any("*" in arn for arn in granted)
+        assert bedrock_grants(template, quiet_role, region) == []
     assert asks.models == routed
+
+
+def test_the_us_east_1_grant_of_claude_is_its_profile_and_the_model_where_the_profile_routes() -> None:
+    # Given a function that routes to Claude 3.5 Haiku only, served on demand only through a profile
+    stack = cdk.Stack(cdk.App(), "Claude")
+    claude = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    function = CapabilityFunction(
+        stack,
+        "ClaudeFunction",
+        capability="claude",
+        code_dir=ROOT / "tests/infra/fixtures/echo",
+        models=[claude],
+    )
+    template = Template.from_stack(stack).to_json()
+    role = stack.get_logical_id(function.role.node.default_child)  # type: ignore[arg-type]
+    # Then it is one policy for the three US regions, with no condition, written with no literal partition
+    assert sorted(function.model_policies) == ["BedrockUs"]
+    assert sorted(bedrock_grants(template, role, "us-east-1")) == [
+        f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}:${{AWS::AccountId}}:inference-profile/us.{claude}",
+        f"arn:${{AWS::Partition}}:bedrock:us-east-1::foundation-model/{claude}",
+        f"arn:${{AWS::Partition}}:bedrock:us-east-2::foundation-model/{claude}",
+        f"arn:${{AWS::Partition}}:bedrock:us-west-2::foundation-model/{claude}",
+    ]
+    assert "arn:aws:" not in json.dumps(template)
+    # And a deploy to any other region is refused by its rule, before anything is created
+    assert rule_regions(template, "ClaudeFunctionModelsInRegion") == ["us-east-1", "us-east-2", "us-west-2"]
+    assert bedrock_grants(template, role, "eu-west-1") != []  # the policy has no condition: the rule guards
+
+
+def test_regions_that_call_a_model_differently_get_policies_of_their_own(
+    stack: cdk.Stack, echo_code: Path
+) -> None:
+    # Given a function that routes to Nova Lite: by its own id in us-east-1, through a profile elsewhere
+    nova = "amazon.nova-lite-v1:0"
+    function = CapabilityFunction(stack, "NovaFunction", capability="nova", code_dir=echo_code, models=[nova])
+    template = Template.from_stack(stack).to_json()
+    role = stack.get_logical_id(function.role.node.default_child)  # type: ignore[arg-type]
+    # Then each way of calling it is a policy, created only in the regions that call it that way
+    assert sorted(function.model_policies) == ["BedrockApac", "BedrockEu", "BedrockInRegion", "BedrockUs"]
+    assert bedrock_grants(template, role, "us-east-1") == [
+        f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{nova}"
+    ]
+    eu = bedrock_grants(template, role, "eu-west-1")
+    assert (
+        eu[0]
+        == f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}:${{AWS::AccountId}}:inference-profile/eu.{nova}"
+    )
+    assert f"arn:${{AWS::Partition}}:bedrock:eu-central-1::foundation-model/{nova}" in eu
+    assert bedrock_grants(template, role, "sa-east-1") == []
+    assert "sa-east-1" not in (rule_regions(template, "NovaFunctionModelsInRegion") or [])
+
+
+def test_a_known_deploy_region_where_a_routed_model_has_no_id_is_refused_at_synth(
+    echo_code: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the region the CDK CLI passes the app, where Claude 3.5 Haiku has no id
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    stack = cdk.Stack(cdk.App(), "Europe")
+    # Then a function routed to it is refused, naming the setting, the route and the fixes
+    with pytest.raises(RegionError) as refused:
+        CapabilityFunction(
+            stack,
+            "ClassifyFunction",
+            capability="classify",
+            code_dir=echo_code,
+            models=["amazon.nova-lite-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0"],
+        )
+    message = str(refused.value)
+    for words in [
+        "region 'eu-west-1' (from CDK_DEFAULT_REGION)",
+        "functions/classify/capability.toml [model] routes to anthropic.claude-3-5-haiku-20241022-v1:0",
+        "policies/routing.toml gives no id in eu-west-1",
+        "Fix: deploy to one of us-east-1, us-east-2, us-west-2",
+        "docs/capabilities.md#models-per-region",
+    ]:
+        assert words in message, message
 
 
 def test_a_function_that_answers_task_tokens_gets_them_in_a_policy_of_its_own(

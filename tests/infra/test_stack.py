@@ -15,7 +15,9 @@ from aiflows.registry import capabilities
 from aiflows_runtime.settings import RuntimeSettings
 from infra.constructs.capability_function import POWERTOOLS_PARAMETER_ID
 from infra.constructs.flow import substitutions
+from infra.regions import SUPPORTED_REGIONS
 from tests.infra.conftest import Synthesized
+from tests.infra.model_grants import bedrock_grants, expected_grants, rule_regions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,21 +88,6 @@ def function_properties(synthesized: Synthesized, name: str) -> dict[str, Any]:
     return resource(synthesized, synthesized.logical_id(synthesized.stack.functions[name].function))[
         "Properties"
     ]
-
-
-def model_arn(model_id: str) -> dict[str, Any]:
-    return {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":bedrock:",
-                {"Ref": "AWS::Region"},
-                f"::foundation-model/{model_id}",
-            ],
-        ]
-    }
 
 
 def alias_arn_of(synthesized: Synthesized, flow: Any) -> dict[str, Any]:
@@ -281,19 +268,26 @@ def test_each_function_reaches_the_claim_bucket_only_as_designed(synthesized: Sy
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_bedrock_grants_are_exactly_the_models_of_the_route(synthesized: Synthesized, name: str) -> None:
-    # Given the route of the capability's manifest, which the model gateway reads, and its statements
-    statements = statements_with(function_statements(synthesized, name), "bedrock:")
-    if name not in MODELS:
-        # Then a function that asks no model may call none
-        assert statements == []
-        return
-    models = MODELS[name]
-    # Then it may InvokeModel (Converse included) on each routed foundation model, and nothing else
-    (statement,) = statements
-    assert statement["Action"] == "bedrock:InvokeModel"
-    assert sorted(json.dumps(r, sort_keys=True) for r in as_list(statement["Resource"])) == sorted(
-        json.dumps(model_arn(m), sort_keys=True) for m in models
-    )
+    # Given the route of the capability's manifest, which the model gateway reads, and the template
+    template = synthesized.template.to_json()
+    role = synthesized.logical_id(synthesized.stack.functions[name].role)
+    for region in SUPPORTED_REGIONS:
+        granted = bedrock_grants(template, role, region)
+        if name not in MODELS:
+            # Then a function that asks no model may call none, anywhere
+            assert granted == []
+            continue
+        # Then in each region it may InvokeModel (Converse included) on the ids routing.toml gives its
+        # models there: in region, the foundation model; through a profile, the profile and the model
+        # in each region the profile routes to; and nothing else
+        expected = expected_grants(MODELS[name], region)
+        if expected is None:
+            # And a region where a model of its route has no id is refused by its rule at deploy
+            assert region not in (rule_regions(template, f"{name}ModelsInRegion") or [region])
+            continue
+        assert sorted(granted) == sorted(expected), region
+        allowed = rule_regions(template, f"{name}ModelsInRegion")
+        assert allowed is None or region in allowed
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

@@ -299,3 +299,37 @@ def test_a_repair_that_would_pass_the_budget_is_not_made(harness: Harness, model
         ask(harness, "Invoice for the budgeted repair", correlation_id="run-rb", budget=first * 1.02)
     # Then only the malformed call was made and paid; the repair was refused before it went out
     assert [(e.model_id, e.outcome) for e in harness.ledger.entries("run-rb")] == [(PRIMARY, "malformed")]
+
+
+def test_in_its_region_the_gateway_calls_each_model_by_the_id_the_local_model_serves_there(
+    clock: Clock,
+) -> None:
+    # Given a gateway in us-east-1, and a local model that refuses the ids Bedrock refuses there
+    rules = routing_policy()
+    model = LocalModel(region="us-east-1")
+    bedrock = Bedrock(model, clock, call_seconds(rules.gateway))
+    gateway = ModelGateway(
+        policy=rules,
+        bedrock=bedrock,
+        breaker=CircuitBreaker(MemoryBreakerStore(), rules.breaker, clock=clock),
+        cache=MemoryCache(rules.gateway.cache_ttl_seconds, clock=clock),
+        ledger=MemoryLedger(),
+        sleep=lambda seconds: None,
+        remaining=Invocation(clock).remaining,
+        region="us-east-1",
+    )
+    # When the primary (Nova, in region) is throttled and the fallback (Claude, profile only) answers
+    model.script(PRIMARY, *[Throttle()] * ATTEMPTS)
+    prompt = CLASSIFY.prompt().render(labels="invoice, contract, other", title="T", text="An invoice")
+    answer = gateway.ask(
+        "classify",
+        ROUTE,
+        prompt,
+        RunContext("run-region", "test", "acme"),
+        lambda t: parse_answer(t, ClassifyAnswer),
+    )
+    # Then Nova went by its own id and Claude by its US inference profile, which the local model answered
+    assert bedrock.sent == [PRIMARY] * ATTEMPTS + [f"us.{FALLBACK}"]
+    assert FALLBACK.startswith("anthropic.") and PRIMARY.startswith("amazon.nova")
+    assert answer.model_id == FALLBACK and answer.value.label == "invoice"
+    assert [c.model_id for c in model.calls] == [PRIMARY] * ATTEMPTS + [FALLBACK]

@@ -72,6 +72,7 @@ def gateway() -> ModelGateway:
         ledger=DynamoDBLedger(table, client=dynamodb),
         on_call=record_model_call,
         on_breaker_open=record_breaker_open,
+        region=settings().aws_region,
     )
 
 

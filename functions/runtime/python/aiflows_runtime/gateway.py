@@ -3,7 +3,9 @@
 It calls Amazon Bedrock's Converse API and adds what a dependable flow needs:
 
 - routing by the capability's manifest (its ``[model]`` route): the primary
-  model, then its fallbacks, each priced in ``policies/routing.toml``;
+  model, then its fallbacks, each priced in ``policies/routing.toml``, which
+  also names the id a call takes from the function's region: the model's own,
+  or a cross-region inference profile's (``us.<model id>``);
 - connect and read timeouts, and retries with exponential backoff and full
   jitter on throttling and timeouts (botocore's own retries are off, so the
   policy is the only one that counts);
@@ -157,8 +159,12 @@ class ModelGateway:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float, float], float] = random.uniform,
         remaining: Callable[[], float] = invocation.remaining_seconds,
+        region: str | None = None,
     ) -> None:
+        """``region`` is the function's (``AWS_REGION``): each model is called by the id the policy
+        gives it there. Without one, each model is called by its own id (a test's fake Bedrock)."""
         self.policy = policy
+        self.region = region
         self._bedrock = bedrock
         self._breaker = breaker
         self._cache = cache
@@ -198,6 +204,12 @@ class ModelGateway:
         unpriced = [model for model in route.models if model not in self.policy.models]
         if unpriced:
             raise ValueError(f"{capability} routes to models routing.toml does not price: {unpriced}")
+        if self.region is not None:
+            uncallable = [m for m in route.models if self.policy.invocation(m, self.region) is None]
+            if uncallable:
+                raise ValueError(
+                    f"{capability} routes to models routing.toml gives no id in {self.region}: {uncallable}"
+                )
         self.attempts = []
         for position, model in enumerate(route.models):
             if not self._breaker.allow(model):
@@ -211,11 +223,20 @@ class ModelGateway:
         tried = ", ".join(f"{a.model_id}: {a.outcome}" for a in self.attempts)
         raise ModelUnavailable(f"{capability}: no model could answer ({tried})")
 
+    def model_id(self, model: str) -> str:
+        """The id Converse takes for ``model`` in the gateway's region (its profile's, where it needs one)."""
+        if self.region is None:
+            return model
+        called = self.policy.invocation(model, self.region)
+        if called is None:
+            raise ValueError(f"routing.toml gives {model} no id in {self.region}")
+        return called.model_id
+
     def _request(
         self, capability: str, route: ModelRoute, model: str, prompt: RenderedPrompt, run: RunContext
     ) -> dict[str, Any]:
         return {
-            "modelId": model,
+            "modelId": self.model_id(model),
             "system": [{"text": prompt.system}],
             "messages": [{"role": "user", "content": [{"text": prompt.text}]}],
             "inferenceConfig": {"maxTokens": route.max_tokens, "temperature": route.temperature},

@@ -46,6 +46,22 @@ class ModelRoute(Section):
     def models(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.primary, *self.fallbacks)))
 
+    @model_validator(mode="after")
+    def _names_models_not_profiles(self) -> ModelRoute:
+        from aiflows_runtime.policies import routing_policy  # the policy reads this module's errors
+
+        for model in self.models:
+            base = routing_policy().profile_of(model)
+            if base is not None:
+                key = "primary" if model == self.primary else "fallbacks"
+                raise ValueError(
+                    f"{key} names {model!r}, an inference profile id, which policies/routing.toml does not "
+                    f"price: a route names the model, {base!r}, and routing.toml gives the id each deploy "
+                    f"region calls it by (its in_region, or a profile); write {base!r} instead "
+                    "(docs/capabilities.md#models-per-region)"
+                )
+        return self
+
 
 class Reaches(Section):
     """What the function may touch besides the state table, which every capability uses."""

@@ -12,6 +12,8 @@ class RuntimeSettings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     state_table_name: str = Field(alias="STATE_TABLE_NAME", min_length=1)
+    # the function's region, which Lambda sets: the model gateway calls each model by its id there
+    aws_region: str | None = Field(default=None, alias="AWS_REGION")
     event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
     corpus_bucket: str | None = Field(default=None, alias="CORPUS_BUCKET")
     corpus_key: str | None = Field(default=None, alias="CORPUS_KEY")
