@@ -35,6 +35,7 @@ from aiflows_runtime.state import (
     ReviewNotFound,
     keys,
 )
+from aiflows_runtime.state.dynamodb import TRANSACTION_ATTEMPTS
 from aiflows_runtime.state.items import from_item, to_item
 from aiflows_runtime.state.memory import (
     MemoryBreakerStore,
@@ -145,6 +146,49 @@ def test_a_hold_past_the_budget_is_refused_and_a_released_one_is_given_back(stat
     assert state.ledger.total("run-b").committed_usd == pytest.approx(0.2)
     with pytest.raises(OverBudget):
         state.ledger.hold("run-b", 1.5, budget_usd=1.0)  # more than the whole budget
+
+
+class AlwaysConflicting:
+    """A DynamoDB client whose every transaction meets another one on its items (DynamoDB's
+    TransactionConflict cancellation); every other call goes to the real client."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.transactions = 0
+
+    def transact_write_items(self, **_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        self.transactions += 1
+        reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}] * 2
+        error = {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}}
+        raise ClientError({**error, "CancellationReasons": reasons}, "TransactWriteItems")  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_paid_call_whose_transaction_keeps_conflicting_keeps_its_line_and_total(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a ledger whose every transaction conflicts, past the adapter's retries
+    monkeypatch.setattr("aiflows_runtime.state.dynamodb.time.sleep", lambda _seconds: None)
+    with mock_aws():
+        real = boto3.client("dynamodb", region_name="us-east-1")
+        conflicting = AlwaysConflicting(real)
+        ledger = DynamoDBLedger(state_table_like_the_stacks(real, "conflicts"), client=conflicting)
+        hold = ledger.hold("run-c", 0.05, budget_usd=1.0)
+        # When the paid call settles
+        ledger.settle(hold, entry(0.02))
+        # Then it was tried as a transaction each time, then written as its line and its total
+        assert conflicting.transactions == TRANSACTION_ATTEMPTS
+        total = ledger.total("run-c")
+        assert [e.cost_usd for e in ledger.entries("run-c")] == [0.02]
+        assert (total.calls, total.cost_usd, total.committed_usd) == (
+            1,
+            pytest.approx(0.02),
+            pytest.approx(0.02),
+        )
 
 
 def test_concurrent_branches_cannot_pass_the_budget_together() -> None:

@@ -93,9 +93,18 @@ class _Table:
                 failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
                 if failed:
                     raise TransactionRefused(failed) from exc
-                if "TransactionConflict" not in codes or attempt == TRANSACTION_ATTEMPTS - 1:
+                if "TransactionConflict" not in codes:
                     raise
+                if attempt == TRANSACTION_ATTEMPTS - 1:
+                    raise TransactionKeptConflicting(TRANSACTION_ATTEMPTS) from exc
                 time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
+
+
+class TransactionKeptConflicting(Exception):
+    """Every attempt of the transaction met another one on the same items: nothing was written."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(f"the transaction met a conflicting one {attempts} times")
 
 
 class TransactionRefused(Exception):
@@ -175,33 +184,37 @@ class DynamoDBLedger(_Table):
         return hold
 
     def settle(self, hold: Hold, entry: LedgerEntry) -> None:
+        """The call's line and the run's total, in one transaction.
+
+        A transaction that keeps meeting conflicting ones (every attempt cancelled with
+        ``TransactionConflict``) is written as its two writes, the line first: the call was
+        paid for, and its line must not be lost. Single-item writes never conflict that
+        way; what is given up is only that a crash between the two leaves the line
+        without its share of the total.
+        """
         now = self._clock()
         key = keys.run_call(hold.correlation_id, now, next(_SEQUENCE), entry.capability, uuid.uuid4().hex[:8])
-        self._transact(
-            {
-                "Put": {
-                    "Item": to_item({**key, **asdict(entry)}),
-                    "ConditionExpression": "attribute_not_exists(pk)",
+        line = {"Item": to_item({**key, **asdict(entry)}), "ConditionExpression": "attribute_not_exists(pk)"}
+        total = {
+            "Key": to_item(keys.run_total(hold.correlation_id)),
+            "UpdateExpression": (
+                "ADD calls :one, input_tokens :i, output_tokens :o, cost_usd :c, committed_usd :d"
+            ),
+            "ExpressionAttributeValues": values(
+                {
+                    ":one": 1,
+                    ":i": entry.input_tokens,
+                    ":o": entry.output_tokens,
+                    ":c": entry.cost_usd,
+                    ":d": exact(entry.cost_usd) - exact(hold.amount_usd),
                 }
-            },
-            {
-                "Update": {
-                    "Key": to_item(keys.run_total(hold.correlation_id)),
-                    "UpdateExpression": (
-                        "ADD calls :one, input_tokens :i, output_tokens :o, cost_usd :c, committed_usd :d"
-                    ),
-                    "ExpressionAttributeValues": values(
-                        {
-                            ":one": 1,
-                            ":i": entry.input_tokens,
-                            ":o": entry.output_tokens,
-                            ":c": entry.cost_usd,
-                            ":d": exact(entry.cost_usd) - exact(hold.amount_usd),
-                        }
-                    ),
-                }
-            },
-        )
+            ),
+        }
+        try:
+            self._transact({"Put": line}, {"Update": total})
+        except TransactionKeptConflicting:
+            self._ddb.put_item(**{**line, "TableName": self._table})
+            self._ddb.update_item(**{**total, "TableName": self._table})
 
     def release(self, hold: Hold) -> None:
         if hold.amount_usd <= 0:
