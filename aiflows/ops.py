@@ -212,7 +212,7 @@ def _parked_messages(sqs: Any, url: str) -> Iterator[tuple[ParkedRun, str]]:
         for message in fresh:
             seen.add(message["MessageId"])
             body = json.loads(message["Body"])
-            cause = body.get("cause") or ""  # an error's Cause is text, often JSON; read either way
+            cause = (body.get("failure") or {}).get("Cause") or ""  # text, often JSON; read either way
             run = ParkedRun(
                 body["execution"],
                 body["flow"],

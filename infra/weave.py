@@ -388,7 +388,8 @@ def _weave_parking(definition: dict[str, Any], flow: FlowInfo) -> None:
                     "flow": flow.name,
                     "step": name,
                     "error.$": "$.failure.Error",
-                    "cause.$": "$.failure.Cause",
+                    # the whole error: a Cause is not always there, and a path to nothing fails the state
+                    "failure.$": "$.failure",
                     "parked_at.$": "$$.State.EnteredTime",
                 },
             },
