@@ -67,19 +67,22 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was() -> None:
         before = sorted(map(str, ddb.scan(TableName=table)["Items"]))
         new = {"pk": {"S": "line"}, "sk": {"S": "1"}}
         total = {"pk": {"S": "total"}, "sk": {"S": "x"}}
+        writes = [  # a line, the total it adds to, an item deleted
+            {"Put": {"TableName": table, "Item": {**new, "cost": {"N": "2"}}}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": total,
+                    "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+            {"Delete": {"TableName": table, "Key": {"pk": {"S": "other#3"}, "sk": {"S": "x"}}}},
+        ]
         try:
             ddb.transact_write_items(
                 TransactItems=[
-                    {"Put": {"TableName": table, "Item": {**new, "cost": {"N": "2"}}}},
-                    {
-                        "Update": {
-                            "TableName": table,
-                            "Key": total,
-                            "UpdateExpression": "ADD n :one",
-                            "ExpressionAttributeValues": {":one": {"N": "1"}},
-                        }
-                    },
-                    {"Delete": {"TableName": table, "Key": {"pk": {"S": "other#3"}, "sk": {"S": "x"}}}},
+                    *writes,
                     {
                         "ConditionCheck": {
                             "TableName": table,
@@ -96,20 +99,7 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was() -> None:
         assert reasons == ["None", "None", "None", "ConditionalCheckFailed"]
         assert sorted(map(str, ddb.scan(TableName=table)["Items"])) == before
         # And the same transaction without the failing check writes all three
-        ddb.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": table, "Item": {**new, "cost": {"N": "2"}}}},
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": total,
-                        "UpdateExpression": "ADD n :one",
-                        "ExpressionAttributeValues": {":one": {"N": "1"}},
-                    }
-                },
-                {"Delete": {"TableName": table, "Key": {"pk": {"S": "other#3"}, "sk": {"S": "x"}}}},
-            ]
-        )
+        ddb.transact_write_items(TransactItems=writes)
         assert ddb.get_item(TableName=table, Key=total)["Item"]["n"] == {"N": "2"}
         assert "Item" in ddb.get_item(TableName=table, Key=new)
         assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "other#3"}, "sk": {"S": "x"}})

@@ -66,6 +66,17 @@ _NOT_IN_A_NAME = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}$")
 
 
+def page_of(response: Any, key: str, listed: list[Any]) -> dict[str, Any]:
+    """One page of a listing, as the List* actions page: ``maxResults`` (100 by default), and a
+    ``nextToken`` while more follow (here the offset of the next item)."""
+    size = response._get_int_param("maxResults") or 100
+    offset = int(response._get_param("nextToken") or 0)
+    page: dict[str, Any] = {key: listed[offset : offset + size]}
+    if offset + size < len(listed):
+        page["nextToken"] = str(offset + size)
+    return page
+
+
 def definition_problems(definition: Any) -> list[str]:
     """What Step Functions refuses in a definition that moto's parser lets through."""
     problems: list[str] = []
@@ -187,12 +198,7 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
         machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
         versions = sorted(machine.versions.values(), key=lambda v: v.version, reverse=True)
         listed = [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions]
-        size = self._get_int_param("maxResults") or 100
-        offset = int(self._get_param("nextToken") or 0)
-        page: dict[str, Any] = {"stateMachineVersions": listed[offset : offset + size]}
-        if offset + size < len(listed):
-            page["nextToken"] = str(offset + size)
-        return ActionResult(page)
+        return ActionResult(page_of(self, "stateMachineVersions", listed))
 
     patches.add(StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions)
 

@@ -84,6 +84,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from localcloud.patches.stepfunctions.api import page_of
+
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
     from localcloud.patches import Patches
@@ -1164,12 +1166,7 @@ def _map_run_api(patches: Patches, runs: MapRuns) -> None:
             if execution.stop_date is not None and execution.status != "RUNNING":
                 item["stopDate"] = execution.stop_date
             listed.append(item)
-        size = self._get_int_param("maxResults") or 100
-        offset = int(self._get_param("nextToken") or 0)
-        page: dict[str, Any] = {"executions": listed[offset : offset + size]}
-        if offset + size < len(listed):
-            page["nextToken"] = str(offset + size)
-        return ActionResult(page)
+        return ActionResult(page_of(self, "executions", listed))
 
     def describe_execution_with_map_run(self: Any) -> Any:
         answer = describe_execution(self)

@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from localcloud.patches.stepfunctions.api import page_of
+
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
     from localcloud.patches import Patches
@@ -496,12 +498,7 @@ def _api(patches: Patches, redrives: Redrives) -> None:
             if execution.status != "RUNNING" and execution.stop_date is not None:
                 item["stopDate"] = execution.stop_date
             listed.append(item)
-        size = self._get_int_param("maxResults") or 100
-        offset = int(self._get_param("nextToken") or 0)
-        page: dict[str, Any] = {"executions": listed[offset : offset + size]}
-        if offset + size < len(listed):
-            page["nextToken"] = str(offset + size)
-        return page
+        return page_of(self, "executions", listed)
 
     patches.replace(StepFunctionResponse, "list_executions", list_executions)
 
