@@ -37,8 +37,8 @@ def test_the_guardrails_page_shows_a_blocked_run_with_its_reason(
     )
     printed = capsys.readouterr().out
     assert code == 0, printed
-    assert re.search(r"^Execution .*: FAILED in", printed, flags=re.MULTILINE)
-    assert "Error: Blocked" in printed
+    assert re.search(r"^Execution .*: FAILED in", printed, flags=re.MULTILINE), printed
+    assert "Error: Blocked" in printed, printed  # the run's error, whatever it is, is printed
     assert "content_crypto_payment: document: payment in cryptocurrency is never accepted" in printed
     assert (
         "python -m localcloud demo --event statemachines/document_intake/events/blocked.json --allow-failure"

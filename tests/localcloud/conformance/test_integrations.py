@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud import LocalCloud
-from tests.localcloud.conformance.conftest import Runner, single
+from tests.localcloud.conformance.conftest import Runner, chain, single
 
 BUCKET = "conformance-integrations"
 TABLE = "conformance-items"
@@ -270,3 +270,32 @@ def test_send_task_failure_fails_the_callback_task_with_its_error_and_cause(
     assert (result.status, result.error, result.cause) == ("FAILED", "Rejected", "a person said no"), (
         result.summary()
     )
+
+
+def test_a_lambda_service_error_without_a_request_id_is_still_lambda_and_its_code(
+    run: Runner, function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Lambda errors are reported as Lambda.<ErrorName>", which a Catch names (developer guide, *Handle
+    Lambda service exceptions*): also when the service's answer carried no request id."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    def throttled(*args: Any, **kwargs: Any) -> None:
+        error = {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}
+        raise ClientError({"Error": error}, "Invoke")  # no ResponseMetadata
+
+    monkeypatch.setattr(lambda_eval_utils, "execute_lambda_function_integration", throttled)
+    caught = {"ErrorEquals": ["Lambda.TooManyRequestsException"], "Next": "Caught", "ResultPath": "$.error"}
+    invoke = chain(
+        {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": function, "Payload.$": "$"},
+            "Catch": [caught],
+        },
+        {"Type": "Fail", "Error": "NotCaught"},
+    )
+    invoke["States"]["Caught"] = {"Type": "Pass", "End": True}
+    result = run(invoke, {"a": 3})
+    assert result.status == "SUCCEEDED", result.summary()
+    assert result.output["error"]["Error"] == "Lambda.TooManyRequestsException"
+    assert result.output["error"]["Cause"].startswith("Rate exceeded (Service: AWSLambda;")
