@@ -462,6 +462,25 @@ def model_spend(
     return spend
 
 
+# --- the audit trail --------------------------------------------------------------
+def audit_trail(clients: Clients, stack: str, run: str) -> tuple[str, list[Any]]:
+    """A run's audit records, oldest first, and its correlation id: ``run`` is one, or the run's
+    execution ARN (whose input's event id it is)."""
+    from aiflows_runtime.state import DynamoDBAuditTrail
+
+    correlation_id = run
+    if run.startswith("arn:"):
+        try:
+            described = clients("stepfunctions").describe_execution(executionArn=run)
+        except Exception as exc:
+            raise OpsError(f"no execution {run} ({exc}): give its ARN, or the run's correlation id") from exc
+        correlation_id = _correlation_id(described)
+        if not correlation_id:
+            raise OpsError(f"execution {run} was not started by an event: it has no correlation id")
+    table = _output(outputs(clients, stack), "StateTableName", stack)
+    return correlation_id, DynamoDBAuditTrail(table, client=clients("dynamodb")).of_run(correlation_id)
+
+
 # --- dead-letter queues -----------------------------------------------------------
 @dataclass(frozen=True)
 class DeadLetter:

@@ -1,7 +1,12 @@
-"""act: perform one allowlisted action, idempotently (putting an event, writing a record)."""
+"""act: perform one allowlisted action, idempotently (putting an event, writing a record).
+
+Each performed action goes on the run's audit trail (``action.performed``), once: a
+retried invocation returns the stored result and records nothing again.
+"""
 
 from typing import Any
 
+from aiflows_runtime import audit
 from aiflows_runtime.actions import PutEvent, plan
 from aiflows_runtime.capability import idempotent_step, register_context
 from aiflows_runtime.clients import client
@@ -24,6 +29,12 @@ def act(request: ActInput) -> dict[str, Any]:
         reference = effects.put_event(client("events"), config.event_bus_name, effect)
     else:
         reference = effects.write_record(client("dynamodb"), config.state_table_name, effect)
+    audit.record(
+        "action.performed",
+        audit.RunOf(request.correlation_id, request.flow),
+        actor=audit.flow_actor(request.flow),
+        details={"action": request.action, "action_id": request.action_id, "reference": reference},
+    )
     return ActOutput(
         action=request.action, action_id=request.action_id, status="done", reference=reference
     ).model_dump()

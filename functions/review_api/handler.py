@@ -3,13 +3,16 @@
     GET  /                         the review console (static HTML and JS)
     GET  /reviews                  pending reviews of the tenants in scope, oldest first; who is asking
     GET  /reviews/{id}             one review: scores, evidence, proposed action
-    POST /reviews/{id}/decision    approve, reject, or revise with edits: decided once
+    POST /reviews/{id}/decision    approve, reject, or revise with edits: decided once (four eyes: twice)
     GET  /feedback.jsonl           every decision of the tenants in scope, as an evaluation dataset
 
 API Gateway refuses an unauthenticated request before this function runs; the
 function refuses one too (401) when no identity reaches it. What an identity may see
 and decide is read from its Cognito groups (logic.py, docs/reviews.md#who-may-review-what):
 a review of a tenant out of scope is 404, as one that does not exist.
+
+Every decision and approval goes on the run's audit trail; a final decision also goes on
+the bus as ``review.decided``.
 """
 
 import json
@@ -30,15 +33,19 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from aiflows_runtime import audit
+from aiflows_runtime.bus import put_event
 from aiflows_runtime.clients import client
-from aiflows_runtime.contracts import ReviewDecision
-from aiflows_runtime.feedback import FeedbackStore
+from aiflows_runtime.contracts import REVIEWS_SOURCE, ReviewDecided, ReviewDecision, SubjectRef
+from aiflows_runtime.feedback import FeedbackStore, changes
 from aiflows_runtime.observability import logger, metrics, record_pending_reviews, tracer
 from aiflows_runtime.reviews import (
     REVIEW_ID_PATTERN,
+    AlreadyApproved,
     AlreadyDecided,
     DynamoDBReviews,
     FlowNoLongerWaits,
+    Review,
     ReviewNotFound,
     answer_flow,
 )
@@ -133,7 +140,14 @@ def already_decided(error: AlreadyDecided) -> Response[dict[str, Any]]:
     return _problem(409, f"review {error.args[0]} was already decided; nothing changed")
 
 
-@app.exception_handler([logic.UnknownTenants, logic.RoleNeeded])
+@app.exception_handler(AlreadyApproved)
+def already_approved(error: AlreadyApproved) -> Response[dict[str, Any]]:
+    return _problem(
+        409, f"you already approved review {error.args[0]}; its next approval must be another reviewer's"
+    )
+
+
+@app.exception_handler([logic.UnknownTenants, logic.RoleNeeded, logic.OwnRun])
 def forbidden(error: Exception) -> Response[dict[str, Any]]:
     """403, naming what is wrong: a tenant the reviews do not know, or the role a review needs."""
     return _problem(HTTPStatus.FORBIDDEN.value, str(error))
@@ -194,7 +208,7 @@ def pending() -> logic.ReviewList:
     who = reviewer()
     reviews, _ = stores()
     waiting = logic.pending_for(reviews, who)
-    rows = [logic.summary(r.review_id, r.status, r.created_at, r.details) for r in waiting]
+    rows = [logic.summary(r) for r in waiting]
     return logic.ReviewList.model_validate({"reviews": rows, "signed_in": who.signed_in()})
 
 
@@ -207,7 +221,7 @@ def show(review_id: ReviewId) -> logic.ReviewShown:
     review = logic.review_for(reviews, who, review_id)
     return logic.ReviewShown.model_validate(
         {
-            **logic.summary(review.review_id, review.status, review.created_at, review.details),
+            **logic.summary(review),
             "details": review.details,
             "decision": review.decision,
         }
@@ -222,28 +236,93 @@ def show(review_id: ReviewId) -> logic.ReviewShown:
 def decide(review_id: ReviewId, body: logic.DecisionBody) -> logic.DecisionAnswer:
     who = reviewer()
     reviews, feedback = stores()
-    logic.decidable_by(reviews, who, review_id)
-    decision = ReviewDecision(review_id=review_id, reviewer=who.name, **body.model_dump())
+    review = logic.decidable_by(reviews, who, review_id)
+    given = ReviewDecision(review_id=review_id, reviewer=who.name, **body.model_dump())
+    step = logic.next_step(review, given)
+    if step.final is None:  # four eyes: this approval is kept, and the review waits for another's
+        kept = reviews.approve(given, restart=step.restart)
+        edited = changes(kept, given)
+        audit_decision("review.approved", kept, given, edited)
+        logger.info("review approved, another approval needed", extra={"review_id": review_id})
+        return answer(kept, "PENDING", given, edited)
+    decision = step.final
     token = reviews.decide(decision)
     try:
         answer_flow(client("stepfunctions"), token, decision)
     except FlowNoLongerWaits:
         reviews.expire(review_id)
         record_pending_reviews(reviews.count_pending())
+        audit.record("review.expired", run_of(review), actor=who.name, review_id=review_id)
         raise ServiceError(410, f"the flow no longer waits for review {review_id}") from None
     except Exception:
         reviews.reopen(decision)  # let the reviewer try again: the flow was not answered
         raise
-    line = feedback.record(reviews.get(review_id), decision)
+    decided = reviews.get(review_id)
+    line = feedback.record(decided, decision)
+    edited = line["human"]["corrections"]
+    audit_decision("review.decided", decided, decision, edited)
+    try:
+        announce(decided, decision, edited)
+    except Exception:  # noqa: BLE001 - the flow has its answer and the trail its record: keep them
+        logger.exception("review.decided could not be put on the bus", extra={"review_id": review_id})
+        metrics.add_metric(name="ReviewDecidedNotAnnounced", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ReviewsDecided", unit=MetricUnit.Count, value=1)
     record_pending_reviews(reviews.count_pending())
     logger.info("review decided", extra={"review_id": review_id, "decision": decision.decision})
+    return answer(decided, "DECIDED", decision, edited)
+
+
+def run_of(review: Review) -> audit.RunOf:
+    """The run a review belongs to, as the audit trail names it."""
+    return audit.RunOf(review.correlation_id, str(review.details.get("flow")), review.tenant)
+
+
+def audit_decision(what: str, review: Review, decision: ReviewDecision, edited: dict[str, Any]) -> None:
+    audit.record(
+        what,
+        run_of(review),
+        actor=decision.reviewer,
+        review_id=review.review_id,
+        details={
+            "decision": decision.decision,
+            "reason": decision.reason,
+            "approved_by": decision.approved_by or review.approved_by,
+            "approvals_needed": review.approvals_needed,
+        },
+        changes=edited or None,
+    )
+
+
+def announce(review: Review, decision: ReviewDecision, edited: dict[str, Any]) -> None:
+    """``review.decided`` on the bus: the final decision, who approved, and which fields changed."""
+    subject = review.details.get("subject") or {}
+    detail = ReviewDecided(
+        review_id=review.review_id,
+        correlation_id=review.correlation_id,
+        flow=str(review.details.get("flow")),
+        tenant=review.tenant,
+        subject=SubjectRef(id=str(subject.get("id")), kind=str(subject.get("kind"))),
+        decision=decision.decision,
+        reviewer=decision.reviewer,
+        approved_by=decision.approved_by,
+        changed=sorted(edited),
+    )
+    put_event(
+        client("events"), settings().event_bus_name, REVIEWS_SOURCE, "review.decided", detail.model_dump()
+    )
+
+
+def answer(
+    review: Review, status: str, decision: ReviewDecision, edited: dict[str, Any]
+) -> logic.DecisionAnswer:
     return logic.DecisionAnswer.model_validate(
         {
-            "review_id": review_id,
-            "status": "DECIDED",
+            "review_id": review.review_id,
+            "status": status,
             "decision": decision.decision,
-            "changes": line["human"]["corrections"],
+            "changes": edited,
+            "approved_by": decision.approved_by or review.approved_by,
+            "approvals_needed": review.approvals_needed,
         }
     )
 

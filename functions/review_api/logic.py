@@ -4,6 +4,9 @@ Who may review what (docs/reviews.md#who-may-review-what) is read from the ident
 Cognito groups: ``tenant:<id>`` for each tenant it reviews, ``aiflows-reviewers`` or
 ``aiflows-admins`` for its role. Every route asks :func:`scope_of` first; a review of a
 tenant out of scope is :class:`ReviewNotFound`, exactly as one that does not exist.
+
+Four eyes (docs/reviews.md#four-eyes): a review whose proposed action needs two approvals
+stays pending after the first; :func:`next_step` says whether a decision is the final one.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from aiflows_runtime.contracts import ReviewDecision
 from aiflows_runtime.reviews import ADMIN, REVIEWER, REVIEWERS_GROUP, ROLE_GROUPS, ROLES, TENANT_GROUP, Role
-from aiflows_runtime.state.ports import Review, ReviewNotFound, Reviews
+from aiflows_runtime.state.ports import AlreadyApproved, Review, ReviewNotFound, Reviews
 
 # What one decision may carry. It is stored with its review (one DynamoDB item, at most 400 KB with
 # the flow's details) and sent back to the flow (SendTaskSuccess takes at most 256 KB), so a
@@ -75,6 +79,9 @@ class ReviewRow(BaseModel):
     confidence: float | None
     risk: str | None
     role: str | None = Field(description="the role deciding needs (its flow's [review] role); null: reviewer")
+    approvals_needed: int = Field(description="2: four eyes, two different reviewers must approve")
+    approved_by: list[str] = Field(description="who approved so far, while more approvals are needed")
+    four_eyes: str = Field(description="why it needs two reviewers ('' when it does not)")
 
 
 class SignedIn(BaseModel):
@@ -103,9 +110,13 @@ class Change(BaseModel):
 
 class DecisionAnswer(BaseModel):
     review_id: str
-    status: Literal["DECIDED"]
+    status: Literal["DECIDED", "PENDING"] = Field(
+        description="PENDING: an approval was recorded and another reviewer's is still needed (four eyes)"
+    )
     decision: Literal["approve", "reject", "revise"]
     changes: dict[str, Change] = Field(description="each edited field, before and after")
+    approved_by: list[str] = Field(description="who approved, in order")
+    approvals_needed: int
 
 
 class Problem(BaseModel):
@@ -127,13 +138,17 @@ class Refusal(BaseModel):
     errors: list[FieldProblem]
 
 
-def summary(review_id: str, status: str, created_at: float, details: dict[str, Any]) -> dict[str, Any]:
+def summary(review: Review) -> dict[str, Any]:
     """One row of the list of pending reviews, for any flow's review."""
+    details = review.details
     subject = details.get("subject") or {}
     return {
-        "review_id": review_id,
-        "status": status,
-        "created_at": created_at,
+        "review_id": review.review_id,
+        "status": review.status,
+        "created_at": review.created_at,
+        "approvals_needed": review.approvals_needed,
+        "approved_by": review.approved_by,
+        "four_eyes": details.get("four_eyes") or "",
         "flow": details.get("flow"),
         "subject_id": subject.get("id"),
         "subject_kind": subject.get("kind"),
@@ -253,12 +268,59 @@ def review_for(reviews: Reviews, reviewer: Reviewer, review_id: str) -> Review:
     return review
 
 
+class OwnRun(Exception):
+    """The reviewer submitted the run under review: someone else must decide it."""
+
+    def __init__(self, review_id: str) -> None:
+        super().__init__(f"you submitted the run of review {review_id}: another reviewer must decide it")
+
+
 def decidable_by(reviews: Reviews, reviewer: Reviewer, review_id: str) -> Review:
-    """The review, when the reviewer may decide it: in scope (else not found), and of a role they hold."""
+    """The review, when the reviewer may decide it: in scope (else not found), of a role they hold, and
+    of a run they did not submit."""
     review = review_for(reviews, reviewer, review_id)
     if not reviewer.may_decide(review.role):
         raise RoleNeeded(review_id, review.role or REVIEWER, reviewer.role)
+    if review.submitted_by is not None and review.submitted_by == reviewer.name:
+        raise OwnRun(review_id)
     return review
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What a decision does: ``final`` answers the flow; otherwise the approval is kept, and the review
+    waits for another reviewer's (``restart``: a revision replaces the approvals of what it changed)."""
+
+    final: ReviewDecision | None
+    restart: bool = False
+
+
+def next_step(review: Review, decision: ReviewDecision) -> NextStep:
+    """Four eyes: a rejection ends any review; an approval or a revision is final once the review has
+    the approvals it needs, each from a different reviewer, and a revision needs an approval of its
+    values by someone other than who revised them."""
+    if decision.decision == "reject":
+        return NextStep(decision.model_copy(update={"approved_by": review.approved_by}))
+    if decision.reviewer in review.approved_by:
+        raise AlreadyApproved(review.review_id)
+    if review.approvals_needed <= 1:
+        return NextStep(decision.model_copy(update={"approved_by": [decision.reviewer]}))
+    if decision.decision == "revise":
+        return NextStep(None, restart=True)  # a second pair of eyes must see the revised values
+    if len(review.approvals) + 1 < review.approvals_needed:
+        return NextStep(None)
+    revised = next((a for a in reversed(review.approvals) if a.get("edits")), None)
+    reasons = [str(a.get("reason") or "") for a in review.approvals] + [decision.reason]
+    return NextStep(
+        decision.model_copy(
+            update={
+                "decision": "revise" if revised else "approve",
+                "edits": dict(revised["edits"]) if revised else {},
+                "reason": "; ".join(r for r in reasons if r),
+                "approved_by": [*review.approved_by, decision.reviewer],
+            }
+        )
+    )
 
 
 def feedback_for(lines: Iterable[dict[str, Any]], scope: frozenset[str] | None) -> Iterator[dict[str, Any]]:

@@ -68,6 +68,7 @@ def test_a_high_priority_ticket_waits_for_a_person_then_is_routed(
         "kind": "ticket",
         "tenant": "acme",
         "title": None,
+        "submitted_by": None,
     }
     assert review.details["details"] == {"priority": "high", "category": "outage"}
     assert review.details["summary"] == "A high outage ticket."

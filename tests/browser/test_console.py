@@ -156,3 +156,51 @@ def test_the_cli_lists_shows_and_decides_reviews_through_the_same_api(
     assert "409" in capsys.readouterr().err
     assert cli(["--api", console, "--token", "wrong", "reviews", "list"]) == 2
     assert store.get(review_id).decision["edits"] == {"total": "4,900.00"}
+
+
+def test_a_four_eyes_review_shows_who_approved_and_what_is_still_needed(
+    cloud: LocalCloud, app: Deployment, console: str, browser: object
+) -> None:
+    # Given a review whose proposed action needs two reviewers (its flow's actions.toml [four_eyes])
+    store = DynamoDBReviews(app.outputs["StateTableName"], client=cloud.client("dynamodb"))
+    review_id = store.create(
+        "token-four-eyes",
+        {
+            "correlation_id": "run-four-eyes",
+            "flow": "document_intake",
+            "step": "Review",
+            "subject": {"id": "fe-1", "kind": "document", "tenant": "acme"},
+            "summary": "A high-risk invoice.",
+            "confidence": 0.9,
+            "risk": "high",
+            "findings": [],
+            "fields": {},
+            "proposed_action": {"action": "write_record", "payload": {"record_type": "invoice"}},
+            "approvals_needed": 2,
+            "four_eyes": "risk high needs two reviewers",
+        },
+    )
+    page = browser.new_page()  # type: ignore[attr-defined]
+    try:
+        page.goto(f"{console}?token={DEV_TOKEN}")
+        item = f"li[data-review-id='{review_id}']"
+        page.wait_for_selector(item)
+        assert "no approval yet; 2 more approvals needed" in page.inner_text(item)
+        # When the reviewer approves it
+        page.click(item)
+        page.wait_for_selector("#four-eyes:not([hidden])")
+        assert page.inner_text("#four-eyes").startswith("Four eyes: risk high needs two reviewers.")
+        page.click("#approve")
+        # Then the console says who approved and that another reviewer's approval is still needed
+        page.wait_for_function("document.getElementById('outcome').textContent.includes('Approval recorded')")
+        assert page.inner_text("#outcome") == (
+            "Approval recorded: approved by dev@localhost; 1 more approval needed, from another reviewer."
+        )
+        # and the queue, loaded again, still lists it, with who approved
+        page.wait_for_function(
+            f"document.querySelector(\"{item}\").textContent.includes('approved by dev@localhost')"
+        )
+    finally:
+        page.close()
+    assert store.get(review_id).status == "PENDING"
+    store.expire(review_id)

@@ -14,7 +14,8 @@ from tests.capabilities.conftest import Context, api_request, import_function_mo
 
 pytestmark = pytest.mark.usefixtures("function_env")
 # a reviewer of acme, DETAILS' tenant (docs/reviews.md#who-may-review-what)
-REVIEWER = {"email": "ada@example.com", "sub": "u-1", "cognito:groups": "aiflows-reviewers,tenant:acme"}
+ADA = "ada@example.com"
+REVIEWER = {"email": ADA, "sub": "u-1", "cognito:groups": "aiflows-reviewers,tenant:acme"}
 
 DETAILS = {
     "correlation_id": "run-r",
@@ -138,14 +139,14 @@ def test_an_invalid_decision_is_refused_and_changes_nothing(
 @pytest.mark.parametrize(
     ("body", "output"),
     [
-        ({"decision": "approve"}, {"decision": "approve", "reason": "", "edits": {}}),
+        ({"decision": "approve"}, {"decision": "approve", "reason": "", "edits": {}, "approved_by": [ADA]}),
         (
             {"decision": "reject", "reason": "wrong tenant"},
-            {"decision": "reject", "reason": "wrong tenant", "edits": {}},
+            {"decision": "reject", "reason": "wrong tenant", "edits": {}, "approved_by": []},
         ),
         (
             {"decision": "revise", "reason": "typo", "edits": {"total": "99.00"}},
-            {"decision": "revise", "reason": "typo", "edits": {"total": "99.00"}},
+            {"decision": "revise", "reason": "typo", "edits": {"total": "99.00"}, "approved_by": [ADA]},
         ),
     ],
 )
@@ -163,7 +164,7 @@ def test_each_decision_answers_the_flow_once(
     # Then the flow got the decision, with who made it
     done = cloud.wait_for_execution(execution, timeout=10)
     assert done["status"] == "SUCCEEDED"
-    assert json.loads(done["output"]) == {"review_id": review_id, "reviewer": "ada@example.com", **output}
+    assert json.loads(done["output"]) == {"review_id": review_id, "reviewer": ADA, **output}
     # And a second decision gets 409 and changes nothing
     status, _ = call(
         context, "POST", f"/reviews/{review_id}/decision", {"decision": "reject", "reason": "late"}

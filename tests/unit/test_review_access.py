@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from aiflows.testing import state_table_like_the_stacks
 from aiflows_runtime.reviews import ADMINS_GROUP, REVIEWERS_GROUP
-from aiflows_runtime.state import DynamoDBReviews, ReviewNotFound, keys
+from aiflows_runtime.state import DynamoDBReviews, Review, ReviewNotFound, keys
 from aiflows_runtime.state.memory import MemoryReviews
 from localcloud.console import dev_claims, dev_claims_from
 from tests.conftest import import_function_module
@@ -179,8 +179,11 @@ def test_the_feedback_export_covers_only_the_tenants_in_scope() -> None:
 
 
 def test_a_rows_role_is_what_its_flow_requires() -> None:
-    assert logic.summary("rv-1", "PENDING", 1.0, details("r", "acme", "admin"))["role"] == "admin"
-    assert logic.summary("rv-1", "PENDING", 1.0, details("r", "acme"))["role"] is None
+    def row(role: str | None = None) -> dict[str, Any]:
+        return logic.summary(Review("rv-1", "PENDING", 1.0, details("r", "acme", role), None))
+
+    assert row("admin")["role"] == "admin"
+    assert row()["role"] is None
 
 
 # --- the DynamoDB adapter: the reviewer's partitions, and only those ---------------------------------

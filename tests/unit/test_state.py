@@ -21,9 +21,12 @@ from aiflows_runtime.state import (
     DECIDED,
     EXPIRED,
     PENDING,
+    AlreadyApproved,
     AlreadyDecided,
+    AuditRecord,
     BreakerState,
     CachedAnswer,
+    DynamoDBAuditTrail,
     DynamoDBBreakerStore,
     DynamoDBCache,
     DynamoDBCheckpoints,
@@ -38,6 +41,7 @@ from aiflows_runtime.state import (
 from aiflows_runtime.state.dynamodb import TRANSACTION_ATTEMPTS
 from aiflows_runtime.state.items import from_item, to_item
 from aiflows_runtime.state.memory import (
+    MemoryAuditTrail,
     MemoryBreakerStore,
     MemoryCache,
     MemoryCheckpoints,
@@ -55,6 +59,7 @@ class State:
     ledger: Any
     reviews: Any
     checkpoints: Any
+    audit: Any
     clock: Clock
 
 
@@ -69,6 +74,7 @@ def state(request: pytest.FixtureRequest) -> Iterator[State]:
             MemoryLedger(),
             MemoryReviews(clock=clock),
             MemoryCheckpoints(),
+            MemoryAuditTrail(),
             clock,
         )
         return
@@ -82,6 +88,7 @@ def state(request: pytest.FixtureRequest) -> Iterator[State]:
             DynamoDBLedger(table, client=ddb, clock=clock),
             DynamoDBReviews(table, client=ddb, clock=clock),
             DynamoDBCheckpoints(table, client=ddb, clock=clock),
+            DynamoDBAuditTrail(table, client=ddb, clock=clock, retention_days=30),
             clock,
         )
 
@@ -195,7 +202,7 @@ def test_concurrent_branches_cannot_pass_the_budget_together() -> None:
     # Given ten branches of one run, each wanting 0.3 of a budget of 1.0 at the same moment (the
     # fake; the adapter's races run in the local cloud, where each write is atomic as on AWS:
     # tests/localcloud/test_dynamodb.py)
-    state = State("memory", None, None, MemoryLedger(), None, None, Clock())
+    state = State("memory", None, None, MemoryLedger(), None, None, None, Clock())
     granted: list[Any] = []
     refused: list[OverBudget] = []
     lock = threading.Lock()
@@ -242,8 +249,8 @@ def details(run: str, tenant: str = "acme") -> dict[str, Any]:
     }
 
 
-def decision(review_id: str, verdict: str = "approve") -> ReviewDecision:
-    return ReviewDecision(review_id=review_id, decision=verdict, reviewer="ana")  # type: ignore[arg-type]
+def decision(review_id: str, verdict: str = "approve", reviewer: str = "ana", **more: Any) -> ReviewDecision:
+    return ReviewDecision(review_id=review_id, decision=verdict, reviewer=reviewer, **more)  # type: ignore[arg-type]
 
 
 def test_a_review_is_found_by_its_id_and_by_its_run(state: State) -> None:
@@ -321,6 +328,68 @@ def test_a_review_must_name_its_run_and_tenant(state: State) -> None:
 
 
 # --- checkpoints ---------------------------------------------------------------
+def test_a_first_approval_is_kept_and_the_review_waits_for_another_reviewer(state: State) -> None:
+    review_id = state.reviews.create("token-1", {**details("run-1"), "approvals_needed": 2})
+    kept = state.reviews.approve(decision(review_id, reason="looks right"))
+    assert (kept.status, kept.approved_by, kept.approvals_needed) == (PENDING, ["ana"], 2)
+    assert state.reviews.get(review_id).approvals[0]["reason"] == "looks right"
+    with pytest.raises(AlreadyApproved):
+        state.reviews.approve(decision(review_id))  # the same reviewer twice
+    with pytest.raises(AlreadyApproved):
+        state.reviews.decide(decision(review_id))  # nor the last approval by the first approver
+    assert state.reviews.count_pending() == 1
+    assert state.reviews.decide(decision(review_id, reviewer="ben", approved_by=["ana", "ben"])) == "token-1"
+    assert state.reviews.get(review_id).status == DECIDED
+    with pytest.raises(AlreadyDecided):
+        state.reviews.approve(decision(review_id, reviewer="cy"))
+
+
+def test_a_revision_restarts_the_approvals_and_a_rejection_needs_none(state: State) -> None:
+    review_id = state.reviews.create("token-1", {**details("run-1"), "approvals_needed": 2})
+    state.reviews.approve(decision(review_id))
+    revised = state.reviews.approve(decision(review_id, "revise", "ben", edits={"total": "9"}), restart=True)
+    assert revised.approved_by == ["ben"] and revised.approvals[0]["edits"] == {"total": "9"}
+    state.reviews.decide(decision(review_id, "reject", "ben", reason="no"))  # who approved may still reject
+    assert state.reviews.get(review_id).decision["decision"] == "reject"  # type: ignore[index]
+    with pytest.raises(ReviewNotFound):
+        state.reviews.approve(decision("rv-none"))
+
+
+def test_the_audit_trail_keeps_a_runs_records_in_order(state: State) -> None:
+    for n, what in enumerate(["review.requested", "review.approved", "review.decided"]):
+        state.audit.append(
+            AuditRecord(
+                correlation_id="run-1",
+                at=100.0 + n,
+                actor="flow:f" if n == 0 else "ana",
+                what=what,
+                flow="f",
+                tenant="acme",
+                review_id="rv-1",
+                details={"n": n},
+                changes={"total": {"before": "1", "after": "2"}} if n == 2 else None,
+            )
+        )
+    state.audit.append(AuditRecord("run-2", 99.0, "flow:f", "action.performed", "f", ""))
+    trail = state.audit.of_run("run-1")
+    assert [r.what for r in trail] == ["review.requested", "review.approved", "review.decided"]
+    assert trail[2].changes == {"total": {"before": "1", "after": "2"}} and trail[0].details == {"n": 0}
+    assert [r.what for r in state.audit.of_run("run-2")] == ["action.performed"]
+
+
+def test_an_audit_record_is_written_once_and_expires_after_the_retention() -> None:
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        table = state_table_like_the_stacks(ddb, "state")
+        trail = DynamoDBAuditTrail(table, client=ddb, retention_days=30)
+        trail.append(AuditRecord("run-1", 1000.0, "ana", "review.decided", "f", "acme"))
+        (item,) = ddb.scan(TableName=table)["Items"]
+        assert item["pk"]["S"] == "audit#run-1"
+        assert int(item[keys.TTL_ATTRIBUTE]["N"]) == 1000 + 30 * 24 * 3600
+        with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):  # never over an existing one
+            ddb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+
 def test_checkpoints_keep_the_finished_parts(state: State) -> None:
     state.checkpoints.save("w-1", 1, {"summary": "one", "cost_usd": 0.1})
     state.checkpoints.save("w-1", 2, {"summary": "two", "cost_usd": 0.2})
@@ -345,6 +414,7 @@ def test_every_key_lives_under_its_own_prefix() -> None:
         keys.feedback(1.0, "rv-1"),
         keys.FEEDBACK_MONTHS,
         keys.work_chunk("w", 1),
+        keys.audit("r", 1.0, "x"),
     ]
     assert len({(k["pk"], k["sk"]) for k in found}) == len(found)
     assert keys.review_id_of(keys.review("rv-1")) == "rv-1"

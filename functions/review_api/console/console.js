@@ -57,6 +57,7 @@ async function loadQueue() {
     item.append(text("span", `risk ${review.risk}`, `risk-${review.risk}`));
     if (review.escalation) item.append(text("span", " · escalated"));
     if (review.role) item.append(text("span", ` · needs ${review.role}`));
+    if (review.approvals_needed > 1) item.append(text("span", ` · ${approvals(review)}`, "four-eyes"));
     item.addEventListener("click", () => show(review.review_id));
     list.append(item);
   }
@@ -78,6 +79,13 @@ const pairs = (item) => (item && typeof item === "object" && !Array.isArray(item
   ? Object.entries(item).map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`).join(" · ")
   : typeof item === "string" ? item : JSON.stringify(item));
 const shown = (value) => (Array.isArray(value) ? value.map(pairs).join("\n") || "(none)" : pairs(value));
+
+// Four eyes: who approved so far, and how many approvals are still needed.
+function approvals({ approvals_needed: needed, approved_by: approvedBy }) {
+  const still = needed - approvedBy.length;
+  const who = approvedBy.length ? `approved by ${approvedBy.join(", ")}` : "no approval yet";
+  return `${who}; ${still} more approval${still === 1 ? "" : "s"} needed, from another reviewer`;
+}
 
 async function show(reviewId) {
   const review = await api(`reviews/${reviewId}`);
@@ -120,6 +128,8 @@ async function show(reviewId) {
   $("details").replaceChildren(...Object.entries(details.details || {}).flatMap(([name, value]) =>
     [text("dt", name), text("dd", shown(value))]));
   $("proposed").textContent = JSON.stringify(details.proposed_action, null, 2);
+  $("four-eyes").hidden = review.approvals_needed <= 1;
+  $("four-eyes").textContent = review.approvals_needed > 1 ? `Four eyes: ${review.four_eyes}. ${approvals(review)}.` : "";
   $("reason").value = "";
   $("outcome").textContent = review.status === "PENDING" ? "" : `Already ${review.status.toLowerCase()}.`;
 }
@@ -134,10 +144,12 @@ async function decide(decision) {
   if (decision === "revise") body.edits = edits;
   try {
     const result = await api(`reviews/${current.review_id}/decision`, { method: "POST", body: JSON.stringify(body) });
-    $("outcome").textContent = `Decision recorded: ${result.decision}. The flow goes on.`;
+    $("outcome").textContent = result.status === "PENDING"
+      ? `Approval recorded: ${approvals(result)}.`
+      : `Decision recorded: ${result.decision}. The flow goes on.`;
     await loadQueue();
   } catch (error) {
-    $("outcome").textContent = error.status === 409 ? "Someone decided this review already: nothing changed."
+    $("outcome").textContent = error.status === 409 ? `Nothing changed: ${error.message}`
       : error.status === 403 ? `Not yours to decide: ${error.message}` : `Not sent: ${error.message}`;
   }
 }

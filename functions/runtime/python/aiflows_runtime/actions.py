@@ -2,7 +2,8 @@
 
 ``act`` plans its one effect with :func:`plan`; the output guard asks the same
 question of the proposed action before the flow gets to act. Each flow has its own
-policy, ``statemachines/<flow>/actions.toml``.
+policy, ``statemachines/<flow>/actions.toml``. Its ``[four_eyes]`` says which proposed
+actions need two approvals from two different reviewers (:func:`approvals_needed`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiflows_runtime.contracts import ProposedAction, Severity
 from aiflows_runtime.errors import FlowError
 from aiflows_runtime.policies import ActionPolicy
 
@@ -59,3 +61,37 @@ def plan(
             raise ActionNotAllowed("write_record needs a JSON object as its data")
         return WriteRecord(record_type, f"record#{record_type}#{action_id}", data)
     raise ActionNotAllowed(f"unknown action {action!r} (allowed: put_event, write_record)")
+
+
+RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
+TARGET_FIELDS = {"put_event": "detail_type", "write_record": "record_type"}
+
+
+def approvals_needed(policy: ActionPolicy, proposed: ProposedAction, risk: Severity) -> tuple[int, str]:
+    """How many reviewers must approve ``proposed`` (1, or 2 for four eyes), and why, in words."""
+    rules = policy.four_eyes
+    target = str(proposed.payload.get(TARGET_FIELDS.get(proposed.action, ""), ""))
+    named = {proposed.action, f"{proposed.action}:{target}"}
+    if named & set(rules.actions):
+        return (
+            2,
+            f"{proposed.action} of {target or 'any target'} needs two reviewers (actions.toml [four_eyes])",
+        )
+    if rules.risk_at_least is not None and RISK_ORDER[risk] >= RISK_ORDER[rules.risk_at_least]:
+        return (
+            2,
+            f"risk {risk} needs two reviewers ([four_eyes] risk_at_least = {rules.risk_at_least!r})",
+        )
+    if rules.amount_over is not None:
+        data = proposed.payload.get("data")  # a write_record's amount is in its data
+        raw = proposed.payload.get(rules.amount_field)
+        if raw is None and isinstance(data, dict):
+            raw = data.get(rules.amount_field)
+        if raw is not None:
+            try:
+                amount = float(str(raw).replace(",", ""))
+            except ValueError:
+                return 2, f"its {rules.amount_field} {raw!r} is not a number: two reviewers, to be safe"
+            if amount > rules.amount_over:
+                return 2, f"its {rules.amount_field} {amount:g} is over {rules.amount_over:g}: two reviewers"
+    return 1, ""

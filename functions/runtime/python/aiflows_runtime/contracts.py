@@ -50,6 +50,11 @@ class Document(Contract):
     text: str | None = Field(default=None, min_length=1)
     text_ref: ObjectRef | None = None
     content_type: Literal["text/plain", "text/markdown"] = "text/plain"
+    submitted_by: str | None = Field(
+        default=None,
+        max_length=256,
+        description="who submitted it (a reviewer's sign-in name): never its reviewer",
+    )
 
     @model_validator(mode="after")
     def _has_text(self) -> Document:
@@ -156,6 +161,11 @@ class Subject(Contract):
     kind: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
     tenant: str = Field(min_length=1, max_length=64)
     title: str | None = Field(default=None, max_length=512)
+    submitted_by: str | None = Field(
+        default=None,
+        max_length=256,
+        description="who submitted it (a reviewer's sign-in name): never its reviewer",
+    )
 
 
 class SubjectRef(Contract):
@@ -188,6 +198,11 @@ class ReviewRequest(StepInput):
     )
     details: dict[str, Any] = Field(default_factory=dict, description="anything else, shown as it is")
 
+    @property
+    def submitted_by(self) -> str | None:
+        """Who submitted the run's subject, which its subject or its document names: they never review it."""
+        return self.subject.submitted_by or (self.document.submitted_by if self.document else None)
+
 
 class ReviewTicket(Contract):
     review_id: str
@@ -202,6 +217,9 @@ class ReviewDecision(Contract):
     reviewer: str
     reason: str = ""
     edits: dict[str, Any] = Field(default_factory=dict)
+    approved_by: list[str] = Field(
+        default_factory=list, description="who approved, in order, when the action needed two (four eyes)"
+    )
 
 
 class FlowCompleted(Contract):
@@ -250,6 +268,23 @@ class ReviewRequested(Contract):
     escalation: bool
     confidence: float | None
     risk: Severity
+    approvals_needed: int = Field(default=1, ge=1, description="2: four eyes, two different reviewers")
+
+
+class ReviewDecided(Contract):
+    """``review.decided``: a review's decision, once it is final (after its last needed approval)."""
+
+    review_id: str
+    correlation_id: str
+    flow: str
+    tenant: str
+    subject: SubjectRef
+    decision: Literal["approve", "reject", "revise"]
+    reviewer: str
+    approved_by: list[str]
+    changed: list[str] = Field(
+        description="the fields a revision edited (their values are in the audit trail)"
+    )
 
 
 FLOWS_SOURCE = "aiflows.flows"
@@ -261,6 +296,7 @@ FLOW_FAILED = "flow.failed"
 SHARED_EVENTS: dict[str, tuple[str, type[Contract]]] = {
     FLOW_FAILED: (FLOWS_SOURCE, FlowFailed),
     "review.requested": (REVIEWS_SOURCE, ReviewRequested),
+    "review.decided": (REVIEWS_SOURCE, ReviewDecided),
 }
 OUTCOME_CONTRACTS: dict[str, type[Contract]] = {"completed": FlowCompleted, "rejected": FlowRejected}
 

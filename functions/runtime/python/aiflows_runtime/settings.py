@@ -7,6 +7,8 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiflows_runtime.state.ports import AUDIT_RETENTION_DAYS
+
 
 class RuntimeSettings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
@@ -25,6 +27,8 @@ class RuntimeSettings(BaseModel):
     comprehend_pii_language: str | None = Field(default=None, alias="COMPREHEND_PII_LANGUAGE")
     # every flow's action policy (its actions.toml), for the functions that act or check actions
     action_policies: str = Field(default="{}", alias="ACTION_POLICIES")
+    # how long the audit trail keeps a record (docs/reviews.md#the-audit-trail); the stack sets it
+    audit_retention_days: int = Field(default=AUDIT_RETENTION_DAYS, alias="AUDIT_RETENTION_DAYS", gt=0)
 
 
 @cache

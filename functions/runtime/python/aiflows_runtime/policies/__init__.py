@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aiflows_runtime.manifest import ManifestError, problems
 
@@ -195,12 +195,38 @@ class WriteRecordPolicy(_Policy):
     record_types: tuple[str, ...] = ()
 
 
+ACTION_KINDS = ("put_event", "write_record")
+
+
+class FourEyesPolicy(_Policy):
+    """Which proposed actions need two approvals, from two different reviewers (``[four_eyes]``)."""
+
+    actions: tuple[str, ...] = Field(
+        default=(), description="an action (write_record) or an action and its target (write_record:contract)"
+    )
+    amount_field: str = Field(default="amount", min_length=1)
+    amount_over: float | None = Field(default=None, ge=0, description="a payload amount above this")
+    risk_at_least: Literal["low", "medium", "high"] | None = None
+
+    @field_validator("actions")
+    @classmethod
+    def _known(cls, actions: tuple[str, ...]) -> tuple[str, ...]:
+        for named in actions:
+            if named.partition(":")[0] not in ACTION_KINDS:
+                raise ValueError(
+                    f"{named!r} names no action: write {' or '.join(ACTION_KINDS)}, "
+                    "alone or as <action>:<target>"
+                )
+        return actions
+
+
 class ActionPolicy(_Policy):
     """What one flow's runs may do, its ``statemachines/<flow>/actions.toml``: nothing else."""
 
     version: str
     put_event: PutEventPolicy = PutEventPolicy()
     write_record: WriteRecordPolicy = WriteRecordPolicy()
+    four_eyes: FourEyesPolicy = FourEyesPolicy()
 
 
 NO_ACTIONS = ActionPolicy(version="none")

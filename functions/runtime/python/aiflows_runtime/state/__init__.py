@@ -1,7 +1,7 @@
 """The run's state: what must outlive one Lambda instance, behind small interfaces.
 
 - :mod:`.ports`: the interfaces (``BreakerStore``, ``AnswerCache``, ``Ledger``,
-  ``Reviews``, ``Checkpoints``) and their values;
+  ``Reviews``, ``AuditTrail``, ``Checkpoints``) and their values;
 - :mod:`.breaker`: the circuit breaker's rules, over any ``BreakerStore``;
 - :mod:`.dynamodb`: one adapter per interface on the stack's state table;
 - :mod:`.memory`: one in-memory fake per interface, for unit tests;
@@ -11,6 +11,7 @@
 
 from .breaker import CircuitBreaker
 from .dynamodb import (
+    DynamoDBAuditTrail,
     DynamoDBBreakerStore,
     DynamoDBCache,
     DynamoDBCheckpoints,
@@ -25,8 +26,11 @@ from .ports import (
     HALF_OPEN,
     OPEN,
     PENDING,
+    AlreadyApproved,
     AlreadyDecided,
     AnswerCache,
+    AuditRecord,
+    AuditTrail,
     BreakerState,
     BreakerStore,
     CachedAnswer,
@@ -49,13 +53,17 @@ __all__ = [
     "HALF_OPEN",
     "OPEN",
     "PENDING",
+    "AlreadyApproved",
     "AlreadyDecided",
     "AnswerCache",
+    "AuditRecord",
+    "AuditTrail",
     "BreakerState",
     "BreakerStore",
     "CachedAnswer",
     "Checkpoints",
     "CircuitBreaker",
+    "DynamoDBAuditTrail",
     "DynamoDBBreakerStore",
     "DynamoDBCache",
     "DynamoDBCheckpoints",

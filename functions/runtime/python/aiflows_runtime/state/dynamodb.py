@@ -22,10 +22,13 @@ from aiflows_runtime.errors import error_code
 from . import keys
 from .items import exact, from_item, to_item, values
 from .ports import (
+    AUDIT_RETENTION_DAYS,
     DECIDED,
     EXPIRED,
     PENDING,
+    AlreadyApproved,
     AlreadyDecided,
+    AuditRecord,
     BreakerState,
     CachedAnswer,
     GuardRecord,
@@ -390,23 +393,72 @@ class DynamoDBReviews(_Table):
         if not item:
             raise ReviewNotFound(decision.review_id)
         leave = self._leave(decision.review_id, DECIDED)["Update"]
+        condition = leave["ConditionExpression"]
+        if decision.decision != "reject":  # the last approval is never by someone who approved before
+            condition += " AND NOT contains(approvers, :reviewer)"
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=leave["Key"],
                 UpdateExpression=leave["UpdateExpression"] + ", decision = :decision, decided_at = :now",
-                ConditionExpression=leave["ConditionExpression"],
+                ConditionExpression=condition,
                 ExpressionAttributeNames=leave["ExpressionAttributeNames"],
                 ExpressionAttributeValues={
                     **leave["ExpressionAttributeValues"],
                     **values({":decision": decision.model_dump_json(), ":now": self._clock()}),
+                    **(values({":reviewer": decision.reviewer}) if decision.decision != "reject" else {}),
                 },
             )
         except Exception as exc:
             if error_code(exc) == CONDITION_FAILED:
-                raise AlreadyDecided(decision.review_id) from None
+                self._refused(decision)
             raise
         return str(item["task_token"])
+
+    def _refused(self, decision: ReviewDecision) -> None:
+        """Why a conditional update of a pending review was refused: it is no longer pending, or this
+        reviewer approved it already."""
+        review = self.get(decision.review_id)
+        if review.status == PENDING and decision.reviewer in review.approved_by:
+            raise AlreadyApproved(decision.review_id) from None
+        raise AlreadyDecided(decision.review_id) from None
+
+    def approve(self, approval: ReviewDecision, restart: bool = False) -> Review:
+        entry = {
+            "reviewer": approval.reviewer,
+            "at": self._clock(),
+            "decision": approval.decision,
+            "reason": approval.reason,
+            "edits": approval.edits,
+        }
+        update = (
+            "SET approvals = :one, approvers = :me"
+            if restart
+            else "SET approvals = list_append(if_not_exists(approvals, :none), :one) ADD approvers :me"
+        )
+        named = {
+            ":pending": PENDING,
+            ":one": [entry],
+            ":me": {approval.reviewer},
+            ":reviewer": approval.reviewer,
+        }
+        try:
+            answer = self._ddb.update_item(
+                TableName=self._table,
+                Key=to_item(keys.review(approval.review_id)),
+                UpdateExpression=update,
+                ConditionExpression="#status = :pending AND NOT contains(approvers, :reviewer)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values({**named, **({} if restart else {":none": []})}),
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if error_code(exc) == CONDITION_FAILED:
+                if not self._get(keys.review(approval.review_id)):
+                    raise ReviewNotFound(approval.review_id) from None
+                self._refused(approval)
+            raise
+        return _review(from_item(answer["Attributes"]))
 
     def reopen(self, decision: ReviewDecision) -> None:
         review = self.get(decision.review_id)
@@ -475,7 +527,61 @@ def _review(item: dict[str, Any]) -> Review:
         decision=json.loads(decision) if decision else None,
         tenant=item.get("tenant", tenant),
         correlation_id=item.get("correlation_id", correlation_id),
+        approvals=tuple(item.get("approvals") or ()),
     )
+
+
+# --- the audit trail ------------------------------------------------------------------
+class DynamoDBAuditTrail(_Table):
+    """A run's audit records under ``audit#<correlation id>``, each written once (``attribute_not_exists``)
+    and kept ``retention_days`` (the table's TTL deletes it then). No code here updates or deletes one,
+    and the stack's IAM denies every function changing or deleting an ``audit#`` item."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        clock: Clock = time.time,
+        *,
+        retention_days: int = AUDIT_RETENTION_DAYS,
+    ) -> None:
+        super().__init__(table_name, client, clock)
+        self._retention_seconds = retention_days * 24 * 3600
+
+    def append(self, record: AuditRecord) -> None:
+        item = {
+            **keys.audit(record.correlation_id, record.at, uuid.uuid4().hex[:12]),
+            **{f.name: getattr(record, f.name) for f in fields(record)},
+            "details": json.dumps(record.details, sort_keys=True, ensure_ascii=False)
+            if record.details
+            else None,
+            "changes": json.dumps(record.changes, sort_keys=True, ensure_ascii=False)
+            if record.changes
+            else None,
+            keys.TTL_ATTRIBUTE: int(record.at + self._retention_seconds),
+        }
+        self._ddb.put_item(
+            TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
+        )
+
+    def of_run(self, correlation_id: str) -> list[AuditRecord]:
+        found = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=values({":pk": keys.audit(correlation_id, 0, "")["pk"]}),
+            ConsistentRead=True,
+        )
+        names = {f.name for f in fields(AuditRecord)}
+        return [
+            AuditRecord(
+                **{
+                    **{k: v for k, v in item.items() if k in names},
+                    "at": float(item["at"]),
+                    "details": json.loads(item["details"]) if item.get("details") else None,
+                    "changes": json.loads(item["changes"]) if item.get("changes") else None,
+                }
+            )
+            for item in found
+        ]
 
 
 # --- checkpoints of long work --------------------------------------------------

@@ -15,6 +15,7 @@ kind of item; no other module spells a key.
 | a review | ``review#<id>`` | ``review`` |
 | the tenants that had reviews (a string set) | ``reviews#tenants`` | ``tenants`` |
 | a feedback line | ``feedback#<YYYY-MM>`` | ``<decided at>#<review id>`` |
+| a run's audit record (append-only) | ``audit#<correlation id>`` | ``<at>#<unique>`` |
 | the first month with feedback | ``feedback`` | ``months`` |
 | a long work item's finished chunk | ``work#<work id>`` | ``chunk#<number>`` |
 | an event's claim on its run (the flows' ``ClaimEvent``) | ``start#<event id>[#<replay name>]`` | ``start`` |
@@ -104,6 +105,12 @@ def feedback_month(yyyy_mm: str) -> str:
 
 
 FEEDBACK_MONTHS: Key = {"pk": "feedback", "sk": "months"}
+
+AUDIT = "audit#"  # the prefix of every audit record's pk: IAM denies changing or deleting one
+
+
+def audit(correlation_id: str, at: float, unique: str) -> Key:
+    return {"pk": f"{AUDIT}{correlation_id}", "sk": f"{at:017.6f}#{unique}"}
 
 
 def work_chunk(work_id: str, number: int) -> Key:

@@ -22,7 +22,9 @@ from .ports import (
     DECIDED,
     EXPIRED,
     PENDING,
+    AlreadyApproved,
     AlreadyDecided,
+    AuditRecord,
     BreakerState,
     CachedAnswer,
     GuardRecord,
@@ -190,15 +192,35 @@ class MemoryReviews:
 
     def decide(self, decision: ReviewDecision) -> str:
         with self._lock:
-            review = self._reviews.get(decision.review_id)
-            if review is None:
-                raise ReviewNotFound(decision.review_id)
-            if review.status != PENDING:
-                raise AlreadyDecided(decision.review_id)
+            review = self._pending(decision, final=decision.decision != "reject")
             self._reviews[review.review_id] = replace(
                 review, status=DECIDED, decision=decision.model_dump(mode="json")
             )
             return self._tokens[review.review_id]
+
+    def _pending(self, decision: ReviewDecision, final: bool = True) -> Review:
+        review = self._reviews.get(decision.review_id)
+        if review is None:
+            raise ReviewNotFound(decision.review_id)
+        if review.status != PENDING:
+            raise AlreadyDecided(decision.review_id)
+        if final and decision.reviewer in review.approved_by:
+            raise AlreadyApproved(decision.review_id)
+        return review
+
+    def approve(self, approval: ReviewDecision, restart: bool = False) -> Review:
+        with self._lock:
+            review = self._pending(approval)
+            entry = {
+                "reviewer": approval.reviewer,
+                "at": self._clock(),
+                "decision": approval.decision,
+                "reason": approval.reason,
+                "edits": copy.deepcopy(approval.edits),
+            }
+            approvals = (entry,) if restart else (*review.approvals, entry)
+            self._reviews[review.review_id] = replace(review, approvals=approvals)
+            return self._reviews[review.review_id]
 
     def reopen(self, decision: ReviewDecision) -> None:
         with self._lock:
@@ -214,6 +236,21 @@ class MemoryReviews:
                 return False
             self._reviews[review_id] = replace(review, status=EXPIRED)
             return True
+
+
+class MemoryAuditTrail:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[AuditRecord] = []
+
+    def append(self, record: AuditRecord) -> None:
+        with self._lock:
+            self._records.append(copy.deepcopy(record))
+
+    def of_run(self, correlation_id: str) -> list[AuditRecord]:
+        with self._lock:
+            found = [r for r in self._records if r.correlation_id == correlation_id]
+        return sorted(found, key=lambda r: r.at)
 
 
 class MemoryCheckpoints:

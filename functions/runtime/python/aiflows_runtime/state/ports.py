@@ -152,6 +152,10 @@ class AlreadyDecided(Exception):
     """The review was decided (or expired) before: nothing changed."""
 
 
+class AlreadyApproved(Exception):
+    """This reviewer's approval is already on the review: the next one must be another reviewer's."""
+
+
 @dataclass(frozen=True)
 class Review:
     review_id: str
@@ -161,12 +165,28 @@ class Review:
     decision: dict[str, Any] | None
     tenant: str = ""
     correlation_id: str = ""
+    approvals: tuple[dict[str, Any], ...] = ()  # the approvals so far of a review that needs more (four eyes)
 
     @property
     def role(self) -> str | None:
         """The role its flow's manifest requires of whoever decides it (``[review] role``), if any."""
         role = self.details.get("role")
         return str(role) if role else None
+
+    @property
+    def approvals_needed(self) -> int:
+        """1, or 2 when its proposed action needs two reviewers (the flow's actions.toml ``[four_eyes]``)."""
+        return int(self.details.get("approvals_needed") or 1)
+
+    @property
+    def approved_by(self) -> list[str]:
+        return [str(a["reviewer"]) for a in self.approvals]
+
+    @property
+    def submitted_by(self) -> str | None:
+        """Who submitted the run's subject (request_review keeps it): they never decide its review."""
+        who = self.details.get("submitted_by")
+        return str(who) if who else None
 
 
 _ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: ids are read aloud and typed
@@ -228,12 +248,48 @@ class Reviews(Protocol):
         """Undo this decision (its answer could not reach the flow), so that it can be given again."""
         ...
 
+    def approve(self, approval: ReviewDecision, restart: bool = False) -> Review:
+        """Add one reviewer's approval (or revision) to a review that stays PENDING for more; the review.
+
+        ``restart``: the approvals so far are replaced by this one (a revision changed what they
+        approved). :class:`AlreadyApproved` when this reviewer's approval is already there,
+        :class:`AlreadyDecided` when the review is no longer pending.
+        """
+        ...
+
     def expire(self, review_id: str) -> bool:
         """PENDING or DECIDED → EXPIRED: the flow stopped waiting (a decision, if any, is kept).
 
         False when it was already expired or never existed.
         """
         ...
+
+
+# --- the audit trail ----------------------------------------------------------------
+AUDIT_RETENTION_DAYS = 400  # the default: over a year, so that a yearly look back at decisions finds them
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One thing that happened to a run's review or action: who, when, what, and what it changed."""
+
+    correlation_id: str
+    at: float
+    actor: str  # a reviewer's sign-in name, or flow:<flow> for what the flow did itself
+    what: str  # review.requested, review.approved, review.decided, review.expired, action.performed...
+    flow: str
+    tenant: str
+    review_id: str = ""
+    details: dict[str, Any] | None = None  # the decision, the reason, the action and its reference...
+    changes: dict[str, dict[str, Any]] | None = None  # each edited field: {"before": ..., "after": ...}
+
+
+class AuditTrail(Protocol):
+    """Append-only: a record is written once and never changed; the trail of a run, oldest first."""
+
+    def append(self, record: AuditRecord) -> None: ...
+
+    def of_run(self, correlation_id: str) -> list[AuditRecord]: ...
 
 
 # --- checkpoints of long work --------------------------------------------------
