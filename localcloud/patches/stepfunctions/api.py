@@ -10,6 +10,8 @@
   refers to an alias, Step Functions associates the execution with that alias and the
   version to which the alias points"; a version ARN, with the version alone; an
   unqualified ARN, with neither (developer guide, executions with a version or alias).
+  ``ListExecutions`` on a version or an alias ARN lists the executions associated with it
+  (:mod:`.redrive`, where ListExecutions is patched).
 - An Express execution's ARN is ``…:express:<machine>:<name>:<uuid>`` (moto gives it
   the Standard ``…:execution:<machine>:<name>`` shape), so ``$$.Execution.Id`` parses
   as on AWS. The local cloud still describes Express executions, which AWS does not
@@ -121,6 +123,17 @@ def execution_problem(name: str | None, execution_input: str | None) -> tuple[st
             f"Member must have length less than or equal to {INPUT_LIMIT_BYTES}",
         )
     return None
+
+
+def associations(execution: Any) -> dict[str, str]:
+    """The version and the alias an execution is associated with, as DescribeExecution and
+    ListExecutions name them: ``stateMachineVersionArn``, ``stateMachineAliasArn`` (none for an
+    execution started on the unqualified ARN)."""
+    named = {
+        "stateMachineVersionArn": getattr(execution, "state_machine_version_arn", None),
+        "stateMachineAliasArn": getattr(execution, "state_machine_alias_arn", None),
+    }
+    return {field: arn for field, arn in named.items() if arn}
 
 
 def express_arn(execution_arn: str) -> str:
@@ -266,12 +279,7 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
         if isinstance(response, dict) and "outputDetails" in response:
             response["output"] = to_json_str(output)
         if isinstance(response, dict):
-            for field, attribute in (
-                ("stateMachineVersionArn", "state_machine_version_arn"),
-                ("stateMachineAliasArn", "state_machine_alias_arn"),
-            ):
-                if getattr(execution, attribute, None):
-                    response[field] = getattr(execution, attribute)
+            response.update(associations(execution))
         return answer
 
     patches.replace(StepFunctionResponse, "describe_execution", describe_execution)

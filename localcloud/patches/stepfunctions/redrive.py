@@ -30,6 +30,12 @@ that replays those silently and runs the rest. AWS's rules, and where they are w
   exceeded", "Execution has exceeded the max execution time", "Execution history event limit
   exceeded"). ListExecutions gives each execution's ``redriveCount`` and ``redriveDate`` and
   takes ``redriveFilter`` (REDRIVEN, NOT_REDRIVEN).
+- ListExecutions (the one place it is patched, so its filters combine): "You can also provide
+  a state machine alias ARN or version ARN to list the executions associated with a specific
+  alias or version" (API reference), associated as DescribeExecution says (:mod:`.api`): a
+  version lists the executions started on it and through an alias that routed to it; an alias,
+  those started through it. Each item names its ``stateMachineVersionArn`` and
+  ``stateMachineAliasArn``.
 - ExecutionRedrivenEventDetails: the redrive appends an ``ExecutionRedriven`` event, with the
   ``redriveCount``, to the execution's history, then the new attempt's events.
 - RedriveExecutionInput: "The API will return idempotent responses for the last 10 client
@@ -56,7 +62,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from localcloud.patches.stepfunctions.api import page_of
+from localcloud.patches.stepfunctions.api import associations, page_of
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -464,29 +470,48 @@ def _api(patches: Patches, redrives: Redrives) -> None:
                 f"Member must satisfy enum value set: [{', '.join(filters)}]",
                 "ValidationException",
             )
-        if wanted is None or self._get_param("mapRunArn"):
+        map_run = self._get_param("mapRunArn")
+        qualified = len((self._get_param("stateMachineArn") or "").split(":")) > 7
+        if map_run or (wanted is None and not qualified):
             answer = listing(self)  # a Map Run's children are never redriven: the filter keeps all or none
             page = answer.result
             backend = self.stepfunction_backend
             kept = []
             for item in page.get("executions", []):
-                fields = redrive_fields(backend.describe_execution(item["executionArn"]))
+                execution = backend.describe_execution(item["executionArn"])
+                fields = redrive_fields(execution)
                 item.update(fields)
+                if not map_run:
+                    item.update(associations(execution))
                 if wanted is None or (fields.get("redriveCount", 0) > 0) == (wanted == "REDRIVEN"):
                     kept.append(item)
             page["executions"] = kept
             return answer
-        return ActionResult(filtered_page(self, wanted == "REDRIVEN"))
+        return ActionResult(filtered_page(self, None if wanted is None else wanted == "REDRIVEN"))
 
-    def filtered_page(self: Any, redriven: bool) -> dict[str, Any]:
-        """ListExecutions with a redriveFilter: the machine's executions filtered, then paged."""
-        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+    def filtered_page(self: Any, redriven: bool | None) -> dict[str, Any]:
+        """ListExecutions filtered here, then paged: by its redriveFilter, or on a version or an
+        alias ARN to the executions associated with it (moto lists a version's as none, and
+        answers StateMachineDoesNotExist for an alias)."""
+        arn = self._get_param("stateMachineArn")
+        backend = self.stepfunction_backend
+        qualifier = arn.split(":")[7:]
+        if qualifier and not qualifier[0].isdigit():
+            backend.describe_state_machine_alias(arn)  # ResourceNotFound for an alias that is not there
+        else:
+            backend.describe_state_machine(arn)  # StateMachineDoesNotExist for a machine or version
+        machine = backend.describe_state_machine(":".join(arn.split(":")[:7]))
         status = self._get_param("statusFilter")
         listed = []
         for execution in sorted(machine.executions, key=lambda e: e.start_date, reverse=True):
             fields = redrive_fields(execution)
-            if (status and execution.status != status) or (fields.get("redriveCount", 0) > 0) != redriven:
+            associated = associations(execution)
+            if status and execution.status != status:
                 continue
+            if redriven is not None and (fields.get("redriveCount", 0) > 0) != redriven:
+                continue
+            if qualifier and arn not in associated.values():
+                continue  # a version lists what ran on it, through an alias too; an alias, what it started
             item = {
                 "executionArn": execution.execution_arn,
                 "name": execution.name,
@@ -494,6 +519,7 @@ def _api(patches: Patches, redrives: Redrives) -> None:
                 "stateMachineArn": machine.arn,
                 "status": execution.status,
                 **fields,
+                **associated,
             }
             if execution.status != "RUNNING" and execution.stop_date is not None:
                 item["stopDate"] = execution.stop_date
