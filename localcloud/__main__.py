@@ -199,7 +199,7 @@ def _until_interrupted() -> int:
 
 def console(args: argparse.Namespace) -> int:
     """Deploy, serve the review console on 127.0.0.1, and put events that need a person."""
-    from localcloud.console import DEV_TOKEN, ConsoleServer
+    from localcloud.console import DEV_TOKEN, ConsoleServer, cognito_authorizer
 
     with LocalCloud(
         time_scale=args.time_scale, port=args.cloud_port, model_script=args.model_script
@@ -211,7 +211,10 @@ def console(args: argparse.Namespace) -> int:
         assert cloud.lambdas is not None
         lambdas = cloud.lambdas
         server = ConsoleServer(
-            invoke=lambda name, event: lambdas.invoke(name, None, event), function=function, port=args.port
+            invoke=lambda name, event: lambdas.invoke(name, None, event),
+            function=function,
+            port=args.port,
+            authorizer=cognito_authorizer(cloud, deployment),  # the stack's user pool signs in too
         )
         url = server.start()
         for event_file in args.seed or []:
@@ -219,6 +222,11 @@ def console(args: argparse.Namespace) -> int:
         print(f"The review console: {url}?token={DEV_TOKEN}")
         print(f"The review API:     {url}reviews  (Authorization: Bearer {DEV_TOKEN})")
         print(f"The local cloud:    {cloud.endpoint}")
+        if "ReviewerUserPoolId" in deployment.outputs:  # a real local user signs in too
+            print(
+                f"The user pool:      {deployment.outputs['ReviewerUserPoolId']}, its console client "
+                f"{deployment.outputs.get('ReviewConsoleClientId')} (docs/local-cloud.md#the-review-console)"
+            )
         print(f"The CLI:            .venv/bin/python -m aiflows --api {url} --token {DEV_TOKEN} reviews list")
         try:
             return _until_interrupted()

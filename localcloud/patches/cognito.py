@@ -1,0 +1,362 @@
+"""Cognito in the local cloud: the stack's user pool, app clients and groups, and the API's authorizer.
+
+- moto's CloudFormation does not model ``AWS::Cognito::UserPool``, ``AWS::Cognito::UserPoolClient``
+  or ``AWS::Cognito::UserPoolGroup``: it skipped them, so the stack had no user pool, a ``Ref`` or
+  ``Fn::GetAtt`` of one resolved to nothing, and DescribeStacks left out the outputs naming them.
+  CloudFormation creates each in Cognito: here each is created in moto's cognito-idp, whose API
+  (``admin-create-user``, ``admin-add-user-to-group``, ``admin-initiate-auth``…) then answers for
+  it. What a template names resolves as CloudFormation documents it (the "Return values" of each
+  type): a pool's ``Ref`` is its id, ``Fn::GetAtt`` its ``Arn``, ``ProviderName``, ``ProviderURL``
+  and ``UserPoolId``; a client's ``Ref`` is its client id, ``Fn::GetAtt`` its ``ClientId``, ``Name``
+  and ``ClientSecret``; a group's ``Ref`` is its name. A redeploy updates each in place (a pool
+  keeps its id, and its users), as CloudFormation updates these properties without replacement.
+- moto's CloudFormation does not model ``AWS::ApiGateway::Authorizer`` either, so the REST API had no
+  authorizer and nothing held the user pools it trusts. Here it is created in moto's API Gateway
+  (``get-authorizers`` lists it, with its ``providerARNs`` resolved to the pools above), and the
+  methods' ``AuthorizerId`` resolves to its id: the local console reads which pools its
+  ``COGNITO_USER_POOLS`` authorizer names from there (``localcloud/console.py``).
+
+moto's cognito-idp signs every pool's tokens with one key (``kid`` ``dummy``, its JWKS at
+``<endpoint>/<pool id>/.well-known/jwks.json``), so a token of another pool has a good signature:
+its ``iss`` is what tells the pools apart, as the console checks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+    from localcloud.patches import Patches
+
+USER_POOL = "AWS::Cognito::UserPool"
+USER_POOL_CLIENT = "AWS::Cognito::UserPoolClient"
+USER_POOL_GROUP = "AWS::Cognito::UserPoolGroup"
+AUTHORIZER = "AWS::ApiGateway::Authorizer"
+
+# CloudFormation properties that are not CreateUserPool's request parameters
+_NOT_POOL_CONFIG = ("UserPoolName", "EnabledMfas")
+
+
+def _cognito(account_id: str, region_name: str) -> Any:
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    return cognitoidp_backends[account_id][region_name]
+
+
+def _apigateway(account_id: str, region_name: str) -> Any:
+    from moto.apigateway.models import apigateway_backends
+
+    return apigateway_backends[account_id][region_name]
+
+
+def _pool_config(properties: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in properties.items() if k not in _NOT_POOL_CONFIG}
+
+
+def _set_mfas(pool: Any, properties: dict[str, Any]) -> None:
+    """``EnabledMfas`` is SetUserPoolMfaConfig's, not CreateUserPool's: applied as that call does."""
+    enabled = properties.get("EnabledMfas") or []
+    pool.token_mfa_config = {"Enabled": True} if "SOFTWARE_TOKEN_MFA" in enabled else None
+    pool.mfa_config = properties.get("MfaConfiguration") or "OFF"
+
+
+class _Resource:
+    """What moto's CloudFormation asks of a resource model: create, update, delete, Ref, Fn::GetAtt."""
+
+    TYPE = ""
+    ATTRIBUTES: tuple[str, ...] = ()
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.ATTRIBUTES
+
+    def is_created(self) -> bool:
+        return True  # created by the call that made it, as CloudFormation waits for
+
+
+class LocalUserPool(_Resource):
+    """``AWS::Cognito::UserPool``: ``Ref`` is the pool's id."""
+
+    TYPE = USER_POOL
+    ATTRIBUTES = ("Arn", "ProviderName", "ProviderURL", "UserPoolId")
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    @property
+    def physical_resource_id(self) -> str:
+        return str(self.pool.id)
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        provider = f"cognito-idp.{self.pool.region}.amazonaws.com/{self.pool.id}"
+        return {
+            "Arn": str(self.pool.arn),
+            "ProviderName": provider,
+            "ProviderURL": f"https://{provider}",
+            "UserPoolId": str(self.pool.id),
+        }[attribute_name]
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LocalUserPool:
+        properties = cloudformation_json.get("Properties", {})
+        backend = _cognito(account_id, region_name)
+        pool = backend.create_user_pool(
+            properties.get("UserPoolName") or resource_name, _pool_config(properties)
+        )
+        _set_mfas(pool, properties)
+        return cls(pool)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> LocalUserPool:
+        properties = cloudformation_json.get("Properties", {})
+        pool = original_resource.pool
+        _cognito(account_id, region_name).update_user_pool(pool.id, _pool_config(properties))
+        pool.name = properties.get("UserPoolName") or pool.name
+        _set_mfas(pool, properties)
+        return original_resource  # updated in place: the same id, the same users
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = _cognito(account_id, region_name)
+        if self.pool.id in backend.user_pools:
+            backend.delete_user_pool(self.pool.id)
+
+
+class LocalUserPoolClient(_Resource):
+    """``AWS::Cognito::UserPoolClient``: ``Ref`` is the client id."""
+
+    TYPE = USER_POOL_CLIENT
+    ATTRIBUTES = ("ClientId", "ClientSecret", "Name")
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    @property
+    def physical_resource_id(self) -> str:
+        return str(self.client.id)
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {
+            "ClientId": str(self.client.id),
+            "ClientSecret": str(self.client.secret),
+            "Name": str(self.client.extended_config.get("ClientName") or ""),
+        }[attribute_name]
+
+    @staticmethod
+    def _config(properties: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in properties.items() if k not in ("UserPoolId", "GenerateSecret")}
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LocalUserPoolClient:
+        properties = cloudformation_json.get("Properties", {})
+        client = _cognito(account_id, region_name).create_user_pool_client(
+            properties["UserPoolId"], bool(properties.get("GenerateSecret")), cls._config(properties)
+        )
+        return cls(client)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> LocalUserPoolClient:
+        properties = cloudformation_json.get("Properties", {})
+        client = original_resource.client
+        if properties.get("UserPoolId") != client.user_pool_id:  # another pool: a replacement
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+        client.extended_config.update(cls._config(properties))
+        return original_resource
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        pool = _cognito(account_id, region_name).user_pools.get(self.client.user_pool_id)
+        if pool is not None:
+            pool.clients.pop(self.client.id, None)
+
+
+class LocalUserPoolGroup(_Resource):
+    """``AWS::Cognito::UserPoolGroup``: ``Ref`` is the group's name."""
+
+    TYPE = USER_POOL_GROUP
+
+    def __init__(self, user_pool_id: str, group_name: str) -> None:
+        self.user_pool_id = user_pool_id
+        self.group_name = group_name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.group_name
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LocalUserPoolGroup:
+        properties = cloudformation_json.get("Properties", {})
+        group = _cognito(account_id, region_name).create_group(
+            properties["UserPoolId"],
+            properties.get("GroupName") or resource_name,
+            properties.get("Description"),
+            properties.get("RoleArn"),
+            properties.get("Precedence"),
+        )
+        return cls(group.user_pool_id, group.group_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> LocalUserPoolGroup:
+        properties = cloudformation_json.get("Properties", {})
+        same = properties.get("UserPoolId") == original_resource.user_pool_id and (
+            properties.get("GroupName") or original_resource.group_name
+        ) == (original_resource.group_name)
+        if not same:  # a new name or another pool: a replacement
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+        _cognito(account_id, region_name).update_group(
+            original_resource.user_pool_id,
+            original_resource.group_name,
+            properties.get("Description"),
+            properties.get("RoleArn"),
+            properties.get("Precedence"),
+        )
+        return original_resource
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        pool = _cognito(account_id, region_name).user_pools.get(self.user_pool_id)
+        if pool is not None and self.group_name in pool.groups:
+            _cognito(account_id, region_name).delete_group(self.user_pool_id, self.group_name)
+
+
+class LocalAuthorizer(_Resource):
+    """``AWS::ApiGateway::Authorizer``, in moto's API Gateway: ``Ref`` is the authorizer's id."""
+
+    TYPE = AUTHORIZER
+    ATTRIBUTES = ("AuthorizerId",)
+
+    def __init__(self, rest_api_id: str, authorizer: Any) -> None:
+        self.rest_api_id = rest_api_id
+        self.authorizer = authorizer
+
+    @property
+    def physical_resource_id(self) -> str:
+        return str(self.authorizer.id)
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return str(self.authorizer.id)
+
+    @staticmethod
+    def _settings(properties: dict[str, Any]) -> dict[str, Any]:
+        ttl = properties.get("AuthorizerResultTtlInSeconds")
+        return {
+            "provider_arns": [str(arn) for arn in properties.get("ProviderARNs") or []] or None,
+            "auth_type": properties.get("AuthType"),
+            "authorizer_uri": properties.get("AuthorizerUri"),
+            "authorizer_credentials": properties.get("AuthorizerCredentials"),
+            "identity_source": properties.get("IdentitySource"),
+            "identiy_validation_expression": properties.get("IdentityValidationExpression"),
+            "authorizer_result_ttl": int(ttl) if ttl is not None else 300,  # API Gateway's default
+        }
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LocalAuthorizer:
+        properties = cloudformation_json.get("Properties", {})
+        rest_api_id = properties["RestApiId"]
+        authorizer = _apigateway(account_id, region_name).create_authorizer(
+            rest_api_id,
+            properties.get("Name") or resource_name,
+            properties["Type"],
+            **cls._settings(properties),
+        )
+        return cls(rest_api_id, authorizer)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> LocalAuthorizer:
+        properties = cloudformation_json.get("Properties", {})
+        if properties["RestApiId"] != original_resource.rest_api_id:  # another API: a replacement
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+        authorizer = original_resource.authorizer
+        settings = cls._settings(properties)
+        authorizer.name = properties.get("Name") or authorizer.name
+        authorizer.type = properties["Type"]
+        authorizer.provider_arns = settings["provider_arns"]
+        authorizer.auth_type = settings["auth_type"]
+        authorizer.authorizer_uri = settings["authorizer_uri"]
+        authorizer.authorizer_credentials = settings["authorizer_credentials"]
+        authorizer.identity_source = settings["identity_source"]
+        authorizer.identity_validation_expression = settings["identiy_validation_expression"]
+        authorizer.authorizer_result_ttl = settings["authorizer_result_ttl"]
+        return original_resource
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        api = _apigateway(account_id, region_name).apis.get(self.rest_api_id)
+        if api is not None:
+            api.authorizers.pop(self.authorizer.id, None)
+
+
+MODELS: dict[str, type[_Resource]] = {
+    model.TYPE: model for model in (LocalUserPool, LocalUserPoolClient, LocalUserPoolGroup, LocalAuthorizer)
+}
+
+
+def install(patches: Patches, cloud: LocalCloud) -> None:
+    from moto.cloudformation import parsing
+
+    get_model_map = parsing.get_model_map
+    models = dict(MODELS)
+
+    def with_cognito() -> dict[str, Any]:
+        modeled = get_model_map()
+        missing = set(models) & set(modeled)
+        if missing:
+            from localcloud.patches import MotoChanged
+
+            raise MotoChanged(
+                f"moto's CloudFormation now models {', '.join(sorted(missing))}, which "
+                "localcloud/patches/cognito.py adds: read moto's before keeping the patch"
+            )
+        return {**modeled, **models}
+
+    patches.replace(parsing, "get_model_map", with_cognito)
