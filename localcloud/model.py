@@ -1,5 +1,7 @@
 """The local model: answers Bedrock's Converse in the local cloud. A development stand-in, not a model.
 
+(It also applies the stack's guardrails, for ApplyGuardrail: :class:`LocalGuardrails`, at the end.)
+
 Handler code calls ``bedrock-runtime`` ``converse`` the same way locally and on
 AWS; in the local cloud this engine answers. It finds the capability's prompt
 template in its folder (``functions/<name>/prompts/``), recovers the variables from
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -130,6 +133,8 @@ class LocalModel:
     # the region it answers in, when given: a priced model's id that routing.toml does not give for
     # the region is refused as Bedrock refuses it (the model id of a model served only by a profile)
     region: str | None = None
+    # the guardrails the stack created (localcloud/patches/guardrails.py), which ApplyGuardrail applies
+    guardrails: LocalGuardrails = field(default_factory=lambda: LocalGuardrails())
     _read_lines: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -263,6 +268,177 @@ class LocalModel:
             },
             "metrics": {"latencyMs": max(1, round((time.perf_counter() - started) * 1000))},
         }
+
+
+# --- ApplyGuardrail -------------------------------------------------------------
+# How the local Bedrock detects each PII entity type it models: with the project's own detectors
+# (aiflows_runtime/pii.py), the kind they report, narrowed by the shape of the match where one kind
+# covers several types. A type not here is never detected locally (its PII goes unreported).
+LOCAL_PII_TYPES: dict[str, tuple[str, str | None]] = {  # type: (the project's kind, a shape it must have)
+    "EMAIL": ("email", None),
+    "PHONE": ("phone", None),
+    "CREDIT_DEBIT_CARD_NUMBER": ("card_number", None),
+    "INTERNATIONAL_BANK_ACCOUNT_NUMBER": ("iban", None),
+    "US_SOCIAL_SECURITY_NUMBER": ("national_id", r"\d{3}-\d{2}-\d{4}"),
+    "UK_NATIONAL_INSURANCE_NUMBER": ("national_id", r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]"),
+}
+_PII_DONE = {"BLOCK": "BLOCKED", "ANONYMIZE": "ANONYMIZED", "NONE": "NONE"}  # configured -> reported
+TEXT_UNIT = 1000  # characters: Bedrock Guardrails bills each policy per text unit of up to 1,000
+
+
+@dataclass
+class LocalGuardrail:
+    """One guardrail as CloudFormation created it: its DRAFT and each published version's configuration."""
+
+    guardrail_id: str
+    arn: str
+    draft: dict[str, Any]  # the AWS::Bedrock::Guardrail properties
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    published: int = 0  # a version's number is never given twice, even once it is deleted
+
+    def publish(self) -> str:
+        self.published += 1
+        self.versions[str(self.published)] = json.loads(json.dumps(self.draft))  # later edits leave it
+        return str(self.published)
+
+
+@dataclass
+class LocalGuardrails:
+    """ApplyGuardrail over the guardrails the stack created, in its documented response shape.
+
+    The prompt-attack filter judges with the project's own injection rules (``injection.toml``:
+    the same rules as the guard's first layer, so locally the second layer agrees with the first);
+    the PII entities with the project's own detectors (:data:`LOCAL_PII_TYPES`).
+    """
+
+    by_id: dict[str, LocalGuardrail] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def create(self, guardrail_id: str, arn: str, properties: dict[str, Any]) -> LocalGuardrail:
+        with self._lock:
+            self.by_id[guardrail_id] = LocalGuardrail(guardrail_id, arn, properties)
+            return self.by_id[guardrail_id]
+
+    def delete(self, guardrail_id: str) -> None:
+        with self._lock:
+            self.by_id.pop(guardrail_id, None)
+
+    def find(self, identifier: str) -> LocalGuardrail:
+        """A guardrail by its id or its ARN, as ``guardrailIdentifier`` names it."""
+        guardrail = self.by_id.get(identifier.rpartition("/")[2])
+        if guardrail is None or (identifier.startswith("arn:") and identifier != guardrail.arn):
+            raise ModelFault("ResourceNotFoundException", f"The guardrail {identifier} was not found.", 404)
+        return guardrail
+
+    def apply(
+        self, identifier: str, version: str, source: str, content: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        guardrail = self.find(identifier)
+        config = guardrail.draft if version == "DRAFT" else guardrail.versions.get(version)
+        if config is None:
+            raise ModelFault(
+                "ResourceNotFoundException", f"The guardrail {identifier} has no version {version}.", 404
+            )
+        if source not in ("INPUT", "OUTPUT"):
+            raise ModelFault("ValidationException", f"source must be INPUT or OUTPUT, not {source!r}.", 400)
+        # the blocks to guard: unqualified text, or text qualified guard_content; grounding sources
+        # and queries are for the contextual grounding check, which the local cloud does not model
+        texts = [
+            block["text"]["text"]
+            for block in content
+            if "text" in block
+            and (not block["text"].get("qualifiers") or "guard_content" in block["text"]["qualifiers"])
+        ]
+        filters = self._prompt_attacks(config, source, texts)
+        entities, outputs = self._pii(config, source, texts)
+        blocked = any(f["action"] == "BLOCKED" for f in filters) or any(
+            e["action"] == "BLOCKED" for e in entities
+        )
+        intervened = blocked or any(e["action"] == "ANONYMIZED" for e in entities)
+        message = config["BlockedInputMessaging" if source == "INPUT" else "BlockedOutputsMessaging"]
+        assessment: dict[str, Any] = {}
+        if filters:
+            assessment["contentPolicy"] = {"filters": filters}
+        if entities:
+            assessment["sensitiveInformationPolicy"] = {"piiEntities": entities, "regexes": []}
+        units = sum(math.ceil(len(t) / TEXT_UNIT) for t in texts)
+        characters = sum(len(t) for t in texts)
+        answer: dict[str, Any] = {
+            "usage": {
+                "topicPolicyUnits": 0,
+                "contentPolicyUnits": units if config.get("ContentPolicyConfig") else 0,
+                "wordPolicyUnits": 0,
+                "sensitiveInformationPolicyUnits": units
+                if config.get("SensitiveInformationPolicyConfig")
+                else 0,
+                "sensitiveInformationPolicyFreeUnits": 0,
+                "contextualGroundingPolicyUnits": 0,
+            },
+            "action": "GUARDRAIL_INTERVENED" if intervened else "NONE",
+            "outputs": ([{"text": message}] if blocked else [{"text": t} for t in outputs])
+            if intervened
+            else [],
+            "assessments": [assessment] if assessment else [],
+            "guardrailCoverage": {"textCharacters": {"guarded": characters, "total": characters}},
+        }
+        if intervened:
+            answer["actionReason"] = "Guardrail blocked." if blocked else "Guardrail masked."
+        return answer
+
+    @staticmethod
+    def _prompt_attacks(config: dict[str, Any], source: str, texts: list[str]) -> list[dict[str, Any]]:
+        from aiflows_runtime.guardrails.injection import detect_injection
+        from aiflows_runtime.policies import injection_policy
+
+        found = []
+        for spec in (config.get("ContentPolicyConfig") or {}).get("FiltersConfig", []):
+            strength = spec["InputStrength" if source == "INPUT" else "OutputStrength"]
+            if spec["Type"] != "PROMPT_ATTACK" or strength == "NONE":
+                continue
+            if any(detect_injection(text, injection_policy()).detected for text in texts):
+                found.append(
+                    {
+                        "type": "PROMPT_ATTACK",
+                        "confidence": "HIGH",
+                        "filterStrength": strength,
+                        "action": "BLOCKED",
+                        "detected": True,
+                    }
+                )
+        return found
+
+    @staticmethod
+    def _pii(config: dict[str, Any], source: str, texts: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        """The PII entities configured that the texts hold, and the texts with the anonymized ones masked."""
+        from aiflows_runtime.pii import find_pii
+
+        configured = {
+            e["Type"]: e.get("InputAction" if source == "INPUT" else "OutputAction") or e["Action"]
+            for e in (config.get("SensitiveInformationPolicyConfig") or {}).get("PiiEntitiesConfig", [])
+            if e.get("InputEnabled" if source == "INPUT" else "OutputEnabled", True)
+        }
+        entities, masked = [], []
+        for text in texts:
+            spans = []
+            for match in find_pii(text):
+                value = text[match.start : match.end]
+                for kind_type, (kind, shape) in LOCAL_PII_TYPES.items():
+                    if (
+                        kind_type in configured
+                        and kind == match.kind
+                        and (shape is None or re.fullmatch(shape, value))
+                    ):
+                        action = _PII_DONE[configured[kind_type]]
+                        entities.append(
+                            {"match": value, "type": kind_type, "action": action, "detected": True}
+                        )
+                        if action == "ANONYMIZED":
+                            spans.append((match.start, match.end, kind_type))
+                        break
+            for start, end, kind_type in sorted(spans, reverse=True):
+                text = f"{text[:start]}{{{kind_type}}}{text[end:]}"  # Bedrock masks as {EMAIL}
+            masked.append(text)
+        return entities, masked
 
 
 # --- the heuristics -----------------------------------------------------------

@@ -107,6 +107,34 @@ def inspect_text(text: str, where: str, policies: Policies, outcome: Outcome) ->
     return findings
 
 
+def guardrail_finding(guardrail: GuardrailVerdict, guard: GuardPolicy, *, own_pii: bool) -> Finding:
+    """An intervention of Amazon Bedrock Guardrails, as a finding.
+
+    A guardrail that only anonymized PII did what the guard's PII policy asks (the managed
+    guardrail's PII entities are built from it): when the guard redacts and its own detectors
+    found PII too, the finding takes the PII outcome. Anything else (an attack, a block, PII
+    that only the guardrail found, which the guard's redaction would miss) takes the outcome
+    of ``bedrock_guardrail``.
+    """
+    acted = [p for p in guardrail.policies if not p.endswith(":NONE")]
+    masked_only = bool(acted) and all(
+        p.startswith("sensitiveInformationPolicy:") and p.endswith(":ANONYMIZED") for p in acted
+    )
+    if masked_only and own_pii and guard.outcomes.pii == "redact":
+        return Finding(
+            kind="bedrock_guardrail_pii",
+            severity="medium",
+            detail="Amazon Bedrock Guardrails anonymized: " + ", ".join(acted),
+            outcome=guard.outcomes.pii,
+        )
+    return Finding(
+        kind="bedrock_guardrail",
+        severity="high",
+        detail="Amazon Bedrock Guardrails intervened: " + ", ".join(guardrail.policies),
+        outcome=guard.outcomes.bedrock_guardrail,
+    )
+
+
 def assess_input(
     text: str,
     content_type: str,
@@ -123,16 +151,9 @@ def assess_input(
     if findings and guard.outcomes.invalid_input == "block":
         return Verdict.of(findings)  # nothing else is worth reading in text that is not text
     findings += inspect_text(text, "document", policies, guard.outcomes.prompt_injection)
-    if guardrail is not None and guardrail.intervened:
-        findings.append(
-            Finding(
-                kind="bedrock_guardrail",
-                severity="high",
-                detail="Amazon Bedrock Guardrails intervened: " + ", ".join(guardrail.policies),
-                outcome=guard.outcomes.bedrock_guardrail,
-            )
-        )
     matches = find_pii(text) + [PiiMatch(p.kind, p.start, p.end) for p in service_pii or []]
+    if guardrail is not None and guardrail.intervened:
+        findings.append(guardrail_finding(guardrail, guard, own_pii=bool(matches)))
     for kind, count in sorted(Counter(m.kind for m in matches).items()):
         severity = guard.pii.get(kind, "medium")
         findings.append(

@@ -91,8 +91,10 @@ def install(cloud: LocalCloud) -> Patches:
         bedrock,
         cloudformation,
         cloudwatch,
+        cognito,
         dynamodb,
         events,
+        guardrails,
         ssm,
         stepfunctions,
     )
@@ -103,7 +105,18 @@ def install(cloud: LocalCloud) -> Patches:
         patches = Patches()
         _installed = patches
     try:
-        for service in (cloudformation, cloudwatch, dynamodb, awslambda, events, bedrock, ssm, stepfunctions):
+        for service in (
+            cloudformation,
+            cloudwatch,
+            cognito,
+            dynamodb,
+            awslambda,
+            events,
+            bedrock,
+            guardrails,
+            ssm,
+            stepfunctions,
+        ):
             service.install(patches, cloud)
     except BaseException:
         patches.restore()
