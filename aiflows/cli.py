@@ -17,6 +17,7 @@
     python -m aiflows runs cost   [--flow document_intake] [--hours 1] [--top 10]
     python -m aiflows runs spend  <correlation id>
     python -m aiflows logs <correlation id> [--errors]
+    python -m aiflows audit <execution ARN | correlation id>
     python -m aiflows dlq list    work|event-targets
     python -m aiflows dlq redrive work|event-targets
     python -m aiflows breakers list
@@ -27,6 +28,7 @@
     python -m aiflows flows docs  <flow>
     python -m aiflows new capability <name>
     python -m aiflows new flow <name> --trigger <detail-type> --capability <name> [--source <source>]
+    python -m aiflows doctor [--profile P] [--region R] [--stage S] [--json]
 
 The same commands work against the local cloud and AWS: they speak to the review
 API at ``--api`` (or ``AIFLOWS_API``) with ``--token`` (or ``AIFLOWS_TOKEN``): on AWS
@@ -247,6 +249,12 @@ def _ops(args: argparse.Namespace) -> int:
                 print(f"No model call in the ledger of run {args.correlation_id}.")
             for (capability, model), (calls, dollars) in sorted(spend.items(), key=lambda kv: -kv[1][1]):
                 print(f"{capability:<12} {model:<48} {calls:>3} calls  ${dollars:.6f}")
+        elif args.group == "audit":
+            correlation_id, trail = ops.audit_trail(clients, args.stack, args.run)
+            if not trail:
+                print(f"No audit record of run {correlation_id}.")
+            for record in trail:
+                print(_audited(record))
         elif args.group == "logs":
             lines = ops.run_logs(clients, args.stack, args.correlation_id, errors_only=args.errors)
             if not lines:
@@ -281,6 +289,20 @@ def _ops(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _audited(record: Any) -> str:
+    """One audit record: when, who, what, of which review, and what it changed (before → after)."""
+    review = f" {record.review_id}" if record.review_id else ""
+    lines = [f"{_when(record.at)}  {record.actor:<28} {record.what}{review}"]
+    lines += [
+        f"    {key}: {json.dumps(value)}" for key, value in sorted((record.details or {}).items()) if value
+    ]
+    lines += [
+        f"    changed {name}: {json.dumps(change.get('before'))} -> {json.dumps(change.get('after'))}"
+        for name, change in sorted((record.changes or {}).items())
+    ]
+    return "\n".join(lines)
 
 
 def _redrive(args: argparse.Namespace, clients: Any) -> int:
@@ -417,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         unpark.add_argument("execution_arn", nargs="*", help="the parked runs (`runs parked` lists them)")
         unpark.add_argument("--flow", help="every parked run of this flow")
         unpark.add_argument("--all", action="store_true", help="every parked run")
+    groups.add_parser(
+        "audit", parents=[stack], help="a run's audit trail: every decision, edit, escalation, expiry, action"
+    ).add_argument("run", help="an execution ARN, or a run's correlation id (its event id)")
     logs = groups.add_parser("logs", parents=[stack], help="what the functions logged about one run")
     logs.add_argument("correlation_id")
     logs.add_argument("--errors", action="store_true", help="warnings and errors only")
@@ -430,6 +455,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     breakers.add_parser("list", parents=[stack])
     breakers.add_parser("close", parents=[stack]).add_argument("model")
+    from aiflows import doctor
+
+    doctor.add_arguments(
+        groups.add_parser("doctor", help="before a deploy: what the account lacks, with the fixes")
+    )
     flows_group = groups.add_parser("flows", help="the flows: list them, print and draw what deploys")
     flows_commands = flows_group.add_subparsers(dest="command", required=True)
     flows_commands.add_parser("list", help="every flow, its type, its size written and woven")
@@ -478,9 +508,11 @@ def main(argv: list[str] | None = None) -> int:
         return authoring.graph(args.flow, args.svg)
     if args.group == "new":
         return _new(args)
+    if args.group == "doctor":
+        return doctor.main(args)
     if args.group == "trace":
         return _trace(args)
-    if args.group in ("alarms", "runs", "logs", "dlq", "breakers"):
+    if args.group in ("alarms", "runs", "audit", "logs", "dlq", "breakers"):
         return _ops(args)
     if not args.token:
         parser.error("give --token (or AIFLOWS_TOKEN): the local cloud's development token is 'dev'")
@@ -496,7 +528,15 @@ def main(argv: list[str] | None = None) -> int:
             decision = {"approve": "approve", "reject": "reject", "revise": "revise"}[args.command]
             edits = _edits(args.edit) if args.command == "revise" else None
             answer = client.decide(args.review_id, decision, args.reason, edits)
-            print(f"{answer['review_id']}: {answer['decision']} recorded; the flow goes on")
+            if answer["status"] == "PENDING":  # four eyes: another reviewer's approval is still needed
+                still = answer["approvals_needed"] - len(answer["approved_by"])
+                print(
+                    f"{answer['review_id']}: {answer['decision']} recorded (approved by "
+                    f"{', '.join(answer['approved_by'])}); {still} more approval(s) needed, "
+                    "from another reviewer"
+                )
+            else:
+                print(f"{answer['review_id']}: {answer['decision']} recorded; the flow goes on")
     except ApiError as error:
         print(f"error {error}", file=sys.stderr)
         return 2 if error.status in (401, 403) else 1

@@ -12,11 +12,13 @@ from constructs import Construct
 
 from aiflows.flows import FlowInfo, action_policies, flows
 from aiflows.registry import CapabilityInfo, RegistryError, camel, capabilities
+from aiflows_runtime.policies import guard_policy
 from infra.constructs.capability_function import CapabilityFunction
 from infra.constructs.claim_bucket import ClaimBucket
 from infra.constructs.corpus import Corpus
 from infra.constructs.event_bus import EventBus
 from infra.constructs.flow import Flow, FlowDefinitionError, substitutions
+from infra.constructs.guardrail import GUARDRAIL_ID_CONTEXT, ManagedGuardrail, managed_guardrail_requested
 from infra.constructs.monitoring import RUNBOOKS, Monitoring
 from infra.constructs.parked_runs import ParkedRuns
 from infra.constructs.review_api import ReviewApi
@@ -24,18 +26,26 @@ from infra.constructs.state_table import StateTable
 from infra.constructs.work_queue import WORKER_TIMEOUT, WorkQueue
 from infra.contract_check import walk_states
 from infra.nag import acknowledge
+from infra.stage import ALERT_EMAIL_CONTEXT, Stage, stage_from
 from infra.weave import EVENT_BUS, PARKED_RUNS, STATE_TABLE, weave
 
 
 class AiFlowsStack(Stack):
-    """Environment-agnostic: no account or region lookups, so synth runs offline."""
+    """Environment-agnostic: no account or region lookups, so synth runs offline.
 
-    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+    ``stage`` is the stack's (infra/stage.py), by default the one the context names; every
+    construct asks :func:`~infra.stage.stage_of` for it, so two stages can share one app.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: Stage | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.stage = stage or stage_from(self.node)
         self.state_table = StateTable(self, "StateTable")
         self.work_queue = WorkQueue(self, "Work")
         self.parked_runs = ParkedRuns(self, "ParkedRuns")
-        self.event_bus = EventBus(self, "EventBus")
+        self.event_bus = EventBus(self, "EventBus", bus_name=self.stage.prefix)
         self.claim_bucket = ClaimBucket(self, "ClaimBucket")
         self.corpus = Corpus(self, "Corpus")
 
@@ -57,7 +67,11 @@ class AiFlowsStack(Stack):
         }
         self.flows = {info.name: self._flow(info, resources) for info in flows().values()}
         self.review_api = ReviewApi(
-            self, "ReviewApi", state_table=self.state_table, claim_bucket=self.claim_bucket
+            self,
+            "ReviewApi",
+            state_table=self.state_table,
+            claim_bucket=self.claim_bucket,
+            event_bus=self.event_bus,
         )
         self.monitoring = Monitoring(
             self,
@@ -67,7 +81,7 @@ class AiFlowsStack(Stack):
                 "event-targets": self.event_bus.target_dead_letter_queue,
             },
             runbook_url=self.node.try_get_context("runbook_url") or RUNBOOKS,
-            alert_email=self.node.try_get_context("alert_email"),
+            alert_email=self.node.try_get_context(ALERT_EMAIL_CONTEXT),
         )
         self.monitoring.watch_parked_runs(self.parked_runs.queue)
         outputs: dict[str, str] = {}
@@ -161,12 +175,20 @@ class AiFlowsStack(Stack):
     def _managed_guardrails(self, guard: CapabilityFunction) -> None:
         """Amazon Bedrock Guardrails and Amazon Comprehend for the guard step, when asked for.
 
-        ``-c bedrock_guardrail_id=<id> [-c bedrock_guardrail_version=<n>]`` has the guard
-        call ApplyGuardrail on that guardrail; ``-c comprehend_pii_language=en`` has it
-        add Comprehend's DetectPiiEntities to its own PII detectors.
+        ``-c managed_guardrail=true`` creates a guardrail from the guard's policy and has the
+        guard call ApplyGuardrail on its version (infra/constructs/guardrail.py);
+        ``-c bedrock_guardrail_id=<id> [-c bedrock_guardrail_version=<n>]`` has it call a
+        guardrail of the deploy's own instead (asking for both is refused);
+        ``-c comprehend_pii_language=en`` has it add Comprehend's DetectPiiEntities to its own
+        PII detectors.
         """
-        guardrail_id = self.node.try_get_context("bedrock_guardrail_id")
-        if guardrail_id:
+        guardrail_id = self.node.try_get_context(GUARDRAIL_ID_CONTEXT)
+        if managed_guardrail_requested(self.node):
+            managed = ManagedGuardrail(
+                self, "ManagedGuardrail", policy=guard_policy(), name=f"{self.stage.prefix}-guard"
+            )
+            managed.attach(guard.function, guard.role)
+        elif guardrail_id:
             version = str(self.node.try_get_context("bedrock_guardrail_version") or "DRAFT")
             guard.function.add_environment("BEDROCK_GUARDRAIL_ID", guardrail_id)
             guard.function.add_environment("BEDROCK_GUARDRAIL_VERSION", version)

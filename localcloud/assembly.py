@@ -13,6 +13,7 @@ from typing import Any
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_VERSION_PARAMETER = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
 BOOTSTRAP_VERSION = "30"
+API_GATEWAY_LOGGING_ROLE = "apigateway-cloudwatch-logs"  # the local account has set API Gateway's role
 
 
 class AssemblyError(Exception):

@@ -30,11 +30,13 @@ from botocore.config import Config
 
 from localcloud import patches, state_machines, traces
 from localcloud.assembly import (
+    API_GATEWAY_LOGGING_ROLE,
     BOOTSTRAP_VERSION,
     BOOTSTRAP_VERSION_PARAMETER,
     StackArtifact,
     read_assembly,
 )
+from localcloud.errors import ShapedErrors
 from localcloud.faults import Faults, FaultyEndpoint
 from localcloud.lambdas import LambdaService
 from localcloud.model import LocalModel
@@ -129,7 +131,7 @@ class LocalCloud:
         self._server.start()
         # every request passes the fault injector first (it answers nothing unless a fault is armed)
         wsgi = self._server._server
-        wsgi.app = FaultyEndpoint(wsgi.app, self.faults)
+        wsgi.app = FaultyEndpoint(ShapedErrors(wsgi.app), self.faults)  # and AWS-shaped errors, never HTML
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT.
@@ -231,6 +233,17 @@ class LocalCloud:
         assert deployment is not None
         return deployment
 
+    def _api_gateway_logging_role(self) -> None:
+        """The account's API Gateway CloudWatch role, as in an account that has set it once: a REST API
+        stage that logs deploys only where it is set (``aiflows doctor``'s api logging check)."""
+        apigateway = self.client("apigateway")
+        if apigateway.get_account().get("cloudwatchRoleArn"):
+            return
+        arn = f"arn:aws:iam::{self.account}:role/{API_GATEWAY_LOGGING_ROLE}"
+        apigateway.update_account(
+            patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}]
+        )
+
     def _deploy_stack(self, stack: StackArtifact) -> Deployment:
         started = time.perf_counter()
         s3 = self.client("s3")
@@ -243,6 +256,7 @@ class LocalCloud:
         self.client("ssm").put_parameter(
             Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
         )
+        self._api_gateway_logging_role()
         cfn = self.client("cloudformation")
         existing = {
             s["StackName"]

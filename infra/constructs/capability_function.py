@@ -43,7 +43,7 @@ from infra.regions import (
     require_supported_region,
     supported_region_rule,
 )
-from infra.stage import stage_of
+from infra.stage import policy_of, stage_of
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
@@ -257,7 +257,12 @@ class CapabilityFunction(Construct):
         super().__init__(scope, construct_id)
         self.capability = capability
         extra = dict(environment or {})
-        defaults = {**SERVICE_ENVIRONMENT, "CAPABILITY": capability}
+        # the service name is the stage's (aiflows, or aiflows-<stage>): each stage's metrics apart
+        stage = stage_of(self)
+        service = {"POWERTOOLS_SERVICE_NAME": stage.prefix}
+        # how long the audit trail keeps what a function records (request_review, act, review_api)
+        kept = {"AUDIT_RETENTION_DAYS": str(stage.audit_retention_days)}
+        defaults = {**SERVICE_ENVIRONMENT, **service, **kept, "CAPABILITY": capability}
         clashes = sorted(defaults.keys() & extra.keys())
         if clashes:
             raise ValueError(f"{capability}: environment may not override {clashes}")
@@ -266,7 +271,7 @@ class CapabilityFunction(Construct):
             self,
             "Logs",
             retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=stage_of(self).log_removal_policy,
+            removal_policy=policy_of(self).log_removal_policy,
         )
         self.role = iam.Role(
             self,

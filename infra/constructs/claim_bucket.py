@@ -11,7 +11,7 @@ from constructs import Construct
 from aiflows_runtime.claimcheck import BATCH_RESULTS_PREFIX
 from infra.constructs.capability_function import CapabilityFunction
 from infra.nag import acknowledge
-from infra.stage import stage_of
+from infra.stage import policy_of
 
 REDACTED_PREFIX = "redacted/"  # where the guard writes redacted copies (functions/guard/handler.py)
 
@@ -33,15 +33,16 @@ class ClaimBucket(Construct):
     left incomplete is aborted after a day. The bucket is not versioned, so no
     noncurrent version outlives its object.
 
-    The stage decides what a destroy does (:mod:`infra.stage`): in ``prod`` the bucket
-    is retained with its objects (which go on expiring); in ``dev`` it is deleted with
-    the stack and emptied first by the CDK's ``autoDeleteObjects`` custom resource
-    (``Custom::S3AutoDeleteObjects``, which the local cloud answers as its handler does).
+    The stage's policy decides what a destroy does (:mod:`infra.stage`): under
+    ``production`` the bucket is retained with its objects (which go on expiring); under
+    ``development`` it is deleted with the stack and emptied first by the CDK's
+    ``autoDeleteObjects`` custom resource (``Custom::S3AutoDeleteObjects``, which the local
+    cloud answers as its handler does).
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        stage = stage_of(self)
+        policy = policy_of(self)
         self.bucket = s3.Bucket(
             self,
             "Default",
@@ -55,16 +56,16 @@ class ClaimBucket(Construct):
                     abort_incomplete_multipart_upload_after=INCOMPLETE_UPLOADS,
                 )
             ],
-            removal_policy=stage.data_removal_policy,
-            auto_delete_objects=stage.auto_delete_objects,
+            removal_policy=policy.data_removal_policy,
+            auto_delete_objects=policy.auto_delete_objects,
         )
-        if stage.auto_delete_objects:
+        if policy.auto_delete_objects:
             self._own_auto_delete_logs()
         acknowledge(
             self.bucket.node.find_child("Resource"),
             "AwsSolutions-S1",
             "Only this stack's function roles can reach the objects (the bucket policy grants "
-            "no one else, but for the dev stage's own auto-delete handler, which empties it on "
+            "no one else, but for a development stage's own auto-delete handler, which empties it on "
             "destroy; public access is blocked) and every run that stores or reads one is "
             "logged and traced under its correlation id; object-level audit, where required, is "
             "the account's CloudTrail data events, not a log bucket per stack that would need "
@@ -79,7 +80,7 @@ class ClaimBucket(Construct):
         destroy would leave behind. The custom resource depends on the group, so the group
         is created before the handler first runs and deleted after its last run.
         """
-        stage = stage_of(self)
+        policy = policy_of(self)
         provider = Stack.of(self).node.find_child(AUTO_DELETE_PROVIDER)
         handler = provider.node.find_child("Handler")
         assert isinstance(handler, CfnResource)
@@ -90,7 +91,7 @@ class ClaimBucket(Construct):
                 "Logs",
                 log_group_name=Fn.join("", ["/aws/lambda/", handler.ref]),
                 retention=logs.RetentionDays.ONE_MONTH,
-                removal_policy=stage.log_removal_policy,
+                removal_policy=policy.log_removal_policy,
             )
         self.bucket.node.find_child(AUTO_DELETE_RESOURCE).node.add_dependency(group)
 

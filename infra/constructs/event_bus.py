@@ -22,8 +22,9 @@ from constructs import Construct
 from infra.constructs.flow import Flow
 from infra.constructs.queues import resting_queue
 from infra.nag import acknowledge
+from infra.stage import PREFIX
 
-BUS_NAME = "aiflows"
+BUS_NAME = PREFIX  # the default stage's; another stage's is aiflows-<stage> (infra/stage.py)
 MAX_EVENT_AGE = Duration.hours(1)
 RETRY_ATTEMPTS = 8
 PUBLISHERS_CONTEXT = "bus_publishers"  # -c bus_publishers=<account id or role ARN>,...

@@ -50,7 +50,7 @@ from infra.contract_check import (
     walk_states,
 )
 from infra.nag import acknowledge
-from infra.stage import stage_of
+from infra.stage import policy_of
 
 _SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
 _BOUND = re.compile(r"^\$\{(\w+)\}$")
@@ -444,7 +444,7 @@ class Flow(Construct):
             "Logs",
             log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-{name}",
             retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=stage_of(self).log_removal_policy,
+            removal_policy=policy_of(self).log_removal_policy,
         )
         # The definition is inlined (DefinitionString), not uploaded as an S3 asset:
         # what was checked above is exactly what deploys, `cdk diff` shows flow edits,

@@ -10,11 +10,14 @@ Alarms (each one's description names its runbook in ``docs/runbooks/``):
 - ``<stack>-breaker-open``: a model's circuit breaker opened, or refused a call.
 
 Every alarm notifies the alerts topic (KMS-encrypted; CloudWatch may use the key),
-on ALARM and on OK. Subscribe to it (``-c alert_email=you@example.com`` at deploy).
+on ALARM and on OK. Subscribe to it (``-c alert_email=you@example.com`` at deploy). Under
+the development policy (infra/stage.py) the alarms' actions are disabled: they change
+state, and show it, but notify nobody (``aws cloudwatch enable-alarm-actions`` turns them on).
 
 The custom metrics come from the runtime's observability module, as EMF records in
-the ``AiFlows`` namespace with exactly these dimensions: ``FlowCostUSD`` (flow,
-service), ``BreakerOpen`` (service), ``PendingReviews`` (service), and per model call
+the ``AiFlows`` namespace with exactly these dimensions (``service`` is the stage's,
+``aiflows`` or ``aiflows-<stage>``, so that two stages' alarms never read each other's):
+``FlowCostUSD`` (flow, service), ``BreakerOpen`` (service), ``PendingReviews`` (service), and per model call
 ``InputTokens``/``OutputTokens`` (flow, capability, model, tenant, service).
 """
 
@@ -56,11 +59,14 @@ PARKED = Runbook("parked-runs.md", "Runs are parked")
 RUNBOOK_LIST = (FAILED_RUNS, COST_PER_RUN, DLQ_NOT_EMPTY, BREAKER_OPEN, PARKED)
 
 
-def custom_metric(name: str, statistic: str, period: Duration, **dimensions: str) -> cw.Metric:
+def custom_metric(
+    name: str, statistic: str, period: Duration, *, service: str = SERVICE, **dimensions: str
+) -> cw.Metric:
+    """A metric of the runtime's; ``service`` is the stage's (aiflows, or aiflows-<stage>)."""
     return cw.Metric(
         namespace=NAMESPACE,
         metric_name=name,
-        dimensions_map={**dimensions, "service": SERVICE},
+        dimensions_map={**dimensions, "service": service},
         statistic=statistic,
         period=period,
     )
@@ -80,6 +86,9 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.prefix = Stack.of(self).stack_name
+        stage = stage_of(self)
+        self.service = stage.prefix  # the functions' service name: each stage's metrics apart
+        self.alarm_actions = stage.policy.alarm_actions  # development: the alarms notify nobody
         self.runbook_url = runbook_url.rstrip("/")
         self.dead_letter_queues = dict(dead_letter_queues)
         key = kms.Key(
@@ -87,7 +96,7 @@ class Monitoring(Construct):
             "AlertsKey",
             enable_key_rotation=True,
             description="Encrypts the aiflows alerts topic; CloudWatch alarms publish with it.",
-            removal_policy=stage_of(self).key_removal_policy,
+            removal_policy=stage.policy.key_removal_policy,
         )
         # what CloudWatch needs to publish to the encrypted topic, from this account's alarms only
         key.add_to_resource_policy(
@@ -120,7 +129,7 @@ class Monitoring(Construct):
         self.breaker_alarm = self._alarm(
             "BreakerOpen",
             name="breaker-open",
-            metric=custom_metric("BreakerOpen", "Sum", Duration.minutes(5)),
+            metric=custom_metric("BreakerOpen", "Sum", Duration.minutes(5), service=self.service),
             threshold=1,
             runbook=BREAKER_OPEN,
             summary="A model's circuit breaker opened or refused calls: its calls go to fallbacks or fail.",
@@ -150,6 +159,7 @@ class Monitoring(Construct):
             comparison_operator=comparison,
             evaluation_periods=1,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            actions_enabled=self.alarm_actions,
         )
         action = cw_actions.SnsAction(self.topic)
         alarm.add_alarm_action(action)
@@ -201,7 +211,7 @@ class Monitoring(Construct):
             label="cost per run (USD)",
             expression="IF(runs > 0, cost / runs, 0)",
             using_metrics={
-                "cost": custom_metric("FlowCostUSD", "Sum", hour, flow=name),
+                "cost": custom_metric("FlowCostUSD", "Sum", hour, service=self.service, flow=name),
                 "runs": machine.metric_started(statistic="Sum", period=hour),
             },
             period=hour,
@@ -250,7 +260,7 @@ class Monitoring(Construct):
         def tokens(kind: str) -> cw.MathExpression:
             search = (
                 f"SEARCH('{{{NAMESPACE},capability,flow,model,service,tenant}} "
-                f'MetricName="{kind}Tokens" flow="{name}"\', \'Sum\', 300)'
+                f'MetricName="{kind}Tokens" flow="{name}" service="{self.service}"\', \'Sum\', 300)'
             )
             return cw.MathExpression(expression=search, label="", using_metrics={}, period=five)
 
@@ -309,7 +319,11 @@ class Monitoring(Construct):
             ),
             cw.GraphWidget(
                 title="Pending reviews",
-                left=[custom_metric("PendingReviews", "Maximum", five).with_(label="pending")],
+                left=[
+                    custom_metric("PendingReviews", "Maximum", five, service=self.service).with_(
+                        label="pending"
+                    )
+                ],
                 width=12,
             ),
         ]

@@ -6,7 +6,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.stage import stage_of
+from infra.stage import policy_of
 
 TTL_ATTRIBUTE = "expiration"
 # The sparse index of pending reviews: only a pending review has ``gsi1pk``
@@ -29,6 +29,16 @@ WRITE_ACTIONS = (
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 )
+# The audit trail is append-only (docs/reviews.md#the-audit-trail): no grantee changes or deletes an
+# audit#<run> item; a record is added with PutItem, on the condition that no item has its key.
+AUDIT_KEYS = "audit#*"
+AUDIT_CHANGES = (
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:UpdateItem",
+)
 
 
 class StateTable(Construct):
@@ -39,14 +49,14 @@ class StateTable(Construct):
     every attribute projected) indexes the pending reviews.
 
     It holds what outlives a run (the reviews and their decisions, the feedback dataset,
-    the ledger), so the stage decides its fate (:mod:`infra.stage`): in ``prod`` it is
-    retained, on delete and on replacement, with deletion protection on; in ``dev`` it
-    goes with the stack.
+    the ledger), so the stage's policy decides its fate (:mod:`infra.stage`): under
+    ``production`` it is retained, on delete and on replacement, with deletion protection on;
+    under ``development`` it goes with the stack.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        stage = stage_of(self)
+        policy = policy_of(self)
         self.table = dynamodb.Table(
             self,
             "Default",
@@ -58,8 +68,8 @@ class StateTable(Construct):
                 point_in_time_recovery_enabled=True
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            deletion_protection=stage.deletion_protection,
-            removal_policy=stage.data_removal_policy,
+            deletion_protection=policy.deletion_protection,
+            removal_policy=policy.data_removal_policy,
         )
         self.table.add_global_secondary_index(
             index_name=PENDING_REVIEWS_INDEX,
@@ -69,13 +79,24 @@ class StateTable(Construct):
         )
 
     def grant_read_write_data(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Reads and writes on the table and on its ``gsi1`` index, by exact ARN.
+        """Reads and writes on the table and on its ``gsi1`` index, by exact ARN; never a change or a
+        deletion of an audit record (an explicit Deny on ``audit#`` leading keys).
 
         ``Table.grant_read_write_data`` would add ``<table>/index/*``, a wildcard that
         cdk-nag (rightly) flags on every function; the table has one index, named.
         """
-        return iam.Grant.add_to_principal(
+        grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[*READ_ACTIONS, *WRITE_ACTIONS],
             resource_arns=[self.table.table_arn, f"{self.table.table_arn}/index/{PENDING_REVIEWS_INDEX}"],
         )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="AuditTrailIsAppendOnly",
+                effect=iam.Effect.DENY,
+                actions=list(AUDIT_CHANGES),
+                resources=[self.table.table_arn],
+                conditions={"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": [AUDIT_KEYS]}},
+            )
+        )
+        return grant

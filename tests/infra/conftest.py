@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +37,7 @@ def _synthesize(outdir: Path, context: dict[str, object] | None = None) -> Synth
     # REPORT_ONLY lets synth finish with nag errors: they fail the nag tests, with the
     # full list, not every test here.
     app = build(context={**REPORT_ONLY, **(context or {})}, outdir=str(outdir))
-    stack = app.node.find_child("AiFlows")
-    assert isinstance(stack, AiFlowsStack)
+    (stack,) = [child for child in app.node.children if isinstance(child, AiFlowsStack)]
     app.synth()
     return Synthesized(stack=stack, template=Template.from_stack(stack), assembly_dir=outdir)
 
@@ -47,8 +50,14 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def synthesized_dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The app of the development stage, ``-c stage=dev`` (infra/stage.py)."""
+    """The stage dev, ``-c stage=dev``: the stack AiFlows-dev, development policy (infra/stage.py)."""
     return _synthesize(tmp_path_factory.mktemp("aiflows-dev.out"), {"stage": "dev"})
+
+
+@pytest.fixture(scope="session")
+def synthesized_prod_as_development(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """AiFlows under the development policy (``-c stage_policy=development``): how prod is torn down."""
+    return _synthesize(tmp_path_factory.mktemp("aiflows-prod-dev.out"), {"stage_policy": "development"})
 
 
 @pytest.fixture
@@ -60,3 +69,20 @@ def stack() -> cdk.Stack:
 @pytest.fixture
 def echo_code() -> Path:
     return FIXTURES / "echo"
+
+
+def refused_synth(tmp_path: Path, context: dict[str, object]) -> str:
+    """What `cdk synth -c …` prints when the app refuses its context (the CLI hands it over in
+    CDK_CONTEXT_JSON): one line, no trace, and no template written."""
+    done = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "CDK_OUTDIR": str(tmp_path / "cdk.out"), "CDK_CONTEXT_JSON": json.dumps(context)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert not list((tmp_path / "cdk.out").glob("*.template.json"))
+    return done.stderr

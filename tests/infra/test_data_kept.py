@@ -8,19 +8,17 @@ dev stage (``-c stage=dev``) destroys cleanly: everything goes, the claim bucket
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
 from infra.constructs.claim_bucket import AUTO_DELETE_PROVIDER
 from infra.nag import findings
-from infra.stage import DEFAULT_STAGE, DEV, PROD, STAGE_CONTEXT, STAGES, StageError, stage_named
-from tests.infra.conftest import Synthesized
+from infra.stage import DEV, DEVELOPMENT, PROD, PRODUCTION, STAGE_CONTEXT, stage_from
+from tests.infra.conftest import Synthesized, refused_synth
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,47 +52,24 @@ def policies(resource: dict[str, Any]) -> dict[str, str | None]:
     return {key: resource.get(key) for key in ("DeletionPolicy", "UpdateReplacePolicy")}
 
 
-def test_a_deploy_that_names_no_stage_is_prod_and_each_stage_is_named() -> None:
+def test_a_deploy_that_names_no_stage_is_prod_and_keeps_the_data() -> None:
     # Given no stage value, or each stage's name
-    # Then no value is prod, the stage that keeps the data; a name is its stage
-    assert stage_named(None) is DEFAULT_STAGE is PROD
-    assert {name: stage_named(name) for name in ("prod", "dev")} == {"prod": PROD, "dev": DEV}
-    assert set(STAGES) == set(EXPECTED)
+    # Then no value is prod, under the policy that keeps the data; dev is the development policy
+    assert stage_from(cdk.App().node) == PROD
+    assert PROD.policy is PRODUCTION and DEV.policy is DEVELOPMENT
+    assert stage_from(cdk.App(context={STAGE_CONTEXT: "dev"}).node) == DEV
 
 
-@pytest.mark.parametrize("value", ["production", "Dev", "", 1, ["dev"]])
-def test_a_value_that_names_no_stage_is_refused_naming_the_key_and_the_stages(value: object) -> None:
-    with pytest.raises(StageError) as refused:
-        stage_named(value)
-    message = str(refused.value)
-    assert f"context {STAGE_CONTEXT}={value!r}" in message
-    assert "-c stage=prod" in message and "-c stage=dev" in message
-    assert "without -c stage, the stage is prod" in message
-
-
-def test_a_synth_with_a_bad_stage_fails_with_the_key_and_the_stages_not_a_trace(tmp_path: Path) -> None:
-    # Given `cdk synth -c stage=production`: the CLI hands its context to the app in CDK_CONTEXT_JSON
-    done = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "CDK_OUTDIR": str(tmp_path / "cdk.out"),
-            "CDK_CONTEXT_JSON": json.dumps({STAGE_CONTEXT: "production"}),
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    # Then synth fails with one line naming the key, the value and the stages, and no stack trace
-    assert done.returncode == 1, done.stderr[-2000:]
-    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+def test_a_synth_with_a_bad_stage_fails_with_the_key_and_the_fix_not_a_trace(tmp_path: Path) -> None:
+    # Given `cdk synth -c stage=Production`: the CLI hands its context to the app in CDK_CONTEXT_JSON
+    printed = refused_synth(tmp_path, {STAGE_CONTEXT: "Production"})
+    # Then synth fails with one line naming the key, the value and what a name may be, and no stack trace
     assert re.search(
-        r"^error: context stage='production' is not a stage: use -c stage=prod \(.+\) or -c stage=dev \(.+\)",
-        done.stderr,
+        r"^error: context stage='Production' is not a resource prefix: .+ lowercase letters .+ "
+        r"\(e\.g\. -c stage=dev .+\); without -c stage, the stage is prod$",
+        printed,
         flags=re.MULTILINE,
-    ), done.stderr[-2000:]
-    assert not (tmp_path / "cdk.out" / "AiFlows.template.json").exists()
+    ), printed[-2000:]
 
 
 def test_the_state_table_is_recoverable_expires_items_and_is_kept_by_stage(
@@ -232,29 +207,53 @@ def _without_asset_hashes(resource: dict[str, Any]) -> str:
     return re.sub(r'"[0-9a-f]{64}\.zip"', '"<asset>"', json.dumps(resource, sort_keys=True))
 
 
-def test_the_stages_differ_only_in_what_they_do_with_the_data(
-    synthesized: Synthesized, synthesized_dev: Synthesized
+def test_the_policies_differ_only_in_the_data_the_sign_in_and_the_alarms(
+    synthesized: Synthesized, synthesized_prod_as_development: Synthesized
 ) -> None:
-    # Given both stages' templates
-    prod, dev = resources(synthesized), resources(synthesized_dev)
+    # Given the stack AiFlows under each policy (-c stage_policy=development: how prod is torn down)
+    prod, dev = resources(synthesized), resources(synthesized_prod_as_development)
     stack = synthesized.stack
-    # Then dev adds the auto-delete custom resource, its provider's role and function, and its log group
+    # Then development adds the auto-delete custom resource, its provider's role, function and log group
     added = {k: r["Type"] for k, r in dev.items() if k not in prod}
     assert sorted(added.values()) == sorted(
         ["Custom::S3AutoDeleteObjects", "AWS::IAM::Role", "AWS::Lambda::Function", "AWS::Logs::LogGroup"]
     )
     assert set(prod) <= set(dev)
-    # And of the rest, only the table, the user pool, the bucket and its policy, and the key differ
+    # And of the rest, only the table, the user pool, the bucket and its policy, the key and the alarms differ
     changed = {k for k in prod if _without_asset_hashes(prod[k]) != _without_asset_hashes(dev[k])}
     (policy_id,) = [k for k, r in prod.items() if r["Type"] == "AWS::S3::BucketPolicy"]
     (key_id,) = [k for k, r in prod.items() if r["Type"] == "AWS::KMS::Key"]
+    alarms = {synthesized.logical_id(alarm) for alarm in stack.monitoring.alarms}
     assert changed == {
         synthesized.logical_id(stack.state_table.table),
         synthesized.logical_id(stack.review_api.user_pool),
         synthesized.logical_id(stack.claim_bucket.bucket),
         policy_id,
         key_id,
+        *alarms,
     }
+    # And each alarm differs only in notifying nobody
+    for alarm in alarms:
+        assert dev[alarm]["Properties"] == {**prod[alarm]["Properties"], "ActionsEnabled": False}, alarm
+        assert prod[alarm]["Properties"]["ActionsEnabled"] is True
+
+
+def test_the_user_pool_blocks_risky_sign_ins_under_production_only(
+    synthesized: Synthesized, synthesized_dev: Synthesized
+) -> None:
+    # Given the reviewers' user pool of each policy
+    def pool(synthesized: Synthesized) -> dict[str, Any]:
+        return resources(synthesized)[synthesized.logical_id(synthesized.stack.review_api.user_pool)][
+            "Properties"
+        ]
+
+    # Then production is on the Plus tier with threat protection enforced; development on Essentials, without
+    assert pool(synthesized)["UserPoolTier"] == "PLUS"
+    assert pool(synthesized)["UserPoolAddOns"] == {"AdvancedSecurityMode": "ENFORCED"}
+    assert pool(synthesized_dev)["UserPoolTier"] == "ESSENTIALS"
+    assert "UserPoolAddOns" not in pool(synthesized_dev)
+    # And both require MFA
+    assert pool(synthesized)["MfaConfiguration"] == pool(synthesized_dev)["MfaConfiguration"] == "ON"
 
 
 def test_the_dev_stage_leaves_no_nag_finding_unacknowledged(synthesized_dev: Synthesized) -> None:
@@ -269,6 +268,6 @@ def test_the_deploy_docs_name_the_stage_switch_and_how_to_destroy_dev(doc: str) 
     # Given a page that documents deploying
     text = (ROOT / doc).read_text()
     # Then it names both stages' flags, the default, and the clean destroy of a dev stack
-    for stage in STAGES:
-        assert f"-c {STAGE_CONTEXT}={stage}" in text, f"{doc}: name `-c {STAGE_CONTEXT}={stage}`"
+    for stage in (PROD, DEV):
+        assert f"-c {STAGE_CONTEXT}={stage.name}" in text, f"{doc}: name `-c {STAGE_CONTEXT}={stage.name}`"
     assert "npx cdk destroy -c stage=dev" in text, doc

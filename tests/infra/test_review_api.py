@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk.assertions import Match
 
 from tests.infra.conftest import Synthesized
@@ -96,3 +98,49 @@ def test_the_review_function_answers_task_tokens_and_reads_the_state(synthesized
         "s3:GetObject",
     } <= actions
     assert not any(a.startswith("bedrock:") or a == "s3:PutObject" for a in actions)
+
+
+def test_the_review_api_announces_its_decisions_on_the_bus_as_a_producer(synthesized: Synthesized) -> None:
+    resources = synthesized.template.to_json()["Resources"]
+    [function] = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Environment"]["Variables"].get("CAPABILITY") == "review_api"
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["EVENT_BUS_NAME"] == {
+        "Ref": synthesized.logical_id(synthesized.stack.event_bus.event_bus)
+    }
+    assert variables["AUDIT_RETENTION_DAYS"] == "400"
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    # the bus's policy exempts its producers by role: review.decided is the review API's to put
+    assert any(
+        role in json.dumps(statement.get("Condition", {}))
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::EventBusPolicy"
+        for statement in [r["Properties"]["Statement"]]
+    )
+
+
+def test_no_function_may_change_or_delete_an_audit_record(synthesized: Synthesized) -> None:
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in synthesized.template.to_json()["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+    ]
+    # (a flow's own role puts its event's claim, start#<id>, and changes nothing: conditions/grants of weave)
+    writers = [
+        s
+        for s in policies
+        if any(x["Effect"] == "Allow" and "dynamodb:UpdateItem" in json.dumps(x.get("Action")) for x in s)
+    ]
+    assert len(writers) >= 12  # every function: the capabilities and the review API
+    for statements in writers:
+        [deny] = [s for s in statements if s["Effect"] == "Deny"]
+        assert set(deny["Action"]) >= {
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+        }
+        assert deny["Condition"] == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["audit#*"]}}

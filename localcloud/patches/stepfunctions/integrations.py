@@ -54,7 +54,7 @@ def _service_errors_named(patches: Patches) -> None:
         state_task_service_factory,  # noqa: F401  (imports every service integration)
     )
 
-    def subclasses(cls: type) -> list[type]:
+    def subclasses(cls: type[Any]) -> list[type[Any]]:
         return [cls, *(s for sub in cls.__subclasses__() for s in subclasses(sub))]
 
     for service in subclasses(state_task_service.StateTaskService):
