@@ -6,7 +6,9 @@
 
 Each patch replaces one attribute of moto through :meth:`Patches.replace`, which
 checks that the attribute is still there, or adds one moto lacks through
-:meth:`Patches.add`, which checks that it is still missing. The patches were written against one
+:meth:`Patches.add`, which checks that it is still missing; CloudFormation resource
+types moto does not model are given models (:class:`ResourceModel`) through
+:meth:`Patches.model_resources`, which checks that moto still lacks them. The patches were written against one
 moto version, :data:`MOTO_VERSION`; another version is refused when they are
 installed (:class:`MotoChanged` says what to re-check), so a moto upgrade never
 silently runs a patch against code it was not written for. Patched code reaches
@@ -32,6 +34,29 @@ _installed: Patches | None = None
 
 class MotoChanged(RuntimeError):
     """moto is not the version the patches were written against, or lacks what one replaces."""
+
+
+class ResourceModel:
+    """What moto's CloudFormation asks of a resource model besides create, update, delete, ``Ref``
+    (``physical_resource_id``) and ``Fn::GetAtt`` (``get_cfn_attribute``): its type and attributes."""
+
+    TYPE = ""
+    ATTRIBUTES: tuple[str, ...] = ()
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.ATTRIBUTES
+
+    def is_created(self) -> bool:
+        return True  # created by the call that made it, as CloudFormation waits for
 
 
 class Patches:
@@ -69,6 +94,25 @@ class Patches:
             )
         self._replaced.append((owner, name, _MISSING))
         setattr(owner, name, value)
+
+    def model_resources(self, models: dict[str, Any], by: str) -> None:
+        """Give moto's CloudFormation a model for each resource type of ``models`` (type -> model);
+        ``by`` names the patch, for the error when moto has grown a model of its own."""
+        from moto.cloudformation import parsing
+
+        modeled_by_moto = parsing.get_model_map
+
+        def with_models() -> dict[str, Any]:
+            modeled = modeled_by_moto()
+            present = set(models) & set(modeled)
+            if present:
+                raise MotoChanged(
+                    f"moto's CloudFormation now models {', '.join(sorted(present))}, which "
+                    f"localcloud/patches/{by}.py adds: read moto's before keeping the patch"
+                )
+            return {**modeled, **models}
+
+        self.replace(parsing, "get_model_map", with_models)
 
     def restore(self) -> None:
         global _installed

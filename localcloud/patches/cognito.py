@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from localcloud.patches import ResourceModel
+
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
     from localcloud.patches import Patches
@@ -61,29 +63,7 @@ def _set_mfas(pool: Any, properties: dict[str, Any]) -> None:
     pool.mfa_config = properties.get("MfaConfiguration") or "OFF"
 
 
-class _Resource:
-    """What moto's CloudFormation asks of a resource model: create, update, delete, Ref, Fn::GetAtt."""
-
-    TYPE = ""
-    ATTRIBUTES: tuple[str, ...] = ()
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return cls.TYPE
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in cls.ATTRIBUTES
-
-    def is_created(self) -> bool:
-        return True  # created by the call that made it, as CloudFormation waits for
-
-
-class LocalUserPool(_Resource):
+class LocalUserPool(ResourceModel):
     """``AWS::Cognito::UserPool``: ``Ref`` is the pool's id."""
 
     TYPE = USER_POOL
@@ -139,7 +119,7 @@ class LocalUserPool(_Resource):
             backend.delete_user_pool(self.pool.id)
 
 
-class LocalUserPoolClient(_Resource):
+class LocalUserPoolClient(ResourceModel):
     """``AWS::Cognito::UserPoolClient``: ``Ref`` is the client id."""
 
     TYPE = USER_POOL_CLIENT
@@ -198,7 +178,7 @@ class LocalUserPoolClient(_Resource):
             pool.clients.pop(self.client.id, None)
 
 
-class LocalUserPoolGroup(_Resource):
+class LocalUserPoolGroup(ResourceModel):
     """``AWS::Cognito::UserPoolGroup``: ``Ref`` is the group's name."""
 
     TYPE = USER_POOL_GROUP
@@ -258,7 +238,7 @@ class LocalUserPoolGroup(_Resource):
             _cognito(account_id, region_name).delete_group(self.user_pool_id, self.group_name)
 
 
-class LocalAuthorizer(_Resource):
+class LocalAuthorizer(ResourceModel):
     """``AWS::ApiGateway::Authorizer``, in moto's API Gateway: ``Ref`` is the authorizer's id."""
 
     TYPE = AUTHORIZER
@@ -336,27 +316,10 @@ class LocalAuthorizer(_Resource):
             api.authorizers.pop(self.authorizer.id, None)
 
 
-MODELS: dict[str, type[_Resource]] = {
+MODELS: dict[str, type[ResourceModel]] = {
     model.TYPE: model for model in (LocalUserPool, LocalUserPoolClient, LocalUserPoolGroup, LocalAuthorizer)
 }
 
 
 def install(patches: Patches, cloud: LocalCloud) -> None:
-    from moto.cloudformation import parsing
-
-    get_model_map = parsing.get_model_map
-    models = dict(MODELS)
-
-    def with_cognito() -> dict[str, Any]:
-        modeled = get_model_map()
-        missing = set(models) & set(modeled)
-        if missing:
-            from localcloud.patches import MotoChanged
-
-            raise MotoChanged(
-                f"moto's CloudFormation now models {', '.join(sorted(missing))}, which "
-                "localcloud/patches/cognito.py adds: read moto's before keeping the patch"
-            )
-        return {**modeled, **models}
-
-    patches.replace(parsing, "get_model_map", with_cognito)
+    patches.model_resources(dict(MODELS), by="cognito")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from localcloud.model import LocalGuardrail, LocalGuardrails, ModelFault
+from localcloud.patches import ResourceModel
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -41,28 +42,14 @@ def _new_id() -> str:
 def models(store: LocalGuardrails) -> dict[str, Any]:
     """The two resource models, over one cloud's guardrails (no module global: the store is passed)."""
 
-    class LocalGuardrailResource:
+    class LocalGuardrailResource(ResourceModel):
         """``AWS::Bedrock::Guardrail``: created in the local model, as CloudFormation creates it."""
 
+        TYPE = GUARDRAIL
         ATTRIBUTES = ("GuardrailArn", "GuardrailId", "Version", "Status", "CreatedAt", "UpdatedAt")
 
         def __init__(self, guardrail: LocalGuardrail, created: str) -> None:
             self.guardrail, self.created, self.updated = guardrail, created, created
-
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return GUARDRAIL
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr in cls.ATTRIBUTES
-
-        def is_created(self) -> bool:
-            return True
 
         @property
         def physical_resource_id(self) -> str:
@@ -108,28 +95,14 @@ def models(store: LocalGuardrails) -> dict[str, Any]:
         def delete(self, account_id: str, region_name: str) -> None:
             store.delete(self.guardrail.guardrail_id)
 
-    class LocalGuardrailVersion:
+    class LocalGuardrailVersion(ResourceModel):
         """``AWS::Bedrock::GuardrailVersion``: a snapshot of the guardrail's DRAFT, numbered from 1."""
 
+        TYPE = GUARDRAIL_VERSION
         ATTRIBUTES = ("GuardrailArn", "GuardrailId", "Version")
 
         def __init__(self, guardrail: LocalGuardrail, version: str, properties: dict[str, Any]) -> None:
             self.guardrail, self.version, self.properties = guardrail, version, properties
-
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return GUARDRAIL_VERSION
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr in cls.ATTRIBUTES
-
-        def is_created(self) -> bool:
-            return True
 
         @property
         def physical_resource_id(self) -> str:
@@ -181,25 +154,10 @@ def models(store: LocalGuardrails) -> dict[str, Any]:
 
 def install(patches: Patches, cloud: LocalCloud) -> None:
     from moto.bedrockruntime.responses import BedrockRuntimeResponse
-    from moto.cloudformation import parsing
     from moto.core.exceptions import JsonRESTError
     from moto.core.responses import ActionResult
 
-    added = models(cloud.model.guardrails)
-
-    def with_guardrails() -> dict[str, Any]:
-        modeled = get_model_map()
-        present = set(added) & set(modeled)
-        if present:
-            from localcloud.patches import MotoChanged
-
-            raise MotoChanged(
-                f"moto's CloudFormation now models {', '.join(sorted(present))}, which "
-                "localcloud/patches/guardrails.py adds: read moto's before keeping the patch"
-            )
-        return {**modeled, **added}
-
-    get_model_map = patches.replace(parsing, "get_model_map", with_guardrails)
+    patches.model_resources(models(cloud.model.guardrails), by="guardrails")
 
     def apply_guardrail(self: Any) -> ActionResult:
         # POST /guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply
