@@ -131,6 +131,7 @@ def install(cloud: LocalCloud) -> Patches:
     """Patch moto for ``cloud``; one cloud's patches at a time, since moto is process-wide."""
     global _installed
     from localcloud.patches import (
+        apigateway,
         awslambda,
         bedrock,
         cloudformation,
@@ -151,6 +152,7 @@ def install(cloud: LocalCloud) -> Patches:
     try:
         for service in (
             cloudformation,
+            apigateway,
             cloudwatch,
             cognito,
             dynamodb,

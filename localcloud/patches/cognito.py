@@ -1,4 +1,4 @@
-"""Cognito in the local cloud: the stack's user pool, app clients and groups, and the API's authorizer.
+"""Cognito in the local cloud: the stack's user pool, its app clients and its groups.
 
 - moto's CloudFormation does not model ``AWS::Cognito::UserPool``, ``AWS::Cognito::UserPoolClient``
   or ``AWS::Cognito::UserPoolGroup``: it skipped them, so the stack had no user pool, a ``Ref`` or
@@ -10,11 +10,7 @@
   and ``UserPoolId``; a client's ``Ref`` is its client id, ``Fn::GetAtt`` its ``ClientId``, ``Name``
   and ``ClientSecret``; a group's ``Ref`` is its name. A redeploy updates each in place (a pool
   keeps its id, and its users), as CloudFormation updates these properties without replacement.
-- moto's CloudFormation does not model ``AWS::ApiGateway::Authorizer`` either, so the REST API had no
-  authorizer and nothing held the user pools it trusts. Here it is created in moto's API Gateway
-  (``get-authorizers`` lists it, with its ``providerARNs`` resolved to the pools above), and the
-  methods' ``AuthorizerId`` resolves to its id: the local console reads which pools its
-  ``COGNITO_USER_POOLS`` authorizer names from there (``localcloud/console.py``).
+(The API's authorizer, which names these pools, is API Gateway's: :mod:`.apigateway`.)
 
 moto's cognito-idp signs every pool's tokens with one key (``kid`` ``dummy``, its JWKS at
 ``<endpoint>/<pool id>/.well-known/jwks.json``), so a token of another pool has a good signature:
@@ -34,7 +30,6 @@ if TYPE_CHECKING:
 USER_POOL = "AWS::Cognito::UserPool"
 USER_POOL_CLIENT = "AWS::Cognito::UserPoolClient"
 USER_POOL_GROUP = "AWS::Cognito::UserPoolGroup"
-AUTHORIZER = "AWS::ApiGateway::Authorizer"
 
 # CloudFormation properties that are not CreateUserPool's request parameters
 _NOT_POOL_CONFIG = ("UserPoolName", "EnabledMfas")
@@ -44,12 +39,6 @@ def _cognito(account_id: str, region_name: str) -> Any:
     from moto.cognitoidp.models import cognitoidp_backends
 
     return cognitoidp_backends[account_id][region_name]
-
-
-def _apigateway(account_id: str, region_name: str) -> Any:
-    from moto.apigateway.models import apigateway_backends
-
-    return apigateway_backends[account_id][region_name]
 
 
 def _pool_config(properties: dict[str, Any]) -> dict[str, Any]:
@@ -238,86 +227,8 @@ class LocalUserPoolGroup(ResourceModel):
             _cognito(account_id, region_name).delete_group(self.user_pool_id, self.group_name)
 
 
-class LocalAuthorizer(ResourceModel):
-    """``AWS::ApiGateway::Authorizer``, in moto's API Gateway: ``Ref`` is the authorizer's id."""
-
-    TYPE = AUTHORIZER
-    ATTRIBUTES = ("AuthorizerId",)
-
-    def __init__(self, rest_api_id: str, authorizer: Any) -> None:
-        self.rest_api_id = rest_api_id
-        self.authorizer = authorizer
-
-    @property
-    def physical_resource_id(self) -> str:
-        return str(self.authorizer.id)
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return str(self.authorizer.id)
-
-    @staticmethod
-    def _settings(properties: dict[str, Any]) -> dict[str, Any]:
-        ttl = properties.get("AuthorizerResultTtlInSeconds")
-        return {
-            "provider_arns": [str(arn) for arn in properties.get("ProviderARNs") or []] or None,
-            "auth_type": properties.get("AuthType"),
-            "authorizer_uri": properties.get("AuthorizerUri"),
-            "authorizer_credentials": properties.get("AuthorizerCredentials"),
-            "identity_source": properties.get("IdentitySource"),
-            "identiy_validation_expression": properties.get("IdentityValidationExpression"),
-            "authorizer_result_ttl": int(ttl) if ttl is not None else 300,  # API Gateway's default
-        }
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-    ) -> LocalAuthorizer:
-        properties = cloudformation_json.get("Properties", {})
-        rest_api_id = properties["RestApiId"]
-        authorizer = _apigateway(account_id, region_name).create_authorizer(
-            rest_api_id,
-            properties.get("Name") or resource_name,
-            properties["Type"],
-            **cls._settings(properties),
-        )
-        return cls(rest_api_id, authorizer)
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> LocalAuthorizer:
-        properties = cloudformation_json.get("Properties", {})
-        if properties["RestApiId"] != original_resource.rest_api_id:  # another API: a replacement
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-        authorizer = original_resource.authorizer
-        settings = cls._settings(properties)
-        authorizer.name = properties.get("Name") or authorizer.name
-        authorizer.type = properties["Type"]
-        authorizer.provider_arns = settings["provider_arns"]
-        authorizer.auth_type = settings["auth_type"]
-        authorizer.authorizer_uri = settings["authorizer_uri"]
-        authorizer.authorizer_credentials = settings["authorizer_credentials"]
-        authorizer.identity_source = settings["identity_source"]
-        authorizer.identity_validation_expression = settings["identiy_validation_expression"]
-        authorizer.authorizer_result_ttl = settings["authorizer_result_ttl"]
-        return original_resource
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        api = _apigateway(account_id, region_name).apis.get(self.rest_api_id)
-        if api is not None:
-            api.authorizers.pop(self.authorizer.id, None)
-
-
 MODELS: dict[str, type[ResourceModel]] = {
-    model.TYPE: model for model in (LocalUserPool, LocalUserPoolClient, LocalUserPoolGroup, LocalAuthorizer)
+    model.TYPE: model for model in (LocalUserPool, LocalUserPoolClient, LocalUserPoolGroup)
 }
 
 

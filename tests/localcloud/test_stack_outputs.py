@@ -40,3 +40,24 @@ def test_describe_stacks_lists_every_output_of_the_template_with_the_version_arn
     versions = {key: value for key, value in listed.items() if key.endswith("VersionArn")}
     assert versions and all(value.rsplit(":", 1)[-1].isdigit() for value in versions.values()), versions
     assert versions == {key: app.outputs[key] for key in versions}
+
+
+def test_the_review_apis_stage_is_on_its_deployment_and_names_the_invoke_url(
+    cloud: LocalCloud, app: Deployment, app_assembly: Path
+) -> None:
+    # AWS::ApiGateway::Stage's Ref is the stage's name (CloudFormation's return values); moto skipped
+    # the stage, and the invoke URL the stack outputs read .../None/
+    template = json.loads((app_assembly / f"{app.stack_name}.template.json").read_text())
+    [(logical, stage)] = [
+        (k, r) for k, r in template["Resources"].items() if r["Type"] == "AWS::ApiGateway::Stage"
+    ]
+    name = stage["Properties"]["StageName"]
+    assert app.outputs["ReviewApiUrl"].endswith(f".amazonaws.com/{name}/")
+    assert "AWS::ApiGateway::Stage" not in app.not_modeled and app.resources[logical] == name
+    # and the stage is API Gateway's, on the deployment the template names, traced as it says
+    api = cloud.client("apigateway")
+    rest_api = app.resources[stage["Properties"]["RestApiId"]["Ref"]]
+    [served] = api.get_stages(restApiId=rest_api)["item"]
+    assert served["stageName"] == name
+    assert served["deploymentId"] == app.resources[stage["Properties"]["DeploymentId"]["Ref"]]
+    assert served["tracingEnabled"] is True
