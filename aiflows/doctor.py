@@ -48,7 +48,7 @@ OK: Outcome = "ok"
 FAIL: Outcome = "FAIL"
 UNCHECKED: Outcome = "could not check"
 
-DEFAULT_STAGE = "prod"
+DEFAULT_STAGE = "prod"  # infra.stage.DEFAULT_NAME: not imported, infra/ loads aws_cdk at every CLI start
 LAMBDA_CONCURRENCY_QUOTA = "L-B99A9384"  # Lambda's "Concurrent executions", per account and region
 LAMBDA_UNRESERVED_FLOOR = 100  # Lambda keeps this much of the account's concurrency unreserved
 HTTP_TIMEOUT_SECONDS = 5.0

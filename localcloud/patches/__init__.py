@@ -37,8 +37,10 @@ class MotoChanged(RuntimeError):
 
 
 class ResourceModel:
-    """What moto's CloudFormation asks of a resource model besides create, update, delete, ``Ref``
-    (``physical_resource_id``) and ``Fn::GetAtt`` (``get_cfn_attribute``): its type and attributes."""
+    """What moto's CloudFormation asks of a resource model besides create, delete, ``Ref``
+    (``physical_resource_id``) and ``Fn::GetAtt`` (``get_cfn_attribute``): its type, its attributes,
+    and an update, which is a replacement when :meth:`replaced_by` says so (a property whose change
+    requires one, as CloudFormation documents each), and :meth:`update` in place otherwise."""
 
     TYPE = ""
     ATTRIBUTES: tuple[str, ...] = ()
@@ -57,6 +59,43 @@ class ResourceModel:
 
     def is_created(self) -> bool:
         return True  # created by the call that made it, as CloudFormation waits for
+
+    def replaced_by(self, properties: dict[str, Any]) -> bool:
+        """Whether these new properties require a replacement: by default none does."""
+        return False
+
+    def update(self, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+        """Take the new properties in place (the same physical id)."""
+        raise NotImplementedError(f"{self.TYPE} has no update in place")
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        raise NotImplementedError(f"{self.TYPE} has no delete")
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        raise NotImplementedError(f"{cls.TYPE} has no create")
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        if original_resource.replaced_by(properties):
+            # as CloudFormation replaces: the new resource first, then the old one is deleted
+            replacement = cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            original_resource.delete(account_id, region_name)
+            return replacement
+        original_resource.update(properties, account_id, region_name)
+        return original_resource
 
 
 class Patches:

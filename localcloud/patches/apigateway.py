@@ -79,23 +79,12 @@ class LocalAuthorizer(ResourceModel):
         )
         return cls(rest_api_id, authorizer)
 
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> LocalAuthorizer:
-        properties = cloudformation_json.get("Properties", {})
-        if properties["RestApiId"] != original_resource.rest_api_id:  # another API: a replacement
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-        authorizer = original_resource.authorizer
-        settings = cls._settings(properties)
+    def replaced_by(self, properties: dict[str, Any]) -> bool:
+        return bool(properties["RestApiId"] != self.rest_api_id)  # another API
+
+    def update(self, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+        authorizer = self.authorizer
+        settings = self._settings(properties)
         authorizer.name = properties.get("Name") or authorizer.name
         authorizer.type = properties["Type"]
         authorizer.provider_arns = settings["provider_arns"]
@@ -105,7 +94,6 @@ class LocalAuthorizer(ResourceModel):
         authorizer.identity_source = settings["identity_source"]
         authorizer.identity_validation_expression = settings["identiy_validation_expression"]
         authorizer.authorizer_result_ttl = settings["authorizer_result_ttl"]
-        return original_resource
 
     def delete(self, account_id: str, region_name: str) -> None:
         api = _apigateway(account_id, region_name).apis.get(self.rest_api_id)
@@ -144,32 +132,16 @@ class LocalStage(ResourceModel):
         )
         return cls(properties["RestApiId"], stage.name)
 
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> LocalStage:
-        properties = cloudformation_json.get("Properties", {})
-        same = (properties["RestApiId"], properties["StageName"]) == (
-            original_resource.rest_api_id,
-            original_resource.stage_name,
-        )
-        if not same:  # another API or another name: a replacement
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-        api = _apigateway(account_id, region_name).get_rest_api(original_resource.rest_api_id)
-        stage = api.stages[original_resource.stage_name]
+    def replaced_by(self, properties: dict[str, Any]) -> bool:
+        return bool((properties["RestApiId"], properties["StageName"]) != (self.rest_api_id, self.stage_name))
+
+    def update(self, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+        api = _apigateway(account_id, region_name).get_rest_api(self.rest_api_id)
+        stage = api.stages[self.stage_name]
         stage.deployment_id = properties["DeploymentId"]  # a redeploy: the stage serves the new one
         stage.description = properties.get("Description") or ""
         stage.variables = dict(properties.get("Variables") or {})
         stage.tracing_enabled = bool(properties.get("TracingEnabled"))
-        return original_resource
 
     def delete(self, account_id: str, region_name: str) -> None:
         api = _apigateway(account_id, region_name).apis.get(self.rest_api_id)

@@ -86,21 +86,11 @@ class LocalUserPool(ResourceModel):
         _set_mfas(pool, properties)
         return cls(pool)
 
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> LocalUserPool:
-        properties = cloudformation_json.get("Properties", {})
-        pool = original_resource.pool
-        _cognito(account_id, region_name).update_user_pool(pool.id, _pool_config(properties))
-        pool.name = properties.get("UserPoolName") or pool.name
-        _set_mfas(pool, properties)
-        return original_resource  # updated in place: the same id, the same users
+    def update(self, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+        """In place: the same id, the same users."""
+        _cognito(account_id, region_name).update_user_pool(self.pool.id, _pool_config(properties))
+        self.pool.name = properties.get("UserPoolName") or self.pool.name
+        _set_mfas(self.pool, properties)
 
     def delete(self, account_id: str, region_name: str) -> None:
         backend = _cognito(account_id, region_name)
@@ -142,24 +132,11 @@ class LocalUserPoolClient(ResourceModel):
         )
         return cls(client)
 
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> LocalUserPoolClient:
-        properties = cloudformation_json.get("Properties", {})
-        client = original_resource.client
-        if properties.get("UserPoolId") != client.user_pool_id:  # another pool: a replacement
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-        client.extended_config.update(cls._config(properties))
-        return original_resource
+    def replaced_by(self, properties: dict[str, Any]) -> bool:
+        return bool(properties.get("UserPoolId") != self.client.user_pool_id)  # another pool
+
+    def update(self, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+        self.client.extended_config.update(self._config(properties))
 
     def delete(self, account_id: str, region_name: str) -> None:
         pool = _cognito(account_id, region_name).user_pools.get(self.client.user_pool_id)
@@ -194,32 +171,18 @@ class LocalUserPoolGroup(ResourceModel):
         )
         return cls(group.user_pool_id, group.group_name)
 
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> LocalUserPoolGroup:
-        properties = cloudformation_json.get("Properties", {})
-        same = properties.get("UserPoolId") == original_resource.user_pool_id and (
-            properties.get("GroupName") or original_resource.group_name
-        ) == (original_resource.group_name)
-        if not same:  # a new name or another pool: a replacement
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
+    def replaced_by(self, properties: dict[str, Any]) -> bool:
+        name = properties.get("GroupName") or self.group_name
+        return properties.get("UserPoolId") != self.user_pool_id or name != self.group_name  # moved, renamed
+
+    def update(self, properties: dict[str, Any], account_id: str, region_name: str) -> None:
         _cognito(account_id, region_name).update_group(
-            original_resource.user_pool_id,
-            original_resource.group_name,
+            self.user_pool_id,
+            self.group_name,
             properties.get("Description"),
             properties.get("RoleArn"),
             properties.get("Precedence"),
         )
-        return original_resource
 
     def delete(self, account_id: str, region_name: str) -> None:
         pool = _cognito(account_id, region_name).user_pools.get(self.user_pool_id)

@@ -79,18 +79,10 @@ def models(store: LocalGuardrails) -> dict[str, Any]:
             guardrail = store.create(guardrail_id, arn, dict(cloudformation_json.get("Properties", {})))
             return cls(guardrail, datetime.now(UTC).isoformat())
 
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: Any,
-            new_resource_name: str,
-            cloudformation_json: Any,
-            account_id: str,
-            region_name: str,
-        ) -> LocalGuardrailResource:
-            original_resource.guardrail.draft = dict(cloudformation_json.get("Properties", {}))
-            original_resource.updated = datetime.now(UTC).isoformat()
-            return original_resource  # UpdateGuardrail: the same id, a new DRAFT
+        def update(self, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+            """UpdateGuardrail: the same id, a new DRAFT."""
+            self.guardrail.draft = dict(properties)
+            self.updated = datetime.now(UTC).isoformat()
 
         def delete(self, account_id: str, region_name: str) -> None:
             store.delete(self.guardrail.guardrail_id)
@@ -128,23 +120,11 @@ def models(store: LocalGuardrails) -> dict[str, Any]:
             guardrail = store.find(str(properties["GuardrailIdentifier"]))
             return cls(guardrail, guardrail.publish(), properties)
 
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: Any,
-            new_resource_name: str,
-            cloudformation_json: Any,
-            account_id: str,
-            region_name: str,
-        ) -> LocalGuardrailVersion:
-            if dict(cloudformation_json.get("Properties", {})) == original_resource.properties:
-                return original_resource
-            # every property of a version requires replacement: a new version, and the old one goes
-            replacement = cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-            original_resource.delete(account_id, region_name)
-            return replacement
+        def replaced_by(self, properties: dict[str, Any]) -> bool:
+            return dict(properties) != self.properties  # every property of a version requires one
+
+        def update(self, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+            """Nothing changed: the same version."""
 
         def delete(self, account_id: str, region_name: str) -> None:
             self.guardrail.versions.pop(self.version, None)
