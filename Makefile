@@ -11,7 +11,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 SOURCES := app.py cdk.json $(shell find infra functions statemachines corpus -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: setup browser synth demo serve console test lint typecheck format bench eval clean \
-	test-unit test-infra test-localcloud test-flows test-browser test-fuzz test-chaos
+	test-unit test-infra test-localcloud test-flows test-browser test-fuzz test-chaos test-stock
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -60,6 +60,9 @@ test-browser: setup browser  ## the review console in headless Chromium
 	$(PY) -m pytest -m browser
 test-fuzz: setup  ## every contract fuzzed through its handler, the review API from its OpenAPI document
 	$(PY) -m pytest -n 2 --dist loadfile -m fuzz
+test-stock: setup  ## the pinned stock AWS CLI and CDK CLI, in subprocesses against a served local cloud
+	$(PY) -m pytest -n 2 --dist loadfile -m "stock and not alone"
+	$(PY) -m pytest -m "stock and alone"
 test-chaos: setup  ## flows under injected faults, with the invariants checked (docs/reliability.md)
 	$(PY) -m pytest -m chaos
 

@@ -58,7 +58,8 @@ LOCAL_API = "http://127.0.0.1:8642/"
 class ApiError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"{status}: {message}")
-        self.status = status
+        self.status = status  # 0: nothing answered
+        self.message = message
 
 
 class ReviewClient:
@@ -85,6 +86,13 @@ class ReviewClient:
             except ValueError:
                 message = raw
             raise ApiError(error.code, message) from None
+        except urllib.error.URLError as error:  # nothing answers there: say where the API is served
+            raise ApiError(
+                0,
+                f"no review API answers at {self.api} ({error.reason}): on AWS, --api is the stack output "
+                "ReviewApiUrl; locally, `make console` serves it at http://127.0.0.1:8642/, and `make serve` "
+                "at the REST API's URL it prints (…/restapis/<id>/prod/_user_request_/)",
+            ) from None
         return json.loads(raw) if kind.startswith("application/json") else raw
 
     def pending(self) -> list[dict[str, Any]]:
@@ -538,6 +546,6 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"{answer['review_id']}: {answer['decision']} recorded; the flow goes on")
     except ApiError as error:
-        print(f"error {error}", file=sys.stderr)
-        return 2 if error.status in (401, 403) else 1
+        print(f"error {error}" if error.status else f"error: {error.message}", file=sys.stderr)
+        return 2 if error.status in (0, 401, 403) else 1
     return 0

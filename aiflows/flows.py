@@ -3,7 +3,8 @@
     statemachines/<flow>/definition.asl.json   what the flow does (ASL, as the author writes it)
     statemachines/<flow>/flow.toml             how it runs: type, triggers, budget, alarms, review, events
     statemachines/<flow>/actions.toml          what its runs may do (act's allowlist), if anything
-    statemachines/<flow>/events/*.json         sample events (PutEvents entries) that start it
+    statemachines/<flow>/events/*.json         sample events that start it, as ``aws events put-events
+                                               --entries file://…`` takes them (:func:`read_sample`)
 
 The stack builds every flow it finds here; the definition that deploys is the written
 one with the house style woven in (``infra.weave``). A folder that breaks a rule is
@@ -185,6 +186,49 @@ class FlowInfo:
 
     def sample_events(self) -> list[Path]:
         return sorted((self.folder / "events").glob("*.json"))
+
+
+SAMPLE_BUS = "aiflows"  # the bus a sample event names: the default stage's (infra.stage.PREFIX)
+
+
+def read_sample(path: Path) -> dict[str, Any]:
+    """A sample event file's one PutEvents entry, with its ``Detail`` decoded into an object.
+
+    The file is what ``aws events put-events --entries file://<path>`` takes: a list of one entry
+    whose ``Detail`` is a JSON string, on the bus ``EventBusName`` names.
+    """
+    form = (
+        f"a list of one PutEvents entry, as `aws events put-events --entries file://{path}` takes it: "
+        f'[{{"EventBusName": "{SAMPLE_BUS}", "Source": "…", "DetailType": "…", "Detail": "{{\\"…\\": …}}"}}]'
+    )
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise RegistryError(f"{path} is not JSON ({exc}): a sample event is {form}") from None
+    if not (isinstance(entries, list) and len(entries) == 1 and isinstance(entries[0], dict)):
+        raise RegistryError(f"{path} holds no list of one entry: a sample event is {form}")
+    entry = dict(entries[0])
+    detail = entry.get("Detail", "{}")
+    try:
+        entry["Detail"] = json.loads(detail) if isinstance(detail, str) else None
+    except ValueError:
+        entry["Detail"] = None
+    if not isinstance(entry["Detail"], dict):
+        raise RegistryError(f"{path}: Detail is an object written as a JSON string in {form}")
+    return entry
+
+
+def sample_text(entry: dict[str, Any]) -> str:
+    """The file form of an entry (``Detail`` an object or a string): what :func:`read_sample` reads."""
+    wire = {"EventBusName": SAMPLE_BUS, **entry}
+    if not isinstance(wire.get("Detail"), str):
+        wire["Detail"] = json.dumps(wire.get("Detail", {}))
+    return json.dumps([wire], indent=2, ensure_ascii=False) + "\n"
+
+
+def write_sample(entry: dict[str, Any], path: Path) -> Path:
+    path.write_text(sample_text(entry), encoding="utf-8")
+    return path
 
 
 def _detail_contract(flow: FlowInfo, trigger: Trigger) -> type[BaseModel]:

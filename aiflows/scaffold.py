@@ -16,7 +16,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from aiflows.flows import STATEMACHINES
+from aiflows.flows import STATEMACHINES, sample_text
 from aiflows.registry import FUNCTIONS, camel, capabilities, name_problem
 from aiflows_runtime.policies import routing_policy
 
@@ -405,6 +405,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from aiflows.flows import read_sample
 from aiflows.testing import drained, of_type, run_sample
 from localcloud import Deployment, LocalCloud
 
@@ -420,7 +421,7 @@ def test_the_sample_runs_to_its_end_and_announces_it(
     assert done["status"] == "SUCCEEDED", done.get("cause")
     event_id = json.loads(done["input"])["id"]
     [completed] = of_type(drained(cloud, bus_events), "$flow.completed", event_id)
-    assert completed["detail"]["subject"]["id"] == json.loads(SAMPLE.read_text())["Detail"]["document_id"]
+    assert completed["detail"]["subject"]["id"] == read_sample(SAMPLE)["Detail"]["document_id"]
 '''
 
 
@@ -512,7 +513,7 @@ def new_flow(
     files = {
         "definition.asl.json": json.dumps(definition, indent=2) + "\n",
         "flow.toml": manifest,
-        "events/sample.json": json.dumps(sample, indent=2) + "\n",
+        "events/sample.json": sample_text(sample),
         f"test_{name}.py": _render(FLOW_TEST, flow=name),
         "README.md": _render(FLOW_README, flow=name, description=description, events="\n".join(events)),
     }

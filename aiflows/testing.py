@@ -44,6 +44,7 @@ TIERS = {
     "tests/flows": "flows",
     "tests/browser": "browser",
     "tests/chaos": "chaos",
+    "tests/stock": "stock",
 }
 
 

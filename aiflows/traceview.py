@@ -1,8 +1,9 @@
 """A trace you can read: the run's states, their durations and retries, the functions they
 called, the model calls with their tokens and cost, and the wait for review.
 
-Reads X-Ray through boto3 (``get_trace_summaries``, ``batch_get_traces``), the same way
-against the local cloud and AWS, and renders a text timeline and an HTML one.
+Reads X-Ray through boto3 (``get_trace_summaries`` with a filter expression, then
+``batch_get_traces`` of the traces it names), the same way against the local cloud and AWS,
+and renders a text timeline and an HTML one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,27 +56,51 @@ class Timeline:
 
 
 def find_trace(xray: Any, target: str, hours: float = 24.0) -> tuple[str, list[dict[str, Any]]]:
-    """The trace of an execution (its ARN) or of a run (its correlation id)."""
+    """The trace of an execution (its ARN) or of a run (its correlation id), and its segment documents.
+
+    X-Ray finds the candidates (``get_trace_summaries`` with a filter expression): a run's trace by
+    the annotation every handler sets (``annotation.correlation_id``); an execution's among the
+    traces its state machine's service is in, by the ARN its segment carries. Only those are read.
+    """
     now = datetime.datetime.now(datetime.UTC)
     window = {
         "StartTime": now - datetime.timedelta(hours=hours),
         "EndTime": now + datetime.timedelta(minutes=5),
     }
+    expression = filter_expression(target)
     ids: list[str] = []
-    for page in xray.get_paginator("get_trace_summaries").paginate(**window):
+    for page in xray.get_paginator("get_trace_summaries").paginate(**window, FilterExpression=expression):
         ids.extend(s["Id"] for s in page["TraceSummaries"])
-    for start in range(0, len(ids), 5):
+    for start in range(0, len(ids), 5):  # BatchGetTraces takes at most 5 trace ids
         for trace in xray.batch_get_traces(TraceIds=ids[start : start + 5])["Traces"]:
             documents = [json.loads(s["Document"]) for s in trace["Segments"]]
-            if any(_matches(d, target) for d in documents):
+            if any(_matches(d, target) for d in entities(documents)):
                 return trace["Id"], documents
     raise LookupError(f"no trace of {target} in the last {hours:g} hours")
+
+
+def filter_expression(target: str) -> str:
+    """The X-Ray filter expression that finds the traces of an execution ARN or a correlation id."""
+    if '"' in target:
+        raise LookupError(f"{target!r} is neither an execution ARN nor a correlation id")
+    parts = target.split(":")
+    if target.startswith("arn:") and len(parts) >= 8 and parts[5] in ("execution", "express"):
+        # arn:<partition>:states:<region>:<account>:execution|express:<state machine>:<name>[:<id>]
+        return f'service(id(name: "{parts[6]}", type: "{FLOW}"))'
+    return f'annotation.correlation_id = "{target}"'
+
+
+def entities(documents: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every segment of a trace and every subsegment nested in it (X-Ray nests them), depth first."""
+    for document in documents:
+        yield document
+        yield from entities(document.get("subsegments") or [])
 
 
 def _matches(document: dict[str, Any], target: str) -> bool:
     if document.get("aws", {}).get("execution_arn") == target:
         return True
-    return document.get("annotations", {}).get("correlation_id") == target
+    return (document.get("annotations") or {}).get("correlation_id") == target
 
 
 def timeline(trace_id: str, documents: list[dict[str, Any]]) -> Timeline:
@@ -112,7 +138,7 @@ def timeline(trace_id: str, documents: list[dict[str, Any]]) -> Timeline:
                 Row(function["name"], "function", function["start_time"], function["end_time"], 1, fn_notes)
             )
     calls = []
-    for document in documents:
+    for document in entities(documents):  # the handlers' subsegments, in their function segments
         annotations = document.get("annotations", {})
         if document.get("name") != "## lambda_handler" or "model_id" not in annotations:
             continue

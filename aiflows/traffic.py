@@ -29,7 +29,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from aiflows import ops
-from aiflows.flows import action_policies, flows
+from aiflows.flows import action_policies, flows, read_sample
 from aiflows.registry import camel
 from aiflows.testing import decide, drained
 from aiflows_runtime.policies import ActionPolicy
@@ -54,10 +54,7 @@ def holds(condition: bool, message: str) -> None:
 
 
 def sample(flow: str, name: str) -> dict[str, Any]:
-    entry: dict[str, Any] = json.loads(
-        (ROOT / "statemachines" / flow / "events" / f"{name}.json").read_text()
-    )
-    return entry
+    return read_sample(ROOT / "statemachines" / flow / "events" / f"{name}.json")
 
 
 def batch(

@@ -24,14 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from aiflows.cli import review_lines
+from aiflows.flows import SAMPLE_BUS, read_sample
 from localcloud.cloud import Deployment, LocalCloud
 from localcloud.report import render_execution
+from localcloud.rest_apis import stage_urls
 
 MODEL_SCRIPT = Path(".localcloud/model-script.jsonl")
 
 
 def put_event_file(cloud: LocalCloud, deployment: Deployment, event_file: Path) -> str:
-    """Put the event that a file describes (a PutEvents entry) on the stack's bus.
+    """Put the event of a sample event file (``aiflows.flows.read_sample``) on the stack's bus.
 
     The objects the event names in the claim bucket come with it: a folder beside the file,
     ``<name>.claims/``, holds them at their keys (``sample.claims/batches/b-1/documents.jsonl``),
@@ -43,10 +45,10 @@ def put_event_file(cloud: LocalCloud, deployment: Deployment, event_file: Path) 
         for path in sorted(p for p in claims.rglob("*") if p.is_file()):
             key = path.relative_to(claims).as_posix()
             s3.put_object(Bucket=deployment.outputs["ClaimBucketName"], Key=key, Body=path.read_bytes())
-    entry: dict[str, Any] = json.loads(event_file.read_text())
-    entry.setdefault("EventBusName", deployment.outputs.get("EventBusName", "default"))
-    if not isinstance(entry.get("Detail"), str):
-        entry["Detail"] = json.dumps(entry.get("Detail", {}))
+    entry = read_sample(event_file)
+    # the deployed stack's bus, whichever stage it is (a sample names the default stage's)
+    entry["EventBusName"] = deployment.outputs.get("EventBusName", entry.get("EventBusName", SAMPLE_BUS))
+    entry["Detail"] = json.dumps(entry["Detail"])
     answer = cloud.client("events").put_events(Entries=[entry])
     if answer["FailedEntryCount"]:
         raise SystemExit(f"the bus refused the event: {answer['Entries']}")
@@ -178,11 +180,20 @@ def serve(args: argparse.Namespace) -> int:
         print(f"The local cloud is running at {cloud.endpoint} with {deployment.stack_name} deployed.")
         for key, value in sorted(deployment.outputs.items()):
             print(f"  {key:<32} {value}")
-        print("\nTry, in another shell:")
+        apis = [
+            r
+            for k, r in deployment.resources.items()
+            if deployment.resource_types[k] == "AWS::ApiGateway::RestApi"
+        ]
+        for url in stage_urls(cloud, apis):
+            print(f"  {'(its REST API, served here)':<32} {url}")
+        print("\nTry, in another shell (docs/local-cloud.md#the-aws-cli):")
         print("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1")
         # StartSyncExecution's endpoint has the host prefix "sync-": sync-127.0.0.1 is no host
         print(f"  export AWS_ENDPOINT_URL={cloud.endpoint} AWS_DISABLE_HOST_PREFIX_INJECTION=true")
+        print("  aws events put-events --entries file://statemachines/document_intake/events/clear.json")
         print("  aws stepfunctions list-state-machines")
+        print('  aws sqs --endpoint-url "$AWS_ENDPOINT_URL" list-queues   (AWS CLI v1 needs it for sqs)')
         print("  .venv/bin/python -m localcloud script <capability> --answer '{...}'   (scripts the model)")
         return _until_interrupted()
 

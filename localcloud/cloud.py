@@ -11,6 +11,7 @@ the same moto server on 127.0.0.1 through its endpoint URL.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -41,8 +42,12 @@ from localcloud.faults import Faults, FaultyEndpoint
 from localcloud.lambdas import LambdaService
 from localcloud.model import LocalModel
 from localcloud.patches import cloudformation
+from localcloud.rest_apis import RestApiInvocations
 from localcloud.sqs_poller import SqsPoller
 from localcloud.timescale import TimeScale
+
+if TYPE_CHECKING:
+    from localcloud.console import CognitoAuthorizer
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -131,7 +136,11 @@ class LocalCloud:
         self._server.start()
         # every request passes the fault injector first (it answers nothing unless a fault is armed)
         wsgi = self._server._server
-        wsgi.app = FaultyEndpoint(ShapedErrors(wsgi.app), self.faults)  # and AWS-shaped errors, never HTML
+        # and AWS-shaped errors, never HTML; the REST APIs' stages are invoked on the same endpoint
+        invocations = RestApiInvocations(
+            ShapedErrors(wsgi.app), self, functools.cache(self._pools_authorizer)
+        )
+        wsgi.app = FaultyEndpoint(invocations, self.faults)
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT.
@@ -154,6 +163,11 @@ class LocalCloud:
             segment_sink=lambda segment: self._put_segment(traces.to_document(segment)),
         )
         return self
+
+    def _pools_authorizer(self, provider_arns: tuple[str, ...]) -> CognitoAuthorizer:
+        from localcloud.console import pools_authorizer
+
+        return pools_authorizer(self, provider_arns)
 
     def stop(self) -> None:
         for poller in self.pollers:

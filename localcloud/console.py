@@ -30,16 +30,16 @@ import os
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from aiflows_runtime.reviews import ADMINS_GROUP, REVIEWERS_GROUP, TENANT_GROUP
 from localcloud.lambdas import InvocationError
+from localcloud.rest_apis import message, proxy_answer, proxy_event
 
 if TYPE_CHECKING:
     from localcloud.cloud import Deployment, LocalCloud
@@ -67,7 +67,7 @@ def dev_claims_from(environment: Mapping[str, str]) -> dict[str, str]:
     return dev_claims(environment.get("AIFLOWS_DEV_ROLE", "admin").strip() or "admin", tenants)
 
 
-UNAUTHORIZED = (401, {"Content-Type": "application/json"}, b'{"message":"Unauthorized"}')  # API Gateway's
+UNAUTHORIZED = message(401, "Unauthorized")  # API Gateway's
 POOL_TYPE = "COGNITO_USER_POOLS"  # the authorizer type whose providerARNs name user pools
 # API Gateway (REST) passes every claim to the function as a string; these two as dates, so
 AS_DATES = ("exp", "iat")
@@ -172,6 +172,12 @@ def cognito_authorizer(cloud: LocalCloud, deployment: Deployment) -> CognitoAuth
     )
     if not provider_arns:
         return None
+    return pools_authorizer(cloud, provider_arns)
+
+
+def pools_authorizer(cloud: LocalCloud, provider_arns: tuple[str, ...]) -> CognitoAuthorizer:
+    """A ``COGNITO_USER_POOLS`` authorizer of these pools: their keys and app clients, read from the
+    local cloud when a token is checked."""
     cognito = cloud.client("cognito-idp")
 
     def key_set(pool: str) -> Mapping[str, Any]:
@@ -262,34 +268,19 @@ class ConsoleServer:
         claims = self.identity(url.path, headers)
         if claims is None:
             return UNAUTHORIZED
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        event = {
-            "resource": url.path,
-            "path": url.path,
-            "httpMethod": method,
-            "headers": headers,
-            "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": query or None,
-            "multiValueQueryStringParameters": {k: v for k, v in parse_qs(url.query).items()} or None,
-            "pathParameters": None,
-            "stageVariables": None,
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "stage": "local",
-                "httpMethod": method,
-                "path": url.path,
-                "resourcePath": url.path,
-                "authorizer": {"claims": claims} if claims else None,
-                "identity": {"sourceIp": "127.0.0.1"},
-            },
-            "body": body,
-            "isBase64Encoded": False,
-        }
+        event = proxy_event(
+            method=method,
+            resource=url.path,
+            path=url.path,
+            stage="local",
+            headers=headers,
+            query=url.query,
+            body=body,
+            claims=claims,
+        )
         try:
             answer = self.invoke(self.function, event)
         except InvocationError as exc:  # API Gateway's answer to a function that failed
-            return 502, {"Content-Type": "application/json"}, json.dumps({"message": str(exc)}).encode()
-        out_headers = {k: v for k, v in (answer.get("headers") or {}).items()}
-        for name, values in (answer.get("multiValueHeaders") or {}).items():
-            out_headers[name] = ", ".join(values)
-        return int(answer["statusCode"]), out_headers, str(answer.get("body") or "").encode()
+            LOG.info("502 for %s %s: %s", method, url.path, exc)
+            return message(502, "Internal server error")
+        return proxy_answer(answer)

@@ -37,25 +37,30 @@ def harness_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 def pytest_sessionfinish(session: pytest.Session) -> None:
     from tests.chaos import conftest as chaos
     from tests.fuzz import examples
+    from tests.stock import cli
 
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["fuzz_examples"] = examples.exported()
         workeroutput["chaos_survived"] = list(chaos.SURVIVED)
+        workeroutput["stock_operations"] = cli.exported()
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     from tests.chaos import conftest as chaos
     from tests.fuzz import examples
+    from tests.stock import cli
 
     examples.merge(getattr(node, "workeroutput", {}).get("fuzz_examples", []))
     chaos.SURVIVED.extend(getattr(node, "workeroutput", {}).get("chaos_survived", []))
+    cli.merge(getattr(node, "workeroutput", {}).get("stock_operations", {}))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     from tests.chaos import conftest as chaos
     from tests.fuzz import examples
+    from tests.stock import cli
 
     lines = examples.table()
     if lines:
@@ -65,4 +70,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if chaos.SURVIVED:
         terminalreporter.section("chaos: faults injected, runs that survived them")
         for line in chaos.summary_lines():
+            terminalreporter.write_line(line)
+    stock = cli.summary_lines()
+    if stock:
+        terminalreporter.section("stock clients: the AWS CLI against the local cloud")
+        for line in stock:
             terminalreporter.write_line(line)

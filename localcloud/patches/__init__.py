@@ -181,6 +181,7 @@ def install(cloud: LocalCloud) -> Patches:
         guardrails,
         ssm,
         stepfunctions,
+        xray,
     )
 
     with _installed_lock:
@@ -201,6 +202,7 @@ def install(cloud: LocalCloud) -> Patches:
             guardrails,
             ssm,
             stepfunctions,
+            xray,
         ):
             service.install(patches, cloud)
     except BaseException:

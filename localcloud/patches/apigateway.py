@@ -11,6 +11,9 @@ CloudFormation does not model.
   outputs read ``…/None/`` (``ReviewApiUrl``). Here it is created on its deployment
   (``get-stages`` lists it, with its deployment id, description, variables and tracing), and a
   redeploy moves it to the new deployment, as CloudFormation updates a stage in place.
+- ``AWS::ApiGateway::Method`` keeps its ``AuthorizerId`` and ``AuthorizationScopes`` (moto's model
+  dropped both, so no method named the authorizer that guards it); the local invoke URL
+  (``localcloud/rest_apis.py``) checks a method's token with exactly that authorizer.
 - ``AWS::ApiGateway::Deployment``'s ``Ref`` is the deployment's id, as CloudFormation documents it
   (moto's model gave none, and a ``Ref`` of it resolved to moto's object).
 """
@@ -153,9 +156,21 @@ MODELS: dict[str, type[ResourceModel]] = {model.TYPE: model for model in (LocalA
 
 
 def install(patches: Patches, cloud: LocalCloud) -> None:
-    from moto.apigateway.models import Deployment
+    from moto.apigateway.models import Deployment, Method
 
     patches.model_resources(dict(MODELS), by="apigateway")
+    create_method = Method.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        method = create_method(cls, resource_name, cloudformation_json, *args, **kwargs)
+        properties = cloudformation_json["Properties"]
+        method.authorizer_id = properties.get("AuthorizerId")
+        method.authorization_scopes = properties.get("AuthorizationScopes")
+        return method
+
+    patches.replace(Method, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
     # AWS::ApiGateway::Deployment's Ref is the deployment's id (CloudFormation's return values); moto's
     # model has no physical id, so a Ref of it (a stage's DeploymentId) resolved to the object itself
     patches.add(Deployment, "physical_resource_id", property(lambda deployment: str(deployment.id)))

@@ -10,11 +10,16 @@ target's dead-letter queue and ``LocalCloud.delivery_failures``. An event that n
 rule on its bus matched is accepted and delivered nowhere, as on AWS, and handed to
 ``LocalCloud.deliver_nowhere``, so that it is seen not matched (moto says nothing).
 CloudFormation's ``Ref`` of an event bus is its name (moto hands over the model).
+``TestEventPattern`` answers ``Result`` by the same matching a rule does (moto answered an
+empty body); an event without one of the fields the API reference calls mandatory (id,
+account, source, time, region, resources, detail-type), or a pattern that is no pattern, is
+``InvalidEventPatternException``.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +28,14 @@ if TYPE_CHECKING:
     from localcloud.patches import Patches
 
 
+# TestEventPattern's event "must follow the format specified in AWS Events, and the following
+# fields are mandatory" (EventBridge API reference, TestEventPattern)
+TEST_EVENT_FIELDS = ("id", "account", "source", "time", "region", "resources", "detail-type")
+
+
 def install(patches: Patches, cloud: LocalCloud) -> None:
     from moto.events.models import EventBus, EventsBackend, Rule
+    from moto.events.responses import EventsHandler
 
     patches.add(EventBus, "physical_resource_id", property(lambda self: self.name))
     send = Rule.send_to_targets
@@ -65,5 +76,21 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
                 )
         return entries
 
+    def test_event_pattern(self: Any) -> str:
+        from moto.events.exceptions import InvalidEventPatternException
+        from moto.events.models import EventPattern, EventPatternParser
+
+        raw = self._get_param("EventPattern")
+        pattern = EventPatternParser(raw).parse()
+        try:
+            event = json.loads(self._get_param("Event") or "")
+        except ValueError:
+            raise InvalidEventPatternException(reason="the event is not JSON") from None
+        missing = [f for f in TEST_EVENT_FIELDS if not isinstance(event, dict) or f not in event]
+        if missing:
+            raise InvalidEventPatternException(reason=f"the event lacks the mandatory {', '.join(missing)}")
+        return json.dumps({"Result": EventPattern(raw, pattern).matches_event(event)})
+
+    patches.replace(EventsHandler, "test_event_pattern", test_event_pattern)
     patches.replace(Rule, "send_to_targets", send_to_targets)
     patches.replace(EventsBackend, "put_events", put_events)

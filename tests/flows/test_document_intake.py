@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from aiflows.flows import bus_events as registered_events
+from aiflows.flows import read_sample, write_sample
 from aiflows_runtime.contracts import ReviewDecision
 from aiflows_runtime.reviews import AlreadyDecided, DynamoDBReviews, answer_flow
 from localcloud import Deployment, LocalCloud
@@ -17,12 +18,12 @@ from tests.conftest import drained, execution_of, history, of_type, pending_revi
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "statemachines" / "document_intake" / "events"
-INVOICE = json.loads((EVENTS / "clear.json").read_text())
+INVOICE = read_sample(EVENTS / "clear.json")
 
 
 def submit(cloud: LocalCloud, app: Deployment, detail: dict[str, Any], tmp_path: Path) -> str:
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({**INVOICE, "Detail": detail}))
+    write_sample({**INVOICE, "Detail": detail}, event)
     return put_event_file(cloud, app, event)
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from aiflows.flows import read_sample, write_sample
 from aiflows_runtime.contracts import ReviewDecision
 from aiflows_runtime.reviews import DynamoDBReviews, answer_flow
 from aiflows_runtime.state import DynamoDBLedger
@@ -15,14 +16,14 @@ from tests.conftest import drained, execution_of, of_type, pending_review
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "statemachines" / "document_intake" / "events"  # the flow's sample events
-INVOICE = json.loads((SAMPLES / "clear.json").read_text())
+INVOICE = read_sample(SAMPLES / "clear.json")
 TEXT = INVOICE["Detail"]["text"]
 
 
 def submit(cloud: LocalCloud, app: Deployment, tmp_path: Path, document_id: str, text: str) -> str:
     event = tmp_path / f"{document_id}.json"
-    event.write_text(
-        json.dumps({**INVOICE, "Detail": {**INVOICE["Detail"], "document_id": document_id, "text": text}})
+    write_sample(
+        {**INVOICE, "Detail": {**INVOICE["Detail"], "document_id": document_id, "text": text}}, event
     )
     return put_event_file(cloud, app, event)
 

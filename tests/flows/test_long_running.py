@@ -7,12 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aiflows.flows import read_sample
 from localcloud import Deployment, LocalCloud
 from localcloud.model import Timeout
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "statemachines" / "document_intake" / "events"  # the flow's sample events
-INVOICE = json.loads((SAMPLES / "clear.json").read_text())
+INVOICE = read_sample(SAMPLES / "clear.json")
 MARKER = "Northwind-line-item"
 STATE_LIMIT = 256 * 1024
 # Heartbeats guard real work (a cold start, a chunk): give them 10 s on a busy machine.

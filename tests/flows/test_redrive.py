@@ -14,7 +14,6 @@ runbooks' own commands, as written.
 from __future__ import annotations
 
 import datetime
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from aiflows import ops
+from aiflows.flows import write_sample
 from aiflows.registry import capabilities
 from aiflows_runtime.policies import routing_policy
 from localcloud import Deployment, LocalCloud
@@ -67,7 +67,7 @@ def submit(cloud: LocalCloud, app: Deployment, tmp_path: Path, name: str) -> str
     """A document of its own (classify caches its answers by text); the run's event id."""
     event = tmp_path / f"{name}.json"
     detail = {**INVOICE["Detail"], "document_id": name, "text": f"{INVOICE['Detail']['text']} Ref {name}."}
-    event.write_text(json.dumps({**INVOICE, "Detail": detail}))
+    write_sample({**INVOICE, "Detail": detail}, event)
     return put_event_file(cloud, app, event)
 
 
@@ -87,16 +87,11 @@ def split_at_redrive(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]]
 
 
 def invocations(cloud: LocalCloud, app: Deployment, capability: str) -> int:
-    """How many times a capability's function ran to its end (its REPORT lines)."""
+    """How many times a capability's function ran to its end (the local cloud's invocation records:
+    its log group has no REPORT records, as Lambda writes none at the system log level WARN)."""
     function = app.outputs[f"{capability.capitalize()}FunctionName"]
-    configuration = cloud.client("lambda").get_function_configuration(FunctionName=function)
-    group = configuration["LoggingConfig"]["LogGroup"]
-    logs = cloud.client("logs")
-    try:
-        found = logs.filter_log_events(logGroupName=group, filterPattern='"REPORT RequestId"')["events"]
-    except logs.exceptions.ResourceNotFoundException:
-        return 0
-    return len(found)
+    assert cloud.lambdas is not None
+    return sum(1 for record in list(cloud.lambdas.records) if record.function == function)
 
 
 def exited(events: list[dict[str, Any]]) -> list[str]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aiflows.flows import read_sample
 from aiflows_runtime.reviews import DynamoDBReviews
 from localcloud import Deployment, LocalCloud
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "statemachines" / "document_intake" / "events"  # the flow's sample events
-DOUBTFUL = json.loads((SAMPLES / "review.json").read_text())
+DOUBTFUL = read_sample(SAMPLES / "review.json")
 # Half a day of waiting in two seconds (3 s, the floor that keeps real work's timeouts
 # sane); the escalation's two days in nine; the run's own week in thirty.
 LOCAL_CLOUD = {"time_scale": 0.00005, "timeout_floor": 3.0}

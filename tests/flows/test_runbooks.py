@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from aiflows.flows import flows
+from aiflows.flows import flows, read_sample, write_sample
 from aiflows.registry import capabilities
 from aiflows_runtime.policies import routing_policy
 from aiflows_runtime.state import CircuitBreaker, DynamoDBBreakerStore, DynamoDBLedger
@@ -35,7 +35,7 @@ from tests.conftest import execution_of, pending_review
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "runbooks"
 EVENTS = ROOT / "statemachines" / "document_intake" / "events"
-INVOICE = json.loads((EVENTS / "clear.json").read_text())
+INVOICE = read_sample(EVENTS / "clear.json")
 # Fast enough that the work queue's visibility timeout (6 x 900 s) passes in seconds.
 LOCAL_CLOUD = {"time_scale": 0.001}
 _BLOCK = re.compile(r"```console\n(.*?)```", re.S)
@@ -83,7 +83,7 @@ def output_of(outputs: list[tuple[str, str]], prefix: str, which: int = 0) -> st
 
 def submit(cloud: LocalCloud, app: Deployment, tmp_path: Path, **detail: Any) -> str:
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({**INVOICE, "Detail": {**INVOICE["Detail"], **detail}}))
+    write_sample({**INVOICE, "Detail": {**INVOICE["Detail"], **detail}}, event)
     return put_event_file(cloud, app, event)
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from aiflows.flows import read_sample, write_sample
 from localcloud import Deployment, LocalCloud
 from localcloud.__main__ import put_event_file
 
@@ -15,14 +16,18 @@ SAMPLES = ROOT / "statemachines" / "document_intake" / "events"  # the flow's sa
 
 
 def trace_documents(cloud: LocalCloud) -> dict[str, list[dict[str, Any]]]:
-    """Every trace X-Ray holds, as the documents of its segments, read through the X-Ray API."""
+    """Every trace X-Ray holds, its segments and their nested subsegments, read through the X-Ray API."""
+    from aiflows.traceview import entities
+
     xray = cloud.client("xray")
     now = datetime.datetime.now(datetime.UTC)
     window = datetime.timedelta(hours=1)
     summaries = xray.get_trace_summaries(StartTime=now - window, EndTime=now + window)
     ids = [s["Id"] for s in summaries["TraceSummaries"]]
-    traces = xray.batch_get_traces(TraceIds=ids)["Traces"] if ids else []
-    return {t["Id"]: [json.loads(s["Document"]) for s in t["Segments"]] for t in traces}
+    traces = [
+        t for i in range(0, len(ids), 5) for t in xray.batch_get_traces(TraceIds=ids[i : i + 5])["Traces"]
+    ]
+    return {t["Id"]: list(entities(json.loads(s["Document"]) for s in t["Segments"])) for t in traces}
 
 
 def test_one_run_gives_one_trace_that_covers_every_state_and_handler(
@@ -93,10 +98,10 @@ def test_no_raw_pii_from_the_input_reaches_a_segment_or_a_log_line(
         f"Pay to {PII['iban']}, or in gift cards. Amount due: 300.00 EUR including VAT. Total: 300.00 EUR."
     )
     event = SAMPLES / "clear.json"
-    entry = json.loads(event.read_text())
+    entry = read_sample(event)
     entry["Detail"] = {**entry["Detail"], "document_id": "pii-1", "text": text}
     seeded = Path(cloud.workdir) / "pii-event.json"
-    seeded.write_text(json.dumps(entry))
+    write_sample(entry, seeded)
     before = set(trace_documents(cloud))
     started_ms = int(datetime.datetime.now(datetime.UTC).timestamp() * 1000)
     event_id = put_event_file(cloud, app, seeded)

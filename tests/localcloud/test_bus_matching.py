@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from aiflows.flows import flows
+from aiflows.flows import flows, write_sample
 from localcloud import LocalCloud
 from localcloud.__main__ import main as localcloud_cli
 
@@ -106,7 +106,9 @@ def test_the_demo_says_when_its_event_matched_no_rule(
 ) -> None:
     # Given an event file of a source no rule of the deployed app names
     event = tmp_path / "unknown.json"
-    event.write_text(json.dumps({"Source": "nobody.knows", "DetailType": "test", "Detail": {}}))
+    write_sample(
+        {"EventBusName": "default", "Source": "nobody.knows", "DetailType": "test", "Detail": {}}, event
+    )
     # When the demo puts it on the bus (its own local cloud: no other runs in this test)
     code = localcloud_cli(["demo", "--assembly", str(harness_assembly), "--event", str(event)])
     printed = capsys.readouterr().out

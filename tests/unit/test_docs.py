@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from aiflows.flows import FlowInfo, bus_events, flows
+from aiflows.flows import FlowInfo, bus_events, flows, read_sample
 from aiflows_runtime.contracts import parse_input
 from aiflows_runtime.errors import InvalidInput
 
@@ -102,7 +101,7 @@ def test_the_sample_events_start_the_flow_or_show_a_broken_one(flow: FlowInfo) -
     assert samples, f"{flow.folder}/events/ has no sample event: add one PutEvents entry as JSON"
     contracts = flow.trigger_contracts()
     for sample in samples:
-        entry = json.loads(sample.read_text())
+        entry = read_sample(sample)
         assert entry["DetailType"] in contracts, f"{sample}: DetailType is none of the flow's triggers"
         if sample.name.startswith("invalid"):
             with pytest.raises(InvalidInput):

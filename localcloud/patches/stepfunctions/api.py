@@ -25,9 +25,14 @@
   answered with an empty error code), as is one with a state name over 80
   characters or an ``Assign`` to the reserved variable ``states`` or to a name a
   variable cannot have (moto accepted both).
-- ``StartExecution`` refuses a name over 80 characters or with a character a name may
-  not have (the quotas page lists them), and an input over 262,144 bytes (moto
-  accepted them).
+- ``StartExecution`` and ``StartSyncExecution`` refuse a name over 80 characters or with a
+  character a name may not have (the quotas page lists them), an input over 262,144 bytes
+  (moto accepted them), and an input that is not JSON with ``InvalidExecutionInput``, "The
+  provided JSON input data is invalid" (moto answered an error with no code).
+- ``StopExecution`` answers its ``stopDate``, and the run ends ABORTED with the ``error``
+  and ``cause`` it was given, at once, even while a task waits for its token (moto answered
+  ``{}`` while the run was still stopping, dropped both, and a waiting task kept the run
+  RUNNING until its timeout).
 - ``StartSyncExecution`` runs an Express execution and answers with its result
   (moto does not implement it): :meth:`LocalCloud.start_sync_execution`.
 - ``ListStateMachineVersions`` lists a machine's versions, "in descending order of the
@@ -122,6 +127,11 @@ def execution_problem(name: str | None, execution_input: str | None) -> tuple[st
             "1 validation error detected: Value at 'input' failed to satisfy constraint: "
             f"Member must have length less than or equal to {INPUT_LIMIT_BYTES}",
         )
+    if execution_input is not None:
+        try:
+            json.loads(execution_input)
+        except ValueError as exc:  # InvalidExecutionInput: "The provided JSON input data is invalid."
+            return "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'"
     return None
 
 
@@ -283,6 +293,24 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
         return answer
 
     patches.replace(StepFunctionResponse, "describe_execution", describe_execution)
+
+    def stop_execution(self: Any) -> ActionResult:
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        error, cause = self._get_param("error"), self._get_param("cause")
+        stopped = datetime.now(UTC)
+        if execution.status == "RUNNING":
+            execution.stop(stop_date=stopped, error=error, cause=cause)
+            execution.error, execution.cause = error, cause  # what DescribeExecution names, as on AWS
+            # a task waiting for its token (or an activity's worker) is abandoned at once, not when
+            # its timeout passes: moto keeps each execution's waiting tasks in its callback pool
+            worker = getattr(execution, "exec_worker", None)
+            for waiting in list(getattr(worker and worker.env.callback_pool_manager, "_pool", {}).values()):
+                waiting.interrupt_all()
+        else:
+            stopped = execution.stop_date or stopped
+        return ActionResult({"stopDate": stopped})
+
+    patches.replace(StepFunctionResponse, "stop_execution", stop_execution)
 
     environment_of = ExecutionWorker._get_evaluation_environment
 
