@@ -3,6 +3,7 @@
     make bench            (or: .venv/bin/python bench/run.py [--flows 30])
 
 Prints:
+- the AWS requests per invocation of each model-calling capability (:mod:`bench.requests`);
 - the local deploy time of the synthesized app (cdk.out);
 - the demo flow's latency (sequential runs, put_events to a finished execution)
   and throughput (a burst of events, flows finished per second);
@@ -20,14 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiflows.flows import flows
-from bench import local_cloud_arguments
+from aiflows.flows import flows, read_sample
+from bench import local_cloud_arguments, requests
 from localcloud import LocalCloud
 from localcloud.__main__ import put_event_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
-EVENT = ROOT / "events" / "document_submitted.json"
+EVENT = ROOT / "statemachines" / "document_intake" / "events" / "clear.json"
 FLOW_OUTPUT = "DocumentIntakeStateMachineArn"
 
 
@@ -173,7 +174,7 @@ def _substitutions(definition: str) -> list[str]:
 
 
 def _sample_event() -> dict[str, Any]:
-    entry = json.loads(EVENT.read_text())
+    entry = read_sample(EVENT)  # its Detail decoded
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -227,6 +228,9 @@ def main() -> None:
     parser.add_argument("--deploys", type=int, default=3)
     args = parser.parse_args()
     definition = json.dumps(flows()["document_intake"].woven())  # what deploys
+
+    requests.report(requests.measure())
+    print()
 
     floor_latency, floor_throughput = floor(definition, args.flows)
     deploy_ms, latency, throughput = local_cloud(args.assembly, args.flows, args.deploys)

@@ -1,18 +1,37 @@
-"""Read a synthesized cloud assembly (``cdk.out``) and publish its assets, as ``cdk deploy`` does."""
+"""Read a synthesized cloud assembly (``cdk.out``) and publish its assets, as ``cdk deploy`` does.
+
+The environment is bootstrapped first, as ``cdk bootstrap`` does it: the ``CDKToolkit`` stack of
+the pinned CDK CLI's own template (:func:`bootstrap_template`), with the parameters the CLI
+passes by default (:data:`BOOTSTRAP_PARAMETERS`). AWS CDK bootstrapping: "Before you deploy a
+CDK stack into an AWS environment, the environment must first be bootstrapped"; the CLI
+"retrieves the template and deploys it to AWS CloudFormation as a stack ... CDKToolkit".
+"""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_VERSION_PARAMETER = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
-BOOTSTRAP_VERSION = "30"
+TOOLKIT_STACK = "CDKToolkit"
+# what `cdk bootstrap` passes with no options (CLI 2.1148.1, read off its CreateChangeSet)
+BOOTSTRAP_PARAMETERS = {
+    "TrustedAccounts": "",
+    "TrustedAccountsForLookup": "",
+    "CloudFormationExecutionPolicies": "",
+    "FileAssetsBucketKmsKeyId": "AWS_MANAGED_KEY",
+    "PublicAccessBlockConfiguration": "true",
+}
+_BOOTSTRAP_TEMPLATE = Path("lib", "api", "bootstrap", "bootstrap-template.yaml")  # in the aws-cdk package
 API_GATEWAY_LOGGING_ROLE = "apigateway-cloudwatch-logs"  # the local account has set API Gateway's role
 
 
@@ -44,6 +63,28 @@ class StackArtifact:
     stack_name: str
     template: dict[str, Any]
     assets: tuple[FileAsset, ...]
+    template_object: tuple[str, str] | None = (
+        None  # (bucket, key): the template as an asset, as the CLI uploads it
+    )
+
+
+@functools.cache
+def bootstrap_template() -> str:
+    """The pinned CDK CLI's bootstrap template (``npm ci`` installs it), as ``cdk bootstrap`` deploys it.
+
+    As JSON, the same document as the YAML file (which uses no short-form intrinsic tags): a JSON
+    template is read without a YAML parser, a tenth of a second of every local cloud's deploy.
+    """
+    import yaml  # type: ignore[import-untyped]  # no stubs in the environment (moto brings PyYAML)
+
+    candidates = [Path(__file__).resolve().parents[1] / "node_modules" / "aws-cdk"]
+    on_path = shutil.which("cdk")
+    if on_path:  # node_modules/.bin/cdk -> ../aws-cdk/bin/cdk
+        candidates.append(Path(on_path).resolve().parents[1])
+    for package in candidates:
+        if (package / _BOOTSTRAP_TEMPLATE).is_file():
+            return json.dumps(yaml.safe_load((package / _BOOTSTRAP_TEMPLATE).read_text()))
+    raise AssemblyError("the CDK CLI is not installed (npm ci): its bootstrap template is what bootstraps")
 
 
 def _substitute(text: str, account: str, region: str) -> str:
@@ -85,12 +126,18 @@ def read_assembly(directory: str | os.PathLike[str], account: str, region: str) 
                             key=_substitute(destination["objectKey"], account, region),
                         )
                     )
+        template_url = urlparse(
+            _substitute(properties.get("stackTemplateAssetObjectUrl", ""), account, region)
+        )
         stacks.append(
             StackArtifact(
                 artifact_id=artifact_id,
                 stack_name=properties.get("stackName", artifact_id),
                 template=template,
                 assets=tuple(assets),
+                template_object=(template_url.netloc, template_url.path.lstrip("/"))
+                if template_url.scheme == "s3"
+                else None,
             )
         )
     if not stacks:

@@ -29,19 +29,18 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from localcloud import patches, state_machines, traces
+from localcloud import patches, traces
 from localcloud.assembly import (
-    API_GATEWAY_LOGGING_ROLE,
-    BOOTSTRAP_VERSION,
-    BOOTSTRAP_VERSION_PARAMETER,
+    BOOTSTRAP_PARAMETERS,
+    TOOLKIT_STACK,
     StackArtifact,
+    bootstrap_template,
     read_assembly,
 )
 from localcloud.errors import ShapedErrors
 from localcloud.faults import Faults, FaultyEndpoint
 from localcloud.lambdas import LambdaService
 from localcloud.model import LocalModel
-from localcloud.patches import cloudformation
 from localcloud.rest_apis import RestApiInvocations
 from localcloud.sqs_poller import SqsPoller
 from localcloud.timescale import TimeScale
@@ -58,6 +57,7 @@ FAKE_CREDENTIALS = {
 }
 
 LOG = logging.getLogger("localcloud")
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]  # as the CLI passes them
 
 
 class LocalCloudError(Exception):
@@ -66,7 +66,11 @@ class LocalCloudError(Exception):
 
 @dataclass
 class Deployment:
-    """What a deploy created: the stack's outputs and its resources by logical id."""
+    """What a stack create or update made: its outputs and its resources by logical id.
+
+    Kept in :attr:`LocalCloud.deployments` for every stack CloudFormation creates or updates,
+    whether ``cloud.deploy`` or the stock CDK CLI asked (:mod:`localcloud.patches.cloudformation`).
+    """
 
     stack_name: str
     outputs: dict[str, str]
@@ -76,7 +80,7 @@ class Deployment:
     versions: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     not_modeled: list[str] = field(default_factory=list)  # resource types moto skipped
-    seconds: float = 0.0
+    seconds: float = 0.0  # the CloudFormation operation's; cloud.deploy's with its assets published
 
 
 class LocalCloud:
@@ -240,108 +244,70 @@ class LocalCloud:
 
     # --- deploy --------------------------------------------------------
     def deploy(self, assembly: str | os.PathLike[str] = "cdk.out") -> Deployment:
-        """Deploy every stack of a synthesized cloud assembly; return the last one."""
+        """Deploy every stack of a synthesized cloud assembly, as ``cdk deploy`` does; return the last one.
+
+        The environment is bootstrapped first if it is not (the ``CDKToolkit`` stack, as ``cdk
+        bootstrap`` deploys it); then each stack's assets are published to the bootstrap bucket and
+        the stack is created or updated from its template there. What a stack deploy does beyond
+        CloudFormation (the flows registered where they run, the outputs moto cannot resolve, the
+        :class:`Deployment`) is the CloudFormation layer's (:mod:`localcloud.patches.cloudformation`),
+        so a stack deployed by the stock CDK CLI against :attr:`endpoint` runs the same.
+        """
+        stacks = read_assembly(assembly, self.account, self.region)
+        self._bootstrap()
         deployment: Deployment | None = None
-        for stack in read_assembly(assembly, self.account, self.region):
+        for stack in stacks:
             deployment = self._deploy_stack(stack)
         assert deployment is not None
         return deployment
 
-    def _api_gateway_logging_role(self) -> None:
-        """The account's API Gateway CloudWatch role, as in an account that has set it once: a REST API
-        stage that logs deploys only where it is set (``aiflows doctor``'s api logging check)."""
-        apigateway = self.client("apigateway")
-        if apigateway.get_account().get("cloudwatchRoleArn"):
+    def _bootstrap(self) -> None:
+        """The ``CDKToolkit`` stack of the CDK CLI's own template, as ``cdk bootstrap`` deploys it, once."""
+        cfn = self.client("cloudformation")
+        if any(
+            s["StackName"] == TOOLKIT_STACK and s["StackStatus"] != "DELETE_COMPLETE"
+            for s in cfn.list_stacks()["StackSummaries"]
+        ):
             return
-        arn = f"arn:aws:iam::{self.account}:role/{API_GATEWAY_LOGGING_ROLE}"
-        apigateway.update_account(
-            patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}]
+        cfn.create_stack(
+            StackName=TOOLKIT_STACK,
+            TemplateBody=bootstrap_template(),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in BOOTSTRAP_PARAMETERS.items()],
+            Capabilities=CAPABILITIES,
         )
+        self._completed(TOOLKIT_STACK)
 
     def _deploy_stack(self, stack: StackArtifact) -> Deployment:
         started = time.perf_counter()
         s3 = self.client("s3")
-        buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-        for asset in stack.assets:
-            if asset.bucket not in buckets:
-                s3.create_bucket(Bucket=asset.bucket)
-                buckets.add(asset.bucket)
+        for asset in stack.assets:  # into the bootstrap bucket: a missing bucket fails, as on AWS
             s3.put_object(Bucket=asset.bucket, Key=asset.key, Body=asset.body())
-        self.client("ssm").put_parameter(
-            Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
-        )
-        self._api_gateway_logging_role()
         cfn = self.client("cloudformation")
         existing = {
             s["StackName"]
             for s in cfn.list_stacks()["StackSummaries"]
-            if s["StackStatus"] != "DELETE_COMPLETE"
+            if s["StackStatus"] not in ("DELETE_COMPLETE", "REVIEW_IN_PROGRESS")
         }
+        # the template from its asset, as the CLI passes it (a template body holds at most 51,200 bytes)
+        template: dict[str, str] = (
+            {"TemplateURL": f"{self.endpoint}/{stack.template_object[0]}/{stack.template_object[1]}"}
+            if stack.template_object
+            else {"TemplateBody": json.dumps(stack.template)}
+        )
         call = cfn.update_stack if stack.stack_name in existing else cfn.create_stack
-        call(
-            StackName=stack.stack_name,
-            TemplateBody=json.dumps(stack.template),
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
-        # moto skips the resource types it does not model (policies, authorizers...): say which
-        from moto.cloudformation.parsing import NULL_MODELS, get_model_map
-
-        handled = (
-            set(get_model_map())
-            | set(NULL_MODELS)
-            | set(state_machines.HANDLED)
-            | set(cloudformation.HANDLED)
-            | {"AWS::CDK::Metadata"}
-        )
-        not_modeled = sorted({r["Type"] for r in stack.template.get("Resources", {}).values()} - handled)
-        description = cfn.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
-        if not description["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in description["StackStatus"]:
-            raise LocalCloudError(
-                f"stack {stack.stack_name} ended in {description['StackStatus']}: "
-                f"{description.get('StackStatusReason', '')}"
-            )
-        resources = cfn.describe_stack_resources(StackName=stack.stack_name)["StackResources"]
-        deployment = Deployment(
-            stack_name=stack.stack_name,
-            outputs={o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])},
-            # moto lists the resource types it does not model without ids: leave them out
-            resources={
-                r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-                for r in resources
-                if "LogicalResourceId" in r
-            },
-            resource_types={
-                r["LogicalResourceId"]: r["ResourceType"] for r in resources if "LogicalResourceId" in r
-            },
-            not_modeled=not_modeled,
-        )
-        registered = self._register_state_machines(stack)
-        deployment.state_machines = registered.machines
-        deployment.versions = registered.versions
-        deployment.aliases = registered.aliases
-        # moto drops outputs that refer to versions and aliases, which it does not model: they are
-        # filled in here, and in the stack's own outputs, so DescribeStacks lists them too
-        filled = {}
-        for key, output in stack.template.get("Outputs", {}).items():
-            target = state_machines.referenced(output.get("Value"))
-            arn = registered.versions.get(target or "") or registered.aliases.get(target or "")
-            if arn:
-                deployment.outputs[key] = filled[key] = arn
-        state_machines.fill_outputs(self._cfn_stack(stack.stack_name), stack.template, filled)
-        deployment.seconds = time.perf_counter() - started
-        self.deployments[stack.stack_name] = deployment
+        call(StackName=stack.stack_name, Capabilities=CAPABILITIES, **template)
+        self._completed(stack.stack_name)
+        deployment = self.deployments[stack.stack_name]  # the CloudFormation layer's record of it
+        deployment.seconds = time.perf_counter() - started  # the whole deploy, its assets published
         return deployment
 
-    def _cfn_stack(self, stack_name: str) -> Any:
-        from moto.cloudformation.models import cloudformation_backends
-
-        return cloudformation_backends[self.account][self.region].get_stack(stack_name)
-
-    def _register_state_machines(self, stack: StackArtifact) -> state_machines.Registered:
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-        executing = stepfunctions_parser_backends[self.account][self.region]
-        return state_machines.register(stack.template, self._cfn_stack(stack.stack_name), executing)
+    def _completed(self, stack_name: str) -> None:
+        described = self.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+        status = described["StackStatus"]
+        if not status.endswith("_COMPLETE") or "ROLLBACK" in status:
+            raise LocalCloudError(
+                f"stack {stack_name} ended in {status}: {described.get('StackStatusReason', '')}"
+            )
 
     # --- traces --------------------------------------------------------------
     def _put_segment(self, document: str) -> None:

@@ -80,6 +80,8 @@ class FunctionConfig:
     concurrency: int
     dead_letter_arn: str | None
     async_max_retries: int
+    log_format: str = "Text"  # LoggingConfig.LogFormat: the platform records' form
+    system_log_level: str = "INFO"  # LoggingConfig.SystemLogLevel (JSON format only)
 
 
 @dataclass
@@ -196,7 +198,8 @@ class ExecutionEnvironment:
     def invoke(self, event: Any, request_id: str, trace_header: str) -> Any:
         """Run the handler once; raise :class:`InvocationError` when it fails."""
         config = self.config
-        self.log(f"START RequestId: {request_id} Version: $LATEST")
+        for record in platform_start(config, request_id):
+            self.log(record)
         try:
             self._send(
                 {
@@ -379,6 +382,8 @@ class LambdaService:
             code_dir=code_dir,
             paths=tuple(paths),
             log_group=logging_config.get("LogGroup") or f"/aws/lambda/{fn.function_name}",
+            log_format=logging_config.get("LogFormat") or "Text",
+            system_log_level=logging_config.get("SystemLogLevel") or "INFO",
             concurrency=int(fn.reserved_concurrency or DEFAULT_CONCURRENCY),
             dead_letter_arn=dead_letter,
             async_max_retries=len(ASYNC_RETRY_DELAYS_SECONDS),
@@ -445,8 +450,9 @@ class LambdaService:
             )
             duration = (time.perf_counter() - started) * 1000
             init_ms = environment.init_ms if cold else 0.0
-            environment.log(f"END RequestId: {request_id}")
-            environment.log(_report_line(request_id, duration, pool.config.memory_mb, init_ms))
+            used_mb = _peak_memory_mb(environment.pid)
+            for record in platform_end(pool.config, request_id, duration, init_ms, used_mb, error_type):
+                environment.log(record)
             environment.flush_logs()
             pool.release(environment)
             self.records.append(
@@ -504,12 +510,90 @@ class LambdaService:
         self._pools.clear()
 
 
-def _report_line(request_id: str, duration_ms: float, memory_mb: int, init_ms: float) -> str:
-    line = (
-        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-        f"Billed Duration: {int(duration_ms) + 1} ms\tMemory Size: {memory_mb} MB"
+# --- the platform's records: START, END and REPORT ------------------------------------------
+# Lambda ("Configuring JSON and plain text log formats", "Log-level filtering"): a function's system
+# logs are plain text (START, END, REPORT lines) in the Text format; in the JSON format they are
+# JSON records, {"time", "type": "platform.start" | "platform.report", "record"}, and "Lambda
+# sends logs at the selected level and lower": at the default system log level, INFO, "Lambda
+# automatically sends "start" and "report" log messages"; at WARN it sends neither.
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")  # most detail first
+PLATFORM_RECORD_LEVEL = "INFO"  # the level of platform.start and platform.report
+
+
+def _json_system_logs(config: FunctionConfig) -> bool:
+    return config.log_format.upper() == "JSON"
+
+
+def _sends_platform_records(config: FunctionConfig) -> bool:
+    level = config.system_log_level.upper()
+    chosen = SYSTEM_LOG_LEVELS.index(level) if level in SYSTEM_LOG_LEVELS else 1
+    return SYSTEM_LOG_LEVELS.index(PLATFORM_RECORD_LEVEL) >= chosen
+
+
+def _record(kind: str, record: dict[str, Any]) -> str:
+    now = datetime.now(UTC)
+    return json.dumps(
+        {"time": f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z", "type": kind, "record": record},
+        separators=(",", ":"),  # compact, as Lambda writes them
     )
-    return line + (f"\tInit Duration: {init_ms:.2f} ms" if init_ms else "")
+
+
+def platform_start(config: FunctionConfig, request_id: str) -> list[str]:
+    """What Lambda writes when an invocation starts."""
+    if not _json_system_logs(config):
+        return [f"START RequestId: {request_id} Version: $LATEST"]
+    if not _sends_platform_records(config):
+        return []
+    return [
+        _record("platform.start", {"requestId": request_id, "functionArn": config.arn, "version": "$LATEST"})
+    ]
+
+
+def platform_end(
+    config: FunctionConfig,
+    request_id: str,
+    duration_ms: float,
+    init_ms: float,
+    max_memory_mb: int,
+    error_type: str | None,
+) -> list[str]:
+    """What Lambda writes when an invocation ends: END and REPORT, or the platform.report record."""
+    billed_ms = int(duration_ms) + 1
+    if not _json_system_logs(config):
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {billed_ms} ms\tMemory Size: {config.memory_mb} MB\t"
+            f"Max Memory Used: {max_memory_mb} MB"
+        )
+        report += f"\tInit Duration: {init_ms:.2f} ms" if init_ms else ""
+        return [f"END RequestId: {request_id}", report]
+    if not _sends_platform_records(config):
+        return []
+    metrics: dict[str, Any] = {
+        "durationMs": round(duration_ms, 3),
+        "billedDurationMs": billed_ms,
+        "memorySizeMB": config.memory_mb,
+        "maxMemoryUsedMB": max_memory_mb,
+    }
+    if init_ms:
+        metrics["initDurationMs"] = round(init_ms, 3)
+    status = "success" if error_type is None else "timeout" if error_type == "Sandbox.Timedout" else "error"
+    record: dict[str, Any] = {"requestId": request_id, "metrics": metrics, "status": status}
+    if error_type is not None:
+        record["errorType"] = error_type
+    return [_record("platform.report", record)]
+
+
+def _peak_memory_mb(pid: int) -> int:
+    """The execution environment's peak resident memory (Linux's VmHWM), in MB; 0 where unknown."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return max(1, int(line.split()[1]) // 1024)
+    return 0
 
 
 def _extract(zip_bytes: bytes | str, target: Path) -> None:

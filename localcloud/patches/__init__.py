@@ -179,6 +179,7 @@ def install(cloud: LocalCloud) -> Patches:
         dynamodb,
         events,
         guardrails,
+        logs,
         ssm,
         stepfunctions,
         xray,
@@ -202,6 +203,7 @@ def install(cloud: LocalCloud) -> Patches:
             guardrails,
             ssm,
             stepfunctions,
+            logs,  # after stepfunctions: it wraps the execution that patches set up
             xray,
         ):
             service.install(patches, cloud)

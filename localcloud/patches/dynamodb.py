@@ -29,7 +29,9 @@ moto's CloudFormation creates a table without the ``TimeToLiveSpecification`` an
 ``DescribeContinuousBackups`` said DISABLED for a table the template enables both on.
 AWS::DynamoDB::Table: "TimeToLiveSpecification: Specifies the Time to Live (TTL) settings
 for the table"; "PointInTimeRecoverySpecification: The settings used to enable point in
-time recovery" (CloudFormation reference). Here the table gets both as written.
+time recovery" (CloudFormation reference). Here the table gets both as written, and a stack
+update changes them in place ("Update requires: No interruption"); moto had no update for a table
+at all (its CloudFormation put None in the stack where the changed table was).
 """
 
 from __future__ import annotations
@@ -146,7 +148,8 @@ def _put_back(table: Any, hash_key: Any, range_key: Any, before: Any) -> None:
 
 
 def _table_as_its_template_says(patches: Patches) -> None:
-    """A table CloudFormation creates has the TTL and the point-in-time recovery its template gives it."""
+    """A table CloudFormation creates or updates has the TTL and the point-in-time recovery its template
+    gives it."""
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.table import Table
 
@@ -162,13 +165,45 @@ def _table_as_its_template_says(patches: Patches) -> None:
     ) -> Any:
         table = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         properties = cloudformation_json.get("Properties", {})
-        backend = dynamodb_backends[account_id][region_name]
-        ttl = properties.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled") in (True, "true"):
-            backend.update_time_to_live(table.name, {"AttributeName": ttl["AttributeName"], "Enabled": True})
-        recovery = properties.get("PointInTimeRecoverySpecification") or {}
-        if recovery.get("PointInTimeRecoveryEnabled") in (True, "true"):
-            backend.update_continuous_backups(table.name, {"PointInTimeRecoveryEnabled": True})
+        _recovery_and_ttl(dynamodb_backends[account_id][region_name], table, properties)
         return table
 
+    def update_from_cloudformation_json(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        # AWS::DynamoDB::Table: TimeToLiveSpecification and PointInTimeRecoverySpecification "Update
+        # requires: No interruption": the same table takes them. (moto has no update for a table: its
+        # CloudFormation put None in the stack's place of a table whose properties changed.)
+        properties = cloudformation_json.get("Properties", {})
+        _recovery_and_ttl(dynamodb_backends[account_id][region_name], original_resource, properties)
+        return original_resource
+
     patches.replace(Table, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+    patches.replace(Table, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json))
+
+
+def _enabled(value: Any) -> bool:
+    return value in (True, "true", "True")
+
+
+def _recovery_and_ttl(backend: Any, table: Any, properties: dict[str, Any]) -> None:
+    """Set the table's TTL and point-in-time recovery as ``properties`` give them (left out: disabled)."""
+    ttl = properties.get("TimeToLiveSpecification") or {}
+    if _enabled(ttl.get("Enabled")):
+        backend.update_time_to_live(table.name, {"AttributeName": ttl["AttributeName"], "Enabled": True})
+    elif table.ttl.get("TimeToLiveStatus") == "ENABLED":
+        backend.update_time_to_live(
+            table.name, {"AttributeName": table.ttl.get("AttributeName", ""), "Enabled": False}
+        )
+    recovery = properties.get("PointInTimeRecoverySpecification") or {}
+    spec: dict[str, Any] = {
+        "PointInTimeRecoveryEnabled": _enabled(recovery.get("PointInTimeRecoveryEnabled"))
+    }
+    if spec["PointInTimeRecoveryEnabled"] and recovery.get("RecoveryPeriodInDays"):
+        spec["RecoveryPeriodInDays"] = int(recovery["RecoveryPeriodInDays"])
+    backend.update_continuous_backups(table.name, spec)

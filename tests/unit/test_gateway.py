@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+import boto3
 import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
 
 from aiflows.registry import capabilities
+from aiflows.testing import state_table_like_the_stacks
 from aiflows_runtime.contracts import parse_answer
 from aiflows_runtime.deadlines import call_seconds
 from aiflows_runtime.gateway import (
@@ -19,8 +24,18 @@ from aiflows_runtime.gateway import (
     estimate_tokens,
 )
 from aiflows_runtime.policies import routing_policy
-from aiflows_runtime.state import CLOSED, OPEN, CircuitBreaker, LedgerEntry
+from aiflows_runtime.state import (
+    CLOSED,
+    OPEN,
+    BreakerState,
+    CircuitBreaker,
+    DynamoDBBreakerStore,
+    DynamoDBCache,
+    DynamoDBLedger,
+    LedgerEntry,
+)
 from aiflows_runtime.state.memory import MemoryBreakerStore, MemoryCache, MemoryLedger
+from bench.requests import RequestCounter
 from localcloud.model import LocalModel, Malformed, Throttle
 from tests.unit.conftest import Bedrock, Clock, Invocation
 
@@ -36,7 +51,7 @@ ATTEMPTS = routing_policy().gateway.attempts_per_model
 class Harness:
     gateway: ModelGateway
     breaker: CircuitBreaker
-    ledger: MemoryLedger
+    ledger: Any  # MemoryLedger, or a DynamoDBLedger
     clock: Clock
     bedrock: Bedrock
     invocation: Invocation
@@ -44,14 +59,21 @@ class Harness:
     calls: list[LedgerEntry] = field(default_factory=list)
 
 
-def make(model: LocalModel, clock: Clock, breakers: MemoryBreakerStore | None = None) -> Harness:
+def make(
+    model: LocalModel,
+    clock: Clock,
+    breakers: Any = None,
+    cache: Any = None,
+    ledger: Any = None,
+) -> Harness:
+    """A gateway on the in-memory fakes, or on the stores given (DynamoDB adapters)."""
     rules = routing_policy()
     sleeps: list[float] = []
     calls: list[LedgerEntry] = []
     bedrock = Bedrock(model, clock, call_seconds(rules.gateway))
     invocation = Invocation(clock)
     breaker = CircuitBreaker(breakers or MemoryBreakerStore(), rules.breaker, clock=clock)
-    ledger = MemoryLedger()
+    ledger = ledger or MemoryLedger()
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
@@ -61,7 +83,7 @@ def make(model: LocalModel, clock: Clock, breakers: MemoryBreakerStore | None = 
         policy=rules,
         bedrock=bedrock,
         breaker=breaker,
-        cache=MemoryCache(rules.gateway.cache_ttl_seconds, clock=clock),
+        cache=cache or MemoryCache(rules.gateway.cache_ttl_seconds, clock=clock),
         ledger=ledger,
         on_call=lambda run, entry: calls.append(entry),
         sleep=sleep,
@@ -333,3 +355,80 @@ def test_in_its_region_the_gateway_calls_each_model_by_the_id_the_local_model_se
     assert FALLBACK.startswith("anthropic.") and PRIMARY.startswith("amazon.nova")
     assert answer.model_id == FALLBACK and answer.value.label == "invoice"
     assert [c.model_id for c in model.calls] == [PRIMARY] * ATTEMPTS + [FALLBACK]
+
+
+# --- DynamoDB requests per model call (issue 16) --------------------------------------------
+@dataclass
+class OnDynamoDB:
+    harness: Harness
+    requests: RequestCounter
+
+    def ask(self, text: str, correlation_id: str, budget: float | None = 0.05) -> list[str]:
+        """The DynamoDB requests one call of the gateway sent."""
+        self.requests.take()
+        ask(self.harness, text, correlation_id=correlation_id, budget=budget)
+        return [s.operation for s in self.requests.take() if s.service == "dynamodb"]
+
+
+@pytest.fixture
+def on_dynamodb(model: LocalModel, clock: Clock) -> Iterator[OnDynamoDB]:
+    """The gateway on the DynamoDB adapters over moto, each request its client sends counted
+    from botocore's before-send event."""
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        table = state_table_like_the_stacks(ddb, "state")
+        ttl = routing_policy().gateway.cache_ttl_seconds
+        harness = make(
+            model,
+            clock,
+            breakers=DynamoDBBreakerStore(table, client=ddb),
+            cache=DynamoDBCache(table, ttl, client=ddb, clock=clock),
+            ledger=DynamoDBLedger(table, client=ddb, clock=clock),
+        )
+        yield OnDynamoDB(harness, RequestCounter().attach(ddb.meta.events))
+
+
+def test_an_uncached_call_costs_three_dynamodb_requests_and_a_cached_one_two(on_dynamodb: OnDynamoDB) -> None:
+    assert ROUTE is not None and ROUTE.cacheable
+    # When a run with a budget asks a cacheable route for the first time
+    # Then: its breaker and answer in one read, the budget's hold, its line + total + answer in one write
+    assert on_dynamodb.ask("Invoice counted", "run-n1") == [
+        "BatchGetItem",
+        "UpdateItem",
+        "TransactWriteItems",
+    ]
+    # And another run asking the same is answered by the cache: one read, and its line + total
+    assert on_dynamodb.ask("Invoice counted", "run-n2") == ["BatchGetItem", "TransactWriteItems"]
+    assert on_dynamodb.harness.ledger.total("run-n2").calls == 1
+    # And with no budget there is nothing to hold
+    assert on_dynamodb.ask("Invoice counted, no budget", "run-n3", budget=None) == [
+        "BatchGetItem",
+        "TransactWriteItems",
+    ]
+
+
+def test_a_success_writes_the_breaker_only_when_it_changes_it(on_dynamodb: OnDynamoDB) -> None:
+    harness = on_dynamodb.harness
+    # Given the primary's breaker counted a failure
+    harness.breaker.record_failure(PRIMARY, "throttled")
+    # When a call to it succeeds
+    sent = on_dynamodb.ask("Invoice after a failure", "run-f")
+    # Then the closed breaker is written once, on the version read with the cached answer
+    assert sent == ["BatchGetItem", "UpdateItem", "PutItem", "TransactWriteItems"]
+    assert (harness.breaker.read(PRIMARY).state, harness.breaker.read(PRIMARY).failures) == (CLOSED, 0)
+    # And the next success writes nothing to it
+    assert "PutItem" not in on_dynamodb.ask("Invoice after the reset", "run-f2")
+
+
+def test_a_success_on_a_stale_breaker_state_reads_it_again_and_still_closes_it(clock: Clock) -> None:
+    # Given another instance changed the breaker after this call was admitted on it
+    store = MemoryBreakerStore()
+    breaker = CircuitBreaker(store, routing_policy().breaker, clock=clock)
+    breaker.record_failure("m", "throttled")
+    seen = breaker.admit("m")
+    assert seen is not None and seen.failures == 1
+    breaker.record_failure("m", "throttled elsewhere")
+    # When this call succeeds on what it saw
+    breaker.record_success("m", seen)
+    # Then the write on the stale version was refused, the state read again, and the breaker closed
+    assert store.read("m") == BreakerState(version=3)

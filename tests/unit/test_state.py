@@ -127,6 +127,59 @@ def test_a_cached_answer_expires_with_its_ttl(state: State) -> None:
     assert state.cache.get("other") is None
 
 
+def test_the_cached_answer_is_read_with_the_models_breaker(state: State) -> None:
+    # Given a breaker with a failure and a cached answer
+    assert state.breakers.write("m", BreakerState(failures=1, last_error="throttled"), seen_version=0)
+    state.cache.put("k", CachedAnswer("text", "end_turn"))
+    # Then both come back from one read, as each store's own read gives them
+    assert state.cache.get_with_breaker("k", "m", state.breakers) == (
+        CachedAnswer("text", "end_turn"),
+        state.breakers.read("m"),
+    )
+    # And what is not there is a miss and a closed breaker; an expired answer is a miss
+    assert state.cache.get_with_breaker("other", "n", state.breakers) == (None, BreakerState())
+    state.clock.now += 61
+    assert state.cache.get_with_breaker("k", "m", state.breakers)[0] is None
+
+
+def test_an_answer_put_while_settling_is_stored_with_the_calls_line_and_total(state: State) -> None:
+    hold = state.ledger.hold("run-p", 0.5, budget_usd=1.0)
+    state.cache.put_settling("k", CachedAnswer("text", "end_turn"), state.ledger, hold, entry(0.1))
+    assert state.cache.get("k") == CachedAnswer("text", "end_turn")
+    assert state.ledger.entries("run-p") == [entry(0.1)]
+    total = state.ledger.total("run-p")
+    assert (total.calls, total.cost_usd, total.committed_usd) == (1, 0.1, pytest.approx(0.1))
+
+
+def test_on_one_table_the_read_is_one_batch_get_and_the_write_one_transaction() -> None:
+    """BatchGetItem reads up to 100 items, strongly consistent when ConsistentRead is set, and
+    hands back what it could not read as UnprocessedKeys (Amazon DynamoDB API Reference,
+    "BatchGetItem"); TransactWriteItems groups up to 100 actions on distinct items, all or none
+    ("TransactWriteItems"; "Amazon DynamoDB Transactions: How it works")."""
+    from bench.requests import RequestCounter
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        table = state_table_like_the_stacks(ddb, "one-request")
+        breakers, cache = DynamoDBBreakerStore(table, client=ddb), DynamoDBCache(table, 60, client=ddb)
+        ledger = DynamoDBLedger(table, client=ddb)
+        counter = RequestCounter().attach(ddb.meta.events)
+        cache.get_with_breaker("k", "m", breakers)
+        assert counter.of("dynamodb") == ["BatchGetItem"]
+        counter.take()
+        cache.put_settling(
+            "k", CachedAnswer("t", "end_turn"), ledger, ledger.hold("r", 0.0, None), entry(0.1)
+        )
+        assert counter.of("dynamodb") == ["TransactWriteItems"]
+        # a breaker kept elsewhere is read on its own
+        counter.take()
+        assert cache.get_with_breaker("k", "m", MemoryBreakerStore()) == (
+            CachedAnswer("t", "end_turn"),
+            BreakerState(),
+        )
+        assert counter.of("dynamodb") == ["GetItem"]
+
+
 # --- ledger --------------------------------------------------------------------
 def test_the_total_is_the_sum_of_the_entries(state: State) -> None:
     for cost in (0.001, 0.002, 0.0005):

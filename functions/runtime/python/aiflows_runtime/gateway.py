@@ -20,6 +20,12 @@ It calls Amazon Bedrock's Converse API and adds what a dependable flow needs:
   aside in the ledger before it is made, in one conditional update, so branches
   of a run that call at once cannot pass the budget together.
 
+Few round trips to the state table: on a cacheable route the breaker and the cached
+answer are read in one request, and the answer is stored in the transaction that
+writes the call's ledger line; a success writes the breaker only when it changes it.
+An uncached call with a budget costs 3 DynamoDB requests, a cached one 2
+(``bench/requests.py`` counts them per capability).
+
 A malformed answer (one the capability's parser rejects) counts as a failure of
 that model and the call moves on to the next; its tokens are still paid for and
 recorded.
@@ -44,6 +50,7 @@ from aiflows_runtime.policies import RoutingPolicy
 from aiflows_runtime.prompts import RenderedPrompt
 from aiflows_runtime.state import (
     AnswerCache,
+    BreakerState,
     CachedAnswer,
     CircuitBreaker,
     Hold,
@@ -97,6 +104,18 @@ class ModelAnswer(Generic[T]):
     latency_ms: float
     cache_hit: bool
     stop_reason: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """One model of the route, about to be asked: what is sent, and what the first read found."""
+
+    route: ModelRoute
+    model: str
+    request: dict[str, Any]
+    key: str | None  # its answer's cache key, when the route is cacheable
+    cached: CachedAnswer | None
+    admitted: BreakerState  # the breaker's state the call was admitted on
 
 
 @dataclass
@@ -212,12 +231,32 @@ class ModelGateway:
                 )
         self.attempts = []
         for position, model in enumerate(route.models):
-            if not self._breaker.allow(model):
+            request = self._request(capability, route, model, prompt, run)
+            cache_key, cached = None, None
+            if route.cacheable:
+                # the cached answer and the model's breaker, in one read
+                cache_key = answer_key(
+                    model,
+                    prompt.prompt_id,
+                    {k: request[k] for k in ("system", "messages", "inferenceConfig")},
+                )
+                cached, state = self._cache.get_with_breaker(cache_key, model, self._breaker.store)
+                admitted = self._breaker.admit(model, state)
+            else:
+                admitted = self._breaker.admit(model)
+            if admitted is None:
                 self.attempts.append(Attempt(model, "open"))
                 self._on_breaker_open(model, "a call was refused")
                 continue
             later = len(route.models) - position - 1
-            answer = self._ask_model(capability, route, model, prompt, run, parse, later)
+            answer = self._ask_model(
+                capability,
+                Call(route, model, request, cache_key, cached, admitted),
+                prompt,
+                run,
+                parse,
+                later,
+            )
             if answer is not None:
                 return answer
         tried = ", ".join(f"{a.model_id}: {a.outcome}" for a in self.attempts)
@@ -250,20 +289,16 @@ class ModelGateway:
     def _ask_model(
         self,
         capability: str,
-        route: ModelRoute,
-        model: str,
+        call: Call,
         prompt: RenderedPrompt,
         run: RunContext,
         parse: Callable[[str], T],
         later_models: int,
     ) -> ModelAnswer[T] | None:
         """This model's answer, or None when it failed (and the route moves on)."""
-        request = self._request(capability, route, model, prompt, run)
-        cache_key = answer_key(
-            model, prompt.prompt_id, {k: request[k] for k in ("system", "messages", "inferenceConfig")}
-        )
-        if route.cacheable:
-            cached = self._cache.get(cache_key)
+        route, model, request, cache_key, cached = call.route, call.model, call.request, call.key, call.cached
+        seen: BreakerState | None = call.admitted  # the breaker's state as this call knows it
+        if cache_key is not None:
             if cached is not None:
                 try:
                     value = parse(cached.text)
@@ -311,7 +346,7 @@ class ModelGateway:
                     # a hang is the costliest failure: the breaker hears of it before anything else can fail
                     self.attempts.append(Attempt(model, "timeout"))
                     self._failed(model, f"timed out after {one_call:g} s")
-                    timed_out = True
+                    timed_out, seen = True, None
                     continue
                 raise
             latency_ms = float(
@@ -357,7 +392,7 @@ class ModelGateway:
                 return None
             outcome = "repaired" if repaired else "ok"
             self.attempts.append(Attempt(model, outcome))
-            self._breaker.record_success(model)
+            self._breaker.record_success(model, seen)
             self._account(
                 run,
                 capability,
@@ -370,9 +405,9 @@ class ModelGateway:
                 outcome,
                 cost,
                 hold,
+                # a cacheable route's answer is stored with the call's ledger line, in one transaction
+                None if cache_key is None else (cache_key, CachedAnswer(text=text, stop_reason=stop_reason)),
             )
-            if route.cacheable:
-                self._cache.put(cache_key, CachedAnswer(text=text, stop_reason=stop_reason))
             return ModelAnswer(
                 value,
                 model,
@@ -420,6 +455,7 @@ class ModelGateway:
         outcome: str,
         cost: float = 0.0,
         hold: Hold | None = None,
+        answer: tuple[str, CachedAnswer] | None = None,
     ) -> None:
         entry = LedgerEntry(
             capability=capability,
@@ -437,6 +473,8 @@ class ModelGateway:
         )
         if hold is None:
             self._ledger.record(run.correlation_id, entry)
+        elif answer is not None:
+            self._cache.put_settling(*answer, self._ledger, hold, entry)
         else:
             self._ledger.settle(hold, entry)
         self._on_call(run, entry)

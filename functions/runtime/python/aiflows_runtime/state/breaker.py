@@ -26,26 +26,53 @@ class CircuitBreaker:
         self._settings = settings
         self._clock = clock
 
+    @property
+    def store(self) -> BreakerStore:
+        return self._store
+
     def read(self, model: str) -> BreakerState:
         return self._store.read(model)
 
-    def allow(self, model: str) -> bool:
+    def allow(self, model: str, current: BreakerState | None = None) -> bool:
         """May a call go to this model now? Claims the half-open probe when it is due."""
-        current = self._store.read(model)
+        return self.admit(model, current) is not None
+
+    def admit(self, model: str, current: BreakerState | None = None) -> BreakerState | None:
+        """:meth:`allow`, answered with the state the call goes on (None: refused).
+
+        ``current``: the state just read (with the cached answer, in one request); read here
+        when not given. A claimed probe is returned as written (half-open, its new version).
+        """
+        current = current if current is not None else self._store.read(model)
         now = self._clock()
         if current.state == CLOSED:
-            return True
+            return current
         probe_due = (current.state == OPEN and now >= current.opened_at + self._settings.open_seconds) or (
             current.state == HALF_OPEN and now >= current.probe_until
         )
         if not probe_due:
-            return False
+            return None
         claimed = BreakerState(**{**asdict(current), "state": HALF_OPEN})
         claimed.probe_until = now + self._settings.probe_lease_seconds
-        return self._store.write(model, claimed, current.version)
+        if not self._store.write(model, claimed, current.version):
+            return None
+        claimed.version = current.version + 1
+        return claimed
 
-    def record_success(self, model: str) -> None:
-        self.close(model)
+    def record_success(self, model: str, seen: BreakerState | None = None) -> None:
+        """Closed, failures forgotten; written only when that changes the state.
+
+        ``seen``: the state the call was admitted on (:meth:`admit`), when nothing of this
+        call changed it since. Closed with no failures, nothing is written; otherwise the
+        closed state is written on its version, and only when another writer came first is it
+        read again. Without ``seen`` it is read first (:meth:`close`).
+        """
+        if seen is not None:
+            if seen.state == CLOSED and not seen.failures:
+                return
+            if self._store.write(model, BreakerState(), seen.version):
+                return
+        self._update(model, _closed)
 
     def record_failure(self, model: str, error: str = "") -> bool:
         """Count a failure; True when this one opened the breaker."""
@@ -67,9 +94,7 @@ class CircuitBreaker:
 
     def close(self, model: str) -> BreakerState:
         """Closed, failures forgotten: after a success, or by hand (the breaker-open runbook)."""
-        written = self._update(
-            model, lambda s, now: BreakerState() if s.state != CLOSED or s.failures else None
-        )
+        written = self._update(model, _closed)
         return written or self._store.read(model)
 
     def _update(
@@ -84,3 +109,8 @@ class CircuitBreaker:
             if self._store.write(model, wanted, current.version):
                 return wanted
         raise RuntimeError(f"breaker of {model}: too much contention to record the outcome")
+
+
+def _closed(state: BreakerState, now: float) -> BreakerState | None:
+    """Closed with no failures, or None when it already is."""
+    return BreakerState() if state.state != CLOSED or state.failures else None

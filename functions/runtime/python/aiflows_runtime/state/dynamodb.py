@@ -30,9 +30,11 @@ from .ports import (
     AlreadyDecided,
     AuditRecord,
     BreakerState,
+    BreakerStore,
     CachedAnswer,
     GuardRecord,
     Hold,
+    Ledger,
     LedgerEntry,
     OverBudget,
     Review,
@@ -119,13 +121,16 @@ class TransactionRefused(Exception):
 
 
 # --- circuit breaker ---------------------------------------------------------
+def _breaker_state(item: dict[str, Any] | None) -> BreakerState:
+    if not item:
+        return BreakerState()
+    known = {f.name for f in fields(BreakerState)}
+    return BreakerState(**{k: v for k, v in item.items() if k in known})
+
+
 class DynamoDBBreakerStore(_Table):
     def read(self, model: str) -> BreakerState:
-        item = self._get(keys.breaker(model))
-        if not item:
-            return BreakerState()
-        known = {f.name for f in fields(BreakerState)}
-        return BreakerState(**{k: v for k, v in item.items() if k in known})
+        return _breaker_state(self._get(keys.breaker(model)))
 
     def write(self, model: str, state: BreakerState, seen_version: int) -> bool:
         item = {**keys.breaker(model), **asdict(state), "version": seen_version + 1}
@@ -150,15 +155,63 @@ class DynamoDBCache(_Table):
         self._ttl = ttl_seconds
 
     def get(self, key: str) -> CachedAnswer | None:
-        item = self._get(keys.cache(key), consistent=False)
+        return self._answer(self._get(keys.cache(key), consistent=False))
+
+    def _answer(self, item: dict[str, Any] | None) -> CachedAnswer | None:
         # DynamoDB deletes expired items lazily: an expired one is a miss.
         if not item or item[keys.TTL_ATTRIBUTE] <= self._clock():
             return None
         return CachedAnswer(text=item["text"], stop_reason=item["stop_reason"])
 
+    def _item(self, key: str, answer: CachedAnswer) -> dict[str, Any]:
+        return to_item(
+            {**keys.cache(key), **asdict(answer), keys.TTL_ATTRIBUTE: int(self._clock() + self._ttl)}
+        )
+
     def put(self, key: str, answer: CachedAnswer) -> None:
-        item = {**keys.cache(key), **asdict(answer), keys.TTL_ATTRIBUTE: int(self._clock() + self._ttl)}
-        self._ddb.put_item(TableName=self._table, Item=to_item(item))
+        self._ddb.put_item(TableName=self._table, Item=self._item(key, answer))
+
+    def _shares_table(self, other: object) -> bool:
+        return isinstance(other, _Table) and other._table == self._table and other._ddb is self._ddb
+
+    def get_with_breaker(
+        self, key: str, model: str, breakers: BreakerStore
+    ) -> tuple[CachedAnswer | None, BreakerState]:
+        """One BatchGetItem of both items (strongly consistent: the breaker's read always was);
+        keys DynamoDB leaves unprocessed are asked again."""
+        if not self._shares_table(breakers):
+            return self.get(key), breakers.read(model)
+        wanted = {"answer": keys.cache(key), "breaker": keys.breaker(model)}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request: dict[str, Any] = {
+            self._table: {"Keys": [to_item(k) for k in wanted.values()], "ConsistentRead": True}
+        }
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            answer = self._ddb.batch_get_item(RequestItems=request)
+            for raw in answer.get("Responses", {}).get(self._table, []):
+                item = from_item(raw)
+                found[(item["pk"], item["sk"])] = item
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
+        else:
+            raise RuntimeError(f"DynamoDB left keys unprocessed {TRANSACTION_ATTEMPTS} times: {request}")
+
+        def of(name: str) -> dict[str, Any] | None:
+            return found.get((wanted[name]["pk"], wanted[name]["sk"]))
+
+        return self._answer(of("answer")), _breaker_state(of("breaker"))
+
+    def put_settling(
+        self, key: str, answer: CachedAnswer, ledger: Ledger, hold: Hold, entry: LedgerEntry
+    ) -> None:
+        """The answer's Put joins the ledger's transaction (its line and its total)."""
+        if isinstance(ledger, DynamoDBLedger) and self._shares_table(ledger):
+            ledger.settle(hold, entry, also={"Item": self._item(key, answer)})
+            return
+        ledger.settle(hold, entry)
+        self.put(key, answer)
 
 
 # --- run ledger --------------------------------------------------------------
@@ -186,11 +239,12 @@ class DynamoDBLedger(_Table):
             raise
         return hold
 
-    def settle(self, hold: Hold, entry: LedgerEntry) -> None:
-        """The call's line and the run's total, in one transaction.
+    def settle(self, hold: Hold, entry: LedgerEntry, also: dict[str, Any] | None = None) -> None:
+        """The call's line and the run's total, in one transaction; ``also``: one more Put in it
+        (the call's cached answer, :meth:`DynamoDBCache.put_settling`).
 
         A transaction that keeps meeting conflicting ones (every attempt cancelled with
-        ``TransactionConflict``) is written as its two writes, the line first: the call was
+        ``TransactionConflict``) is written as its writes one by one, the line first: the call was
         paid for, and its line must not be lost. Single-item writes never conflict that
         way; what is given up is only that a crash between the two leaves the line
         without its share of the total.
@@ -213,11 +267,14 @@ class DynamoDBLedger(_Table):
                 }
             ),
         }
+        extra = [{"Put": dict(also)}] if also else []
         try:
-            self._transact({"Put": line}, {"Update": total})
+            self._transact({"Put": line}, {"Update": total}, *extra)
         except TransactionKeptConflicting:
             self._ddb.put_item(**{**line, "TableName": self._table})
             self._ddb.update_item(**{**total, "TableName": self._table})
+            if also:
+                self._ddb.put_item(**{**also, "TableName": self._table})
 
     def release(self, hold: Hold) -> None:
         if hold.amount_usd <= 0:

@@ -26,9 +26,11 @@ from .ports import (
     AlreadyDecided,
     AuditRecord,
     BreakerState,
+    BreakerStore,
     CachedAnswer,
     GuardRecord,
     Hold,
+    Ledger,
     LedgerEntry,
     OverBudget,
     Review,
@@ -72,6 +74,17 @@ class MemoryCache:
 
     def put(self, key: str, answer: CachedAnswer) -> None:
         self._answers[key] = (answer, int(self._clock() + self._ttl))
+
+    def get_with_breaker(
+        self, key: str, model: str, breakers: BreakerStore
+    ) -> tuple[CachedAnswer | None, BreakerState]:
+        return self.get(key), breakers.read(model)
+
+    def put_settling(
+        self, key: str, answer: CachedAnswer, ledger: Ledger, hold: Hold, entry: LedgerEntry
+    ) -> None:
+        ledger.settle(hold, entry)
+        self.put(key, answer)
 
 
 class MemoryLedger:

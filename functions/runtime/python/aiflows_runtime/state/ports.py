@@ -48,11 +48,29 @@ class CachedAnswer:
 
 
 class AnswerCache(Protocol):
+    """Answers by key, each with a TTL.
+
+    A model call reads its breaker and its cached answer together (:meth:`get_with_breaker`), and
+    writes its answer with its ledger line (:meth:`put_settling`): on one table, one request each.
+    """
+
     def get(self, key: str) -> CachedAnswer | None:
         """The answer stored under ``key``, or None when there is none or it has expired."""
         ...
 
     def put(self, key: str, answer: CachedAnswer) -> None: ...
+
+    def get_with_breaker(
+        self, key: str, model: str, breakers: BreakerStore
+    ) -> tuple[CachedAnswer | None, BreakerState]:
+        """:meth:`get` and ``breakers.read(model)``, in one read where both live in one table."""
+        ...
+
+    def put_settling(
+        self, key: str, answer: CachedAnswer, ledger: Ledger, hold: Hold, entry: LedgerEntry
+    ) -> None:
+        """:meth:`put` and ``ledger.settle(hold, entry)``, in one transaction where both live in one table."""
+        ...
 
 
 # --- run ledger --------------------------------------------------------------
