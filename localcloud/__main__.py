@@ -180,13 +180,10 @@ def serve(args: argparse.Namespace) -> int:
         print(f"The local cloud is running at {cloud.endpoint} with {deployment.stack_name} deployed.")
         for key, value in sorted(deployment.outputs.items()):
             print(f"  {key:<32} {value}")
-        apis = [
-            r
-            for k, r in deployment.resources.items()
-            if deployment.resource_types[k] == "AWS::ApiGateway::RestApi"
-        ]
-        for url in stage_urls(cloud, apis):
-            print(f"  {'(its REST API, served here)':<32} {url}")
+        for logical, kind in deployment.resource_types.items():  # each REST API's stages, on this endpoint
+            if kind == "AWS::ApiGateway::RestApi":
+                for url in stage_urls(cloud, [deployment.resources[logical]]):
+                    print(f"  {logical + ' (served here)':<32} {url}")
         print("\nTry, in another shell (docs/local-cloud.md#the-aws-cli):")
         print("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1")
         # StartSyncExecution's endpoint has the host prefix "sync-": sync-127.0.0.1 is no host

@@ -492,6 +492,78 @@ def test_the_runs_trace_is_found_by_its_annotation_and_read_whole(
     assert refused.code == "InvalidRequestException"
 
 
+def test_a_json_filter_pattern_selects_the_runs_lines_and_the_flow_logs_its_history(
+    readme_run: dict[str, Any], aws: StockCli, app: Deployment
+) -> None:
+    # FilterLogEvents with a JSON pattern, { $.key = "value" }, answers the JSON events whose field
+    # holds it (CloudWatch Logs: filter pattern syntax); a bad pattern is InvalidParameterException;
+    # a flow that logs ALL writes its execution history to its log group (Step Functions: logging)
+    correlation_id = readme_run["put"]["Entries"][0]["EventId"]
+    run_ended(aws, readme_run["listed"]["executions"][0]["executionArn"])
+    classify = aws(
+        "lambda", "get-function-configuration", "--function-name", app.outputs["ClassifyFunctionName"]
+    )
+    group = classify["LoggingConfig"]["LogGroup"]
+    pattern = f'{{ $.correlation_id = "{correlation_id}" }}'
+    found = until(
+        lambda: aws("logs", "filter-log-events", "--log-group-name", group, "--filter-pattern", pattern)[
+            "events"
+        ]
+    )
+    assert found and all(json.loads(e["message"])["correlation_id"] == correlation_id for e in found)
+    other = aws(
+        "logs",
+        "filter-log-events",
+        "--log-group-name",
+        group,
+        "--filter-pattern",
+        '{ $.correlation_id = "none" }',
+    )
+    assert other["events"] == []
+    refused = aws.fails(
+        "logs", "filter-log-events", "--log-group-name", group, "--filter-pattern", "{ $.x = "
+    )
+    assert refused.code == "InvalidParameterException"
+    machine = aws(
+        "stepfunctions",
+        "describe-state-machine",
+        "--state-machine-arn",
+        app.outputs["DocumentIntakeStateMachineArn"],
+    )
+    flow_group = machine["loggingConfiguration"]["destinations"][0]["cloudWatchLogsLogGroup"]["logGroupArn"]
+    flow_group_name = flow_group.split(":log-group:", 1)[1].removesuffix(":*")
+    history = until(
+        lambda: aws(
+            "logs",
+            "filter-log-events",
+            "--log-group-name",
+            flow_group_name,
+            "--filter-pattern",
+            '{ $.type = "ExecutionStarted" }',
+        )["events"]
+    )
+    assert history and all(json.loads(e["message"])["type"] == "ExecutionStarted" for e in history)
+
+
+def test_the_state_tables_ttl_and_point_in_time_recovery_are_as_the_template_sets_them(
+    aws: StockCli, app: Deployment, app_assembly: Path
+) -> None:
+    # DescribeTimeToLive and DescribeContinuousBackups answer what the table's
+    # TimeToLiveSpecification and PointInTimeRecoverySpecification enable (AWS::DynamoDB::Table)
+    template = json.loads((app_assembly / f"{app.stack_name}.template.json").read_text())
+    [table] = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    name = app.outputs["StateTableName"]
+    ttl = aws("dynamodb", "describe-time-to-live", "--table-name", name)["TimeToLiveDescription"]
+    assert ttl == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": table["Properties"]["TimeToLiveSpecification"]["AttributeName"],
+    }
+    backups = aws("dynamodb", "describe-continuous-backups", "--table-name", name)[
+        "ContinuousBackupsDescription"
+    ]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
 # --- errors --------------------------------------------------------------------------------------
 
 
