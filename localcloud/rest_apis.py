@@ -219,7 +219,13 @@ class RestApiInvocations:
         integration = chosen.method_integration
         target = _FUNCTION.search(getattr(integration, "uri", "") or "")
         if integration is None or integration.integration_type != "AWS_PROXY" or target is None:
-            return message(500, "Internal server error")  # the local cloud invokes Lambda proxies only
+            LOG.warning(
+                "%s %s: the local cloud invokes Lambda proxy integrations (AWS_PROXY) only, not %s",
+                method,
+                template,
+                getattr(integration, "integration_type", "no integration"),
+            )
+            return message(500, "Internal server error")
         event = proxy_event(
             method=method,
             resource=template,
