@@ -19,6 +19,7 @@ The divergences the patches fix are listed in ``docs/local-cloud.md``.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ class MotoChanged(RuntimeError):
     """moto is not the version the patches were written against, or lacks what one replaces."""
 
 
-class ResourceModel:
+class ResourceModel(ABC):
     """What moto's CloudFormation asks of a resource model besides create, delete, ``Ref``
     (``physical_resource_id``) and ``Fn::GetAtt`` (``get_cfn_attribute``): its type, its attributes,
     and an update, which is a replacement when :meth:`replaced_by` says so (a property whose change
@@ -64,18 +65,20 @@ class ResourceModel:
         """Whether these new properties require a replacement: by default none does."""
         return False
 
+    @abstractmethod
     def update(self, properties: dict[str, Any], account_id: str, region_name: str) -> None:
         """Take the new properties in place (the same physical id)."""
-        raise NotImplementedError(f"{self.TYPE} has no update in place")
 
+    @abstractmethod
     def delete(self, account_id: str, region_name: str) -> None:
-        raise NotImplementedError(f"{self.TYPE} has no delete")
+        """Delete the resource, as its stack's deletion or replacement does."""
 
     @classmethod
+    @abstractmethod
     def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
     ) -> Any:
-        raise NotImplementedError(f"{cls.TYPE} has no create")
+        """Create the resource from its template entry; the answer is the model CloudFormation keeps."""
 
     @classmethod
     def update_from_cloudformation_json(
