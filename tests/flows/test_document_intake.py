@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,12 @@ def test_a_doubtful_run_waits_for_a_person_who_approves(
     execution = execution_of(cloud, app, event_id, flow="document_intake")
     # When the flow asks for a review, and a reviewer approves it
     review_id = pending_review(cloud, app, event_id)
+    # request_review stores the review before it puts review.requested: wait for the event too
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not of_type(
+        drained(cloud, bus_events), "review.requested", event_id
+    ):
+        time.sleep(0.2)
     [requested] = of_type(drained(cloud, bus_events), "review.requested", event_id)
     assert requested["detail"]["review_id"] == review_id
     assert "task_token" not in json.dumps(requested)
