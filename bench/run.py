@@ -105,6 +105,13 @@ def floor(definition: str, flows: int) -> tuple[list[float], float]:
 
     LambdaSimpleBackend.invoke = no_op
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    # moto alone cannot run the flow (no JSONata evaluator, to begin with): the floor runs it with
+    # the local cloud's Step Functions semantics, and nothing else of the local cloud
+    from localcloud.patches import Patches
+    from localcloud.patches.stepfunctions import install_semantics
+
+    patches = Patches()
+    install_semantics(patches)
     try:
         with mock_aws(config=config):
             iam = boto3.client("iam", region_name="us-east-1")
@@ -121,10 +128,23 @@ def floor(definition: str, flows: int) -> tuple[list[float], float]:
                         .create_event_bus(Name="floor")["EventBusArn"]
                         .rsplit("/", 1)[-1]
                     )
-                elif name == "WorkQueue":
+                elif name in ("WorkQueue", "ParkedRuns"):
                     bound[name] = boto3.client("sqs", region_name="us-east-1").create_queue(
-                        QueueName="floor"
+                        QueueName=f"floor-{name}"
                     )["QueueUrl"]
+                elif name == "StateTable":
+                    bound[name] = boto3.client("dynamodb", region_name="us-east-1").create_table(
+                        TableName="floor",
+                        KeySchema=[
+                            {"AttributeName": "pk", "KeyType": "HASH"},
+                            {"AttributeName": "sk", "KeyType": "RANGE"},
+                        ],
+                        AttributeDefinitions=[
+                            {"AttributeName": "pk", "AttributeType": "S"},
+                            {"AttributeName": "sk", "AttributeType": "S"},
+                        ],
+                        BillingMode="PAY_PER_REQUEST",
+                    )["TableDescription"]["TableName"]
                 else:
                     bound[name] = lam.create_function(
                         FunctionName=f"floor-{name}",
@@ -161,10 +181,13 @@ def floor(definition: str, flows: int) -> tuple[list[float], float]:
             failed = [sfn.describe_execution(executionArn=a) for a in arns]
             failed = [f for f in failed if f["status"] != "SUCCEEDED"]
             if failed:
-                raise SystemExit(f"floor: {len(failed)} executions did not succeed: {failed[0].get('cause')}")
+                events = sfn.get_execution_history(executionArn=failed[0]["executionArn"])["events"]
+                why = next((e for e in events if e["type"].endswith("Failed")), events[-1])
+                raise SystemExit(f"floor: {len(failed)} executions did not succeed; the first: {why}")
             return latencies, throughput
     finally:
         LambdaSimpleBackend.invoke = original
+        patches.restore()
 
 
 def _substitutions(definition: str) -> list[str]:

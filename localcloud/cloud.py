@@ -115,6 +115,7 @@ class LocalCloud:
         self.model = LocalModel(script_file=Path(model_script) if model_script else None, faults=self.faults)
         self._traced: set[str] = set()
         self._patches: patches.Patches | None = None
+        self._sessions = threading.local()
 
     # --- lifecycle -----------------------------------------------------
     def start(self) -> LocalCloud:
@@ -226,11 +227,19 @@ class LocalCloud:
         }
 
     # --- clients -------------------------------------------------------
+    def _session(self) -> boto3.session.Session:
+        """This thread's session: a session is not thread-safe, and one kept keeps the service
+        models it has loaded (a new session per client reloaded them, a tenth of a burst's CPU)."""
+        session: boto3.session.Session | None = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = boto3.session.Session()
+        return session
+
     def client(self, service: str, config: Config | None = None) -> Any:
-        """A boto3 client of the local cloud (fake credentials, loopback endpoint)."""
+        """A new boto3 client of the local cloud (fake credentials, loopback endpoint)."""
         if not self.endpoint:
             raise LocalCloudError("start the local cloud before asking for a client")
-        return boto3.session.Session().client(
+        return self._session().client(
             service,
             region_name=self.region,
             endpoint_url=self.endpoint,

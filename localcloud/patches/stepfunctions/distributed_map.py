@@ -73,6 +73,7 @@ from __future__ import annotations
 import base64
 import copy
 import csv
+import functools
 import gzip
 import io
 import json
@@ -91,6 +92,7 @@ if TYPE_CHECKING:
     from localcloud.patches import Patches
 
 MARKER = "localcloud:distributed-map:"  # begins the Comment moto sees on a Distributed Map state
+PARSED_DEFINITIONS_KEPT = 64  # the definitions kept parsed, of those run last
 MAX_CHILDREN = 10_000  # AWS: up to 10,000 child workflow executions at once when MaxConcurrency is 0
 MAX_BATCH_BYTES = 256 * 1024  # AWS: MaxInputBytesPerBatch is at most 256 KiB, the default
 CSV_DELIMITERS = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
@@ -1067,16 +1069,14 @@ def _run_distributed_maps(patches: Patches, cloud: LocalCloud, runs: MapRuns) ->
 
 def _parse_without_distributed_fields(patches: Patches) -> None:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
-    def own_scopes(self: Any, *args: Any, **kwargs: Any) -> None:
-        super(Preprocessor, self).__init__(*args, **kwargs)
-        self._query_language_per_scope = []  # moto's is one class-level list for every parse
-
-    patches.replace(Preprocessor, "__init__", own_scopes)
     parse = AmazonStateLanguageParser.parse
 
+    @functools.lru_cache(maxsize=PARSED_DEFINITIONS_KEPT)
     def parse_definition(definition: str) -> Any:
+        """moto parses and preprocesses the whole definition at every execution start, half of a
+        burst's CPU; each definition is parsed once. Its components are shared by its executions:
+        they keep no state of a run (each run's is in its Environment), and nothing writes to them."""
         return parse(rewrite_definition(definition) or definition)
 
     patches.replace(AmazonStateLanguageParser, "parse", staticmethod(parse_definition))

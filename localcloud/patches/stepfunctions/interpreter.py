@@ -10,18 +10,25 @@ API reference): "output: The JSON output of the task"; "InvalidOutput: The provi
 output data is not valid."
 
 Traces: a Lambda Task passes the state's trace header to the function it invokes.
+
+The service integrations reach the local endpoint with one kept client per service.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from typing import TYPE_CHECKING, Any
+
+import boto3
 
 from localcloud import traces
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
     from localcloud.patches import Patches
+
+CLIENT_POOL_CONNECTIONS = 100  # the connections each kept client holds open to the local endpoint
 
 
 def _task_token_per_attempt(patches: Patches) -> None:
@@ -48,11 +55,65 @@ def _task_token_per_attempt(patches: Patches) -> None:
     patches.replace(StateTaskServiceCallback, "_eval_execution", eval_execution)
 
 
-def _lambda_trace_header(patches: Patches, cloud: LocalCloud) -> None:
+def _service_clients(patches: Patches, cloud: LocalCloud) -> None:
+    """The interpreter's service integrations call the local endpoint with one client per service.
+
+    moto makes a new boto3 client for every Task it runs (a tenth of a burst's CPU); the local
+    cloud keeps one per service and region, as thread-safe as a client is, with a connection pool
+    as wide as the executions that call it at once. A Lambda Task passes its state's trace header.
+    """
+    import sys
+
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_factory,  # noqa: F401 - imports every integration, each naming the function
+    )
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    from localcloud.cloud import FAKE_CREDENTIALS
+
+    make = boto_client.boto_client_for
+    kept: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+    config = Config(
+        parameter_validation=False,
+        retries={"max_attempts": 0, "total_max_attempts": 1},  # moto's: the Task's Retry retries
+        connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        max_pool_connections=CLIENT_POOL_CONNECTIONS,
+    )
+
+    def send_trace_header(request: Any, **_: Any) -> None:
+        header = traces.current_header.get()
+        if header:
+            request.headers["X-Amzn-Trace-Id"] = header
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            client = kept.get((region, service))
+            if client is None:
+                client = boto3.session.Session().client(
+                    service,
+                    region_name=region,
+                    endpoint_url=cloud.endpoint,
+                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    config=config,
+                )
+                client.meta.events.register(f"before-send.{service}.*", send_trace_header)
+                kept[(region, service)] = client
+            return client
+
+    # the integrations' modules import the function by name: each one's is replaced, and the source's
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is make:
+            patches.replace(module, "boto_client_for", boto_client_for)
+    if boto_client.boto_client_for is make:
+        patches.replace(boto_client, "boto_client_for", boto_client_for)
 
     execute_lambda = lambda_eval_utils.execute_lambda_function_integration
-    client_for = lambda_eval_utils.boto_client_for
 
     def execute_lambda_function_integration(env: Any, *args: Any, **kwargs: Any) -> Any:
         context = env.states.context_object.context_object_data
@@ -67,20 +128,9 @@ def _lambda_trace_header(patches: Patches, cloud: LocalCloud) -> None:
         finally:
             traces.current_header.reset(token)
 
-    def boto_client_for(*args: Any, **kwargs: Any) -> Any:
-        client = client_for(*args, **kwargs)
-        trace_header = traces.current_header.get()
-        if trace_header:
-            client.meta.events.register(
-                "before-send.lambda.Invoke",
-                lambda request, **_: request.headers.__setitem__("X-Amzn-Trace-Id", trace_header),
-            )
-        return client
-
     patches.replace(
         lambda_eval_utils, "execute_lambda_function_integration", execute_lambda_function_integration
     )
-    patches.replace(lambda_eval_utils, "boto_client_for", boto_client_for)
 
 
 def _json_task_output(patches: Patches) -> None:
@@ -107,4 +157,4 @@ def _json_task_output(patches: Patches) -> None:
 def install(patches: Patches, cloud: LocalCloud) -> None:
     _task_token_per_attempt(patches)
     _json_task_output(patches)
-    _lambda_trace_header(patches, cloud)
+    _service_clients(patches, cloud)

@@ -237,6 +237,19 @@ def _variables_within_limits(patches: Patches) -> None:
     patches.replace(AssignDecl, "_eval_body", eval_body)
 
 
+def _query_language_per_parse(patches: Patches) -> None:
+    """Each parse keeps its own stack of query-language scopes; moto's is one class-level list
+    that every parse (of every definition, in every thread) pushed to, so a JSONPath state
+    could be read as JSONata, or the reverse."""
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    def own_scopes(self: Any, *args: Any, **kwargs: Any) -> None:
+        super(Preprocessor, self).__init__(*args, **kwargs)
+        self._query_language_per_scope = []
+
+    patches.replace(Preprocessor, "__init__", own_scopes)
+
+
 def install(patches: Patches, cloud: LocalCloud) -> None:
     from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -299,3 +312,4 @@ def install(patches: Patches, cloud: LocalCloud) -> None:
     patches.replace(string_expression.StringVariableSample, "_eval_body", eval_variable_sample)
     patches.replace(VariableStore, "get_assigned_variables", assigned_variables)
     _variables_within_limits(patches)
+    _query_language_per_parse(patches)
