@@ -84,7 +84,11 @@ def run_context(request: StepInput, tenant: str) -> RunContext:
 
 @cache
 def _persistence() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=settings().state_table_name, key_attr="pk", sort_key_attr="sk")
+    """Powertools' DynamoDB layer, whose completion also writes the step's last ledger transaction
+    (:class:`~aiflows_runtime.state.idempotency.StepRecords`)."""
+    from aiflows_runtime.state.idempotency import StepRecords
+
+    return StepRecords(table_name=settings().state_table_name, key_attr="pk", sort_key_attr="sk")
 
 
 _configs: list[IdempotencyConfig] = []

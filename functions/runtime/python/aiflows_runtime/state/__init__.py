@@ -4,6 +4,8 @@
   ``Reviews``, ``AuditTrail``, ``Checkpoints``) and their values;
 - :mod:`.breaker`: the circuit breaker's rules, over any ``BreakerStore``;
 - :mod:`.dynamodb`: one adapter per interface on the stack's state table;
+- :mod:`.idempotency`: Powertools' idempotency records, completed in the transaction that
+  writes the step's last ledger line (imported where it is built: it loads Powertools);
 - :mod:`.memory`: one in-memory fake per interface, for unit tests;
 - :mod:`.keys`: the table's key schema, the one place a key is spelled;
 - :mod:`.items`: items to and from DynamoDB's form, by boto3's serializers.

@@ -3,6 +3,14 @@
 Each takes the table's name and an optional boto3 DynamoDB client (a test's, a
 handler's shared one). Keys come from :mod:`.keys`, attribute values from boto3's
 serializers (:mod:`.items`).
+
+Inside an idempotent step (:mod:`.idempotency`: from the claim of its record to its
+completion), a model call's settling transaction waits: it is written in the transaction
+that completes (or, when the step raised, deletes) the step's idempotency record, one
+request instead of two. It waits only while the function sends nothing: the adapters' next
+request of any kind, a read included, writes it first (:func:`flush_deferred`), so a hold,
+another call's read, a checkpoint of long work never go out before the line of a call the
+model answered.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, fields
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from aiflows_runtime.contracts import ReviewDecision
@@ -60,11 +69,115 @@ def dynamodb_client(client: Any = None) -> Any:
     return shared("dynamodb")
 
 
+def transact(client: Any, actions: list[dict[str, Any]]) -> None:
+    """One transaction of ``actions`` (each naming its table); :class:`TransactionRefused` names
+    which condition failed.
+
+    A transaction cancelled by a conflict with another one on the same items
+    (``TransactionConflict``) is tried again, with jittered backoff, as DynamoDB
+    advises; its conditions are evaluated anew each time.
+    """
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            client.transact_write_items(TransactItems=actions)
+            return
+        except Exception as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = (getattr(exc, "response", {}) or {}).get("CancellationReasons") or []
+            codes = [r.get("Code") for r in reasons]
+            failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
+            if failed:
+                raise TransactionRefused(failed) from exc
+            if "TransactionConflict" not in codes:
+                raise
+            if attempt == TRANSACTION_ATTEMPTS - 1:
+                raise TransactionKeptConflicting(TRANSACTION_ATTEMPTS) from exc
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
+
+
+def write_paid(client: Any, actions: list[dict[str, Any]]) -> None:
+    """``actions`` in one transaction; if it keeps meeting conflicting ones, one by one, in order.
+
+    For writes that follow a paid model call (its line first): single-item writes never
+    conflict that way, and the line must not be lost. What is given up then is only that a
+    crash between two of them leaves the line without its share of the total.
+    """
+    try:
+        transact(client, actions)
+    except TransactionKeptConflicting:
+        _one_by_one(client, actions)
+
+
+def _one_by_one(client: Any, actions: list[dict[str, Any]]) -> None:
+    for action in actions:
+        (kind, request), *_ = action.items()
+        {"Put": client.put_item, "Update": client.update_item, "Delete": client.delete_item}[kind](**request)
+
+
+# --- writes a step defers to the completion of its idempotency record ---------------------
+@dataclass
+class _Step:
+    client: Any = None  # the client of the adapter whose writes wait
+    waiting: list[dict[str, Any]] | None = None  # transaction actions, each naming its table
+
+
+# One per execution context: a Lambda runs one invocation at a time; a thread starts with none.
+_STEP: ContextVar[_Step | None] = ContextVar("aiflows_step", default=None)
+
+
+def begin_step() -> None:
+    """The step's idempotency record is claimed: from now, a settling transaction may wait."""
+    flush_deferred()  # what a step that ended without completing or deleting its record left
+    _STEP.set(_Step())
+
+
+def end_step() -> list[dict[str, Any]]:
+    """The step's body ended: the writes that waited (for the transaction that completes or
+    deletes its record), and no step open any more."""
+    step = _STEP.get()
+    _STEP.set(None)
+    return list(step.waiting or []) if step is not None else []
+
+
+def flush_deferred() -> None:
+    """Write what waits, now (the step stays open): before any other request of the adapters."""
+    step = _STEP.get()
+    if step is None or not step.waiting:
+        return
+    waiting, step.waiting = step.waiting, None
+    try:
+        transact(step.client, waiting)
+    except TransactionKeptConflicting:
+        _one_by_one(step.client, waiting)  # if this fails, some are written: never tried again
+    except TransactionRefused:
+        raise
+    except Exception:
+        step.waiting = waiting  # a transaction is all or none: the step's end tries it again
+        raise
+
+
+def _defer(client: Any, actions: list[dict[str, Any]]) -> bool:
+    """Let ``actions`` wait for the step's end, when a step is open; False when none is."""
+    step = _STEP.get()
+    if step is None:
+        return False
+    flush_deferred()  # at most one settling transaction waits: the step's last
+    step.client, step.waiting = client, actions
+    return True
+
+
 class _Table:
     def __init__(self, table_name: str, client: Any = None, clock: Clock = time.time) -> None:
         self._table = table_name
-        self._ddb = dynamodb_client(client)
+        self._client = dynamodb_client(client)
         self._clock = clock
+
+    @property
+    def _ddb(self) -> Any:
+        """The client, once what waits is written: no request goes out before a paid call's line."""
+        flush_deferred()
+        return self._client
 
     def _get(self, key: keys.Key, consistent: bool = True) -> dict[str, Any] | None:
         item = self._ddb.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=consistent).get(
@@ -77,32 +190,13 @@ class _Table:
             for item in page["Items"]:
                 yield from_item(item)
 
-    def _transact(self, *actions: dict[str, Any]) -> None:
-        """One transaction; :class:`TransactionRefused` names which condition failed.
+    def _named(self, *actions: dict[str, Any]) -> list[dict[str, Any]]:
+        """Transaction actions, each naming this table."""
+        return [{kind: {**request, "TableName": self._table}} for a in actions for kind, request in a.items()]
 
-        A transaction cancelled by a conflict with another one on the same items
-        (``TransactionConflict``) is tried again, with jittered backoff, as DynamoDB
-        advises; its conditions are evaluated anew each time.
-        """
-        for action in actions:
-            next(iter(action.values()))["TableName"] = self._table
-        for attempt in range(TRANSACTION_ATTEMPTS):
-            try:
-                self._ddb.transact_write_items(TransactItems=list(actions))
-                return
-            except Exception as exc:
-                if error_code(exc) != "TransactionCanceledException":
-                    raise
-                reasons = (getattr(exc, "response", {}) or {}).get("CancellationReasons") or []
-                codes = [r.get("Code") for r in reasons]
-                failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
-                if failed:
-                    raise TransactionRefused(failed) from exc
-                if "TransactionConflict" not in codes:
-                    raise
-                if attempt == TRANSACTION_ATTEMPTS - 1:
-                    raise TransactionKeptConflicting(TRANSACTION_ATTEMPTS) from exc
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
+    def _transact(self, *actions: dict[str, Any]) -> None:
+        """One transaction on this table (:func:`transact`)."""
+        transact(self._ddb, self._named(*actions))
 
 
 class TransactionKeptConflicting(Exception):
@@ -172,7 +266,7 @@ class DynamoDBCache(_Table):
         self._ddb.put_item(TableName=self._table, Item=self._item(key, answer))
 
     def _shares_table(self, other: object) -> bool:
-        return isinstance(other, _Table) and other._table == self._table and other._ddb is self._ddb
+        return isinstance(other, _Table) and other._table == self._table and other._client is self._client
 
     def get_with_breaker(
         self, key: str, model: str, breakers: BreakerStore
@@ -243,11 +337,9 @@ class DynamoDBLedger(_Table):
         """The call's line and the run's total, in one transaction; ``also``: one more Put in it
         (the call's cached answer, :meth:`DynamoDBCache.put_settling`).
 
-        A transaction that keeps meeting conflicting ones (every attempt cancelled with
-        ``TransactionConflict``) is written as its writes one by one, the line first: the call was
-        paid for, and its line must not be lost. Single-item writes never conflict that
-        way; what is given up is only that a crash between the two leaves the line
-        without its share of the total.
+        Inside an idempotent step it waits for the step's end (:func:`begin_step`), or for the
+        adapters' next request, whichever comes first. A transaction that keeps meeting
+        conflicting ones is written as its writes one by one, the line first (:func:`write_paid`).
         """
         now = self._clock()
         key = keys.run_call(hold.correlation_id, now, next(_SEQUENCE), entry.capability, uuid.uuid4().hex[:8])
@@ -267,14 +359,9 @@ class DynamoDBLedger(_Table):
                 }
             ),
         }
-        extra = [{"Put": dict(also)}] if also else []
-        try:
-            self._transact({"Put": line}, {"Update": total}, *extra)
-        except TransactionKeptConflicting:
-            self._ddb.put_item(**{**line, "TableName": self._table})
-            self._ddb.update_item(**{**total, "TableName": self._table})
-            if also:
-                self._ddb.put_item(**{**also, "TableName": self._table})
+        actions = self._named({"Put": line}, {"Update": total}, *([{"Put": dict(also)}] if also else []))
+        if not _defer(self._client, actions):
+            write_paid(self._ddb, actions)
 
     def release(self, hold: Hold) -> None:
         if hold.amount_usd <= 0:

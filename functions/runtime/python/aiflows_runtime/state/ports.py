@@ -134,6 +134,11 @@ class Ledger(Protocol):
     call is then :meth:`settle`-d (its entry and the total move in one transaction)
     or :meth:`release`-d. A hold whose function died stays set aside: the run can
     spend less than its budget, never more.
+
+    The DynamoDB adapter may write a settle later than it is called, never out of order:
+    inside an idempotent step it joins the transaction that completes the step's record,
+    unless any other request of the state adapters comes first (:mod:`.dynamodb`). Until it
+    is written, the call's hold stays set aside in the total.
     """
 
     def hold(self, correlation_id: str, amount_usd: float, budget_usd: float | None) -> Hold:
@@ -149,7 +154,7 @@ class Ledger(Protocol):
         ...
 
     def record(self, correlation_id: str, entry: LedgerEntry) -> None:
-        """An entry with no hold (a cached answer costs nothing)."""
+        """An entry with no hold (a cached answer costs nothing): a settle of a hold of 0."""
         ...
 
     def record_guard(self, correlation_id: str, record: GuardRecord) -> None: ...

@@ -1,0 +1,366 @@
+"""A model-calling step's last ledger write joins the completion of its idempotency record.
+
+The gateway on the DynamoDB adapters over moto, inside Powertools' ``idempotent_function`` on the
+runtime's persistence layer (``StepRecords``): the requests each path sends, what a failure and a
+crash leave in the ledger, and the order of the writes when the step goes on after its call.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from moto import mock_aws
+
+from aiflows.testing import state_table_like_the_stacks
+from aiflows_runtime.policies import routing_policy
+from aiflows_runtime.state import (
+    DynamoDBBreakerStore,
+    DynamoDBCache,
+    DynamoDBCheckpoints,
+    DynamoDBLedger,
+    keys,
+)
+from aiflows_runtime.state.dynamodb import begin_step, end_step
+from aiflows_runtime.state.idempotency import StepRecords
+from bench.requests import IDEMPOTENCY, RequestCounter
+from localcloud.model import LocalModel
+from tests.unit.conftest import Clock
+from tests.unit.test_gateway import ROUTE, Harness, ask, make
+
+BUDGET = 0.05
+
+
+class Context:
+    """The part of the Lambda context idempotency reads: the time left, for the in-progress expiry."""
+
+    def __init__(self, remaining_ms: int = 30_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class Crash(BaseException):
+    """The execution environment dies: nothing runs after it (Powertools catches only Exception)."""
+
+
+@dataclass
+class Step:
+    harness: Harness
+    ddb: Any
+    table: str
+    requests: RequestCounter
+    records: StepRecords
+    context: Context
+
+    def step(self, body: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        """``body`` as a capability's idempotent step, its record in the state table."""
+        config = IdempotencyConfig(raise_on_no_idempotency_key=True, expires_after_seconds=3600)
+        config.register_lambda_context(self.context)
+        return idempotent_function(
+            data_keyword_argument="request",
+            persistence_store=self.records,
+            config=config,
+            key_prefix=keys.idempotency_prefix("classify"),
+        )(body)
+
+    def classify(self, then: Callable[[], None] = lambda: None) -> Callable[..., dict[str, Any]]:
+        """A classify step: one ask of the gateway, then ``then`` (what the step does after its call)."""
+
+        def body(request: dict[str, Any]) -> dict[str, Any]:
+            answer = ask(self.harness, request["text"], request["run"], budget=BUDGET)
+            then()
+            return {"label": answer.value.label, "cache_hit": answer.cache_hit}
+
+        return self.step(body)
+
+    def sent(self) -> list[tuple[str, str]]:
+        """The DynamoDB requests sent since the last look, each with its label (idempotency's or not)."""
+        return [(s.operation, s.label) for s in self.requests.take() if s.service == "dynamodb"]
+
+    @property
+    def ledger(self) -> DynamoDBLedger:
+        return DynamoDBLedger(self.table, client=self.ddb)
+
+    def lines(self, run: str) -> list[Any]:
+        """The run's ledger lines, as another process reads them (in this one, a read of the
+        adapters would first write what waits)."""
+        return contextvars.Context().run(self.ledger.entries, run)
+
+    def record(self, text: str, run: str) -> dict[str, Any] | None:
+        key = self.records._get_hashed_idempotency_key({"text": text, "run": run})
+        found = self.ddb.get_item(
+            TableName=self.table, Key=self.records._get_key(key), ConsistentRead=True
+        ).get("Item")
+        return dict(found) if found else None
+
+
+@pytest.fixture
+def on_a_step(model: LocalModel, clock: Clock) -> Iterator[Step]:
+    warnings.filterwarnings("ignore", message=".*dimension.*")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        own = boto3.client("dynamodb", region_name="us-east-1")  # Powertools' own, as in a function
+        table = state_table_like_the_stacks(ddb, "state")
+        ttl = routing_policy().gateway.cache_ttl_seconds
+        harness = make(
+            model,
+            clock,
+            breakers=DynamoDBBreakerStore(table, client=ddb),
+            cache=DynamoDBCache(table, ttl, client=ddb, clock=clock),
+            ledger=DynamoDBLedger(table, client=ddb, clock=clock),
+        )
+        counter = RequestCounter().attach(ddb.meta.events)
+        counter.attach(own.meta.events, IDEMPOTENCY)
+        records = StepRecords(table_name=table, key_attr="pk", sort_key_attr="sk", boto3_client=own)
+        yield Step(harness, ddb, table, counter, records, Context())
+        end_step()  # no step left open for the next test
+
+
+IDEM, OWN = IDEMPOTENCY, ""  # the labels: idempotency's requests, the gateway's
+
+
+def test_an_uncached_call_completes_its_record_and_writes_its_line_in_one_transaction(
+    on_a_step: Step, model: LocalModel
+) -> None:
+    assert ROUTE is not None and ROUTE.cacheable
+    classify = on_a_step.classify()
+    # When a step with a budget asks a cacheable route for the first time
+    result = classify(request={"text": "Invoice, one transaction", "run": "run-1"})
+    # Then: the claim; breaker + answer in one read; the hold; line + total + answer + completion
+    assert on_a_step.sent() == [
+        ("PutItem", IDEM),
+        ("BatchGetItem", OWN),
+        ("UpdateItem", OWN),
+        ("TransactWriteItems", IDEM),
+    ]
+    [line] = on_a_step.ledger.entries("run-1")
+    total = on_a_step.ledger.total("run-1")
+    assert (total.calls, total.cost_usd, total.committed_usd) == (
+        1,
+        line.cost_usd,
+        pytest.approx(line.cost_usd),
+    )
+    record = on_a_step.record("Invoice, one transaction", "run-1")
+    assert record is not None and record["status"] == {"S": "COMPLETED"}
+    # And the same input again is answered by its record alone: no model call, no second line
+    on_a_step.sent()
+    assert classify(request={"text": "Invoice, one transaction", "run": "run-1"}) == result
+    assert on_a_step.sent() == [("PutItem", IDEM)]
+    assert len(model.calls) == 1 and len(on_a_step.ledger.entries("run-1")) == 1
+
+
+def test_a_cached_call_sends_one_request_of_its_own_and_its_line_rides_on_the_completion(
+    on_a_step: Step, model: LocalModel
+) -> None:
+    classify = on_a_step.classify()
+    classify(request={"text": "Invoice, cached", "run": "run-1"})
+    on_a_step.sent()
+    # When another run asks the same
+    result = classify(request={"text": "Invoice, cached", "run": "run-2"})
+    # Then the cache answered: the gateway's one read, and the hit's line in the completion's transaction
+    assert result["cache_hit"] is True
+    assert on_a_step.sent() == [("PutItem", IDEM), ("BatchGetItem", OWN), ("TransactWriteItems", IDEM)]
+    [hit] = on_a_step.ledger.entries("run-2")
+    assert (hit.cache_hit, hit.cost_usd) == (True, 0.0)
+    assert on_a_step.ledger.total("run-2").calls == 1
+    assert len(model.calls) == 1
+
+
+def test_a_step_that_fails_after_its_call_deletes_its_record_and_keeps_the_line(
+    on_a_step: Step, model: LocalModel
+) -> None:
+    class Refused(Exception):
+        pass
+
+    def refuse() -> None:
+        raise Refused("the capability's logic refused the answer")
+
+    failing = on_a_step.classify(then=refuse)
+    # When the step raises after the model answered
+    with pytest.raises(Refused):
+        failing(request={"text": "Invoice, refused", "run": "run-f"})
+    # Then the record's deletion and the paid call's line went in one transaction
+    assert on_a_step.sent()[-1] == ("TransactWriteItems", IDEM)
+    assert on_a_step.record("Invoice, refused", "run-f") is None
+    [line] = on_a_step.ledger.entries("run-f")
+    assert line.cost_usd > 0 and not line.cache_hit
+    # And a retry runs the step again: the answer was cached with the line, so nothing is paid twice
+    assert on_a_step.classify()(request={"text": "Invoice, refused", "run": "run-f"})["cache_hit"] is True
+    assert [e.cache_hit for e in on_a_step.ledger.entries("run-f")] == [False, True]
+    assert len(model.calls) == 1
+
+
+def test_a_crash_between_the_call_and_the_completion_loses_the_line_never_the_hold(
+    on_a_step: Step, model: LocalModel
+) -> None:
+    def die() -> None:
+        raise Crash
+
+    # Given an environment that dies after the model answered, before the function returned
+    # (its own context: what it kept in memory dies with it; 0 ms left, so its claim expires at once)
+    on_a_step.context.remaining_ms = 0
+    with pytest.raises(Crash):
+        contextvars.copy_context().run(
+            on_a_step.classify(then=die), request={"text": "Invoice, crash", "run": "run-c"}
+        )
+    # Then the answered call has no line, and its hold (the worst case) stays set aside
+    assert on_a_step.ledger.entries("run-c") == []
+    held = on_a_step.ledger.total("run-c")
+    assert (held.calls, held.cost_usd) == (0, 0) and held.committed_usd > 0
+    record = on_a_step.record("Invoice, crash", "run-c")
+    assert record is not None and record["status"] == {"S": "INPROGRESS"}
+    # When the step is retried once its claim has expired
+    on_a_step.context.remaining_ms = 30_000
+    on_a_step.classify()(request={"text": "Invoice, crash", "run": "run-c"})
+    # Then the call is made again and counted once; the dead hold only makes the budget stricter
+    [line] = on_a_step.ledger.entries("run-c")
+    total = on_a_step.ledger.total("run-c")
+    assert len(model.calls) == 2
+    assert (total.calls, total.cost_usd) == (1, line.cost_usd)
+    assert total.committed_usd == pytest.approx(held.committed_usd + line.cost_usd)
+
+
+def test_a_step_left_open_in_a_living_environment_writes_its_line_at_the_next_claim(
+    on_a_step: Step,
+) -> None:
+    def stop() -> None:
+        raise Crash
+
+    # Given a step whose function stopped past Powertools (no completion, no deletion), its process alive
+    on_a_step.context.remaining_ms = 60_000
+    with pytest.raises(Crash):
+        on_a_step.classify(then=stop)(request={"text": "Invoice, stopped", "run": "run-s"})
+    assert on_a_step.lines("run-s") == []
+    # When the next invocation of the environment claims its own record
+    with pytest.raises(IdempotencyAlreadyInProgressError):
+        on_a_step.classify()(request={"text": "Invoice, stopped", "run": "run-s"})
+    # Then what the stopped step left was written first: the paid call has its line
+    assert len(on_a_step.ledger.entries("run-s")) == 1
+
+
+def test_a_step_that_goes_on_after_its_call_writes_the_line_before_anything_else(
+    on_a_step: Step, clock: Clock
+) -> None:
+    checkpoints = DynamoDBCheckpoints(on_a_step.table, client=on_a_step.ddb, clock=clock)
+
+    def checkpoint() -> None:
+        checkpoints.save("work-1", 1, {"summary": "done"})
+
+    # When a step checkpoints its work after the call (the worker does, chunk by chunk)
+    on_a_step.classify(then=checkpoint)(request={"text": "Invoice, then a checkpoint", "run": "run-w"})
+    # Then the call's line went out first, in its own transaction, and the completion alone at the end
+    assert on_a_step.sent() == [
+        ("PutItem", IDEM),
+        ("BatchGetItem", OWN),
+        ("UpdateItem", OWN),
+        ("TransactWriteItems", OWN),
+        ("PutItem", OWN),
+        ("UpdateItem", IDEM),
+    ]
+    assert len(on_a_step.ledger.entries("run-w")) == 1
+
+
+def test_a_waiting_settle_keeps_the_calls_hold_set_aside_until_it_is_written(on_a_step: Step) -> None:
+    ledger = on_a_step.harness.ledger
+    # Given a step whose call settled (cost 0.01 for a hold of 0.3), its write waiting
+    begin_step()
+    hold = ledger.hold("run-b", 0.3, budget_usd=1.0)
+    on_a_step.sent()
+    ledger.settle(hold, entry_costing(0.01))
+    # Then nothing was sent; a sibling branch (another environment) still sees the hold set aside
+    assert on_a_step.sent() == []
+    assert contextvars.Context().run(ledger.total, "run-b").committed_usd == pytest.approx(0.3)
+    # And once the step's end writes it (here: alone), the total is the call's cost
+    waiting = end_step()
+    assert [next(iter(a)) for a in waiting] == ["Put", "Update"]
+    on_a_step.ddb.transact_write_items(TransactItems=waiting)
+    total = ledger.total("run-b")
+    assert (total.calls, total.committed_usd) == (1, pytest.approx(0.01))
+
+
+def entry_costing(cost: float) -> Any:
+    from aiflows_runtime.state import LedgerEntry
+
+    return LedgerEntry("classify", "m", "classify/v1", "p1", 10, 10, 1.0, cost, False, "ok", "f", "acme")
+
+
+def test_a_completion_that_keeps_conflicting_is_written_one_by_one_the_line_first(
+    on_a_step: Step, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiflows_runtime.state.dynamodb import TRANSACTION_ATTEMPTS
+    from tests.unit.test_state import AlwaysConflicting
+
+    # Given idempotency's client, whose every transaction meets another one past the retries
+    monkeypatch.setattr("aiflows_runtime.state.dynamodb.time.sleep", lambda _seconds: None)
+    conflicting = AlwaysConflicting(on_a_step.records.client)
+    on_a_step.records.client = conflicting
+    # When a step's call settles and its function returns
+    on_a_step.classify()(request={"text": "Invoice, conflicting", "run": "run-x"})
+    # Then after each attempt was cancelled, every write was made on its own: line, total, answer, record
+    assert conflicting.transactions == TRANSACTION_ATTEMPTS
+    [line] = on_a_step.ledger.entries("run-x")
+    assert on_a_step.ledger.total("run-x").cost_usd == line.cost_usd
+    record = on_a_step.record("Invoice, conflicting", "run-x")
+    assert record is not None and record["status"] == {"S": "COMPLETED"}
+    assert on_a_step.classify()(request={"text": "Invoice, conflicting", "run": "run-y"})["cache_hit"] is True
+
+
+def test_a_waiting_write_that_could_not_go_out_early_goes_with_the_steps_end(on_a_step: Step) -> None:
+    from botocore.exceptions import ClientError
+
+    ledger = on_a_step.harness.ledger
+    begin_step()
+    ledger.settle(ledger.hold("run-t", 0.3, budget_usd=1.0), entry_costing(0.01))
+    # Given DynamoDB refusing the next transaction (throttled past botocore's retries)
+    real = on_a_step.ddb.transact_write_items
+
+    def throttled(**_: Any) -> None:
+        on_a_step.ddb.transact_write_items = real
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+        raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
+
+    on_a_step.ddb.transact_write_items = throttled
+    # When the step's next request would write it first, and fails
+    with pytest.raises(ClientError):
+        ledger.total("run-t")
+    # Then nothing was lost: the waiting write is still there for the step's end
+    waiting = end_step()
+    assert [next(iter(a)) for a in waiting] == ["Put", "Update"]
+    on_a_step.ddb.transact_write_items(TransactItems=waiting)
+    assert ledger.total("run-t").calls == 1
+
+
+def test_the_completion_in_the_transaction_is_the_update_powertools_makes() -> None:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+    class Capture:
+        def __init__(self) -> None:
+            self.sent: dict[str, Any] = {}
+
+        def update_item(self, **request: Any) -> None:
+            self.sent = request
+
+    # Given a completed record, as Powertools' save_success makes it
+    records = StepRecords(
+        table_name="state",
+        key_attr="pk",
+        sort_key_attr="sk",
+        boto3_client=boto3.client("dynamodb", region_name="us-east-1"),
+    )
+    record = DataRecord("idempotency#classify#abc", "COMPLETED", 1_900_000_000, response_data='{"a": 1}')
+    capture = Capture()
+    records.client = capture  # type: ignore[assignment]
+    # When Powertools' own layer writes it
+    DynamoDBPersistenceLayer._update_record(records, record)
+    # Then the runtime's transaction action is that same update (Powertools 3.x: checked on upgrade)
+    assert records._completion(record) == capture.sent
