@@ -65,7 +65,7 @@ SEMANTICS = (api, errors, paths, intrinsics, jsonata, integrations)
 
 def install_semantics(patches: Patches) -> None:
     for concern in SEMANTICS:
-        concern.install(patches, cloud=None)  # type: ignore[arg-type]
+        concern.install(patches, cloud=None)
 
 
 def install(patches: Patches, cloud: LocalCloud) -> None:
