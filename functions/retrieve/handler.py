@@ -12,7 +12,7 @@ from typing import Any
 
 from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import parse_input
-from aiflows_runtime.observability import capability_handler, tracer
+from aiflows_runtime.observability import capability_handler, trace_method
 from aiflows_runtime.settings import settings
 
 from . import logic
@@ -23,7 +23,7 @@ DOCUMENT_SUFFIXES = (".md", ".txt")
 
 
 @cache
-@tracer.capture_method(capture_response=False)
+@trace_method
 def index() -> logic.Bm25Index:
     config = settings()
     body = client("s3").get_object(Bucket=config.corpus_bucket, Key=config.corpus_key)["Body"].read()

@@ -38,7 +38,7 @@ from aiflows_runtime.bus import put_event
 from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import REVIEWS_SOURCE, ReviewDecided, ReviewDecision, SubjectRef
 from aiflows_runtime.feedback import FeedbackStore, changes
-from aiflows_runtime.observability import logger, metrics, record_pending_reviews, tracer
+from aiflows_runtime.observability import logger, metrics, record_pending_reviews, trace_handler
 from aiflows_runtime.reviews import (
     REVIEW_ID_PATTERN,
     AlreadyApproved,
@@ -347,7 +347,7 @@ def export() -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@trace_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="ReviewApiRequests", unit=MetricUnit.Count, value=1)

@@ -8,27 +8,27 @@ so a handler's import stays light) from the function's settings.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aiflows_runtime.clients import client
 from aiflows_runtime.contracts import Contract, ModelUse, StepInput, parse_answer
-from aiflows_runtime.gateway import ModelAnswer, ModelGateway, RunContext
 from aiflows_runtime.manifest import CapabilityManifest, ModelRoute, load_manifest
 from aiflows_runtime.observability import record_breaker_open, record_model_call
-from aiflows_runtime.policies import routing_policy
 from aiflows_runtime.prompts import PromptTemplate, load
 from aiflows_runtime.settings import settings
-from aiflows_runtime.state import CircuitBreaker, DynamoDBBreakerStore, DynamoDBCache, DynamoDBLedger, keys
+from aiflows_runtime.state import keys
+
+if TYPE_CHECKING:
+    # The gateway and idempotency load where they are built: a handler that calls no model
+    # imports no gateway (docs/capabilities.md#cold-start).
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+    from aiflows_runtime.gateway import ModelAnswer, ModelGateway, RunContext
 
 F = TypeVar("F", bound=Callable[..., Any])
 A = TypeVar("A", bound=Contract)
@@ -61,6 +61,10 @@ class Capability:
 
 @cache
 def gateway() -> ModelGateway:
+    from aiflows_runtime.gateway import ModelGateway
+    from aiflows_runtime.policies import routing_policy
+    from aiflows_runtime.state import CircuitBreaker, DynamoDBBreakerStore, DynamoDBCache, DynamoDBLedger
+
     policy = routing_policy()
     table = settings().state_table_name
     dynamodb = client("dynamodb")
@@ -77,6 +81,8 @@ def gateway() -> ModelGateway:
 
 
 def run_context(request: StepInput, tenant: str) -> RunContext:
+    from aiflows_runtime.gateway import RunContext
+
     return RunContext(
         correlation_id=request.correlation_id, flow=request.flow, tenant=tenant, budget_usd=request.budget_usd
     )
@@ -104,24 +110,43 @@ def idempotent_step(capability: str, key: str | None = None) -> Callable[[F], F]
     """
 
     def wrap(fn: F) -> F:
-        config = IdempotencyConfig(
-            event_key_jmespath=key or "",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=settings().idempotency_ttl_seconds,
-        )
-        _configs.append(config)
-        return idempotent_function(
-            data_keyword_argument="request",
-            persistence_store=_persistence(),
-            config=config,
-            key_prefix=keys.idempotency_prefix(capability),
-        )(fn)
+        @cache
+        def guarded() -> Callable[..., Any]:
+            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+            config = IdempotencyConfig(
+                event_key_jmespath=key or "",
+                raise_on_no_idempotency_key=True,
+                expires_after_seconds=settings().idempotency_ttl_seconds,
+            )
+            _configs.append(config)
+            guarded_fn: Callable[..., Any] = idempotent_function(
+                data_keyword_argument="request",
+                persistence_store=_persistence(),
+                config=config,
+                key_prefix=keys.idempotency_prefix(capability),
+            )(fn)
+            return guarded_fn
+
+        _steps.append(guarded)
+
+        @functools.wraps(fn)
+        def step(*args: Any, **kwargs: Any) -> Any:
+            return guarded()(*args, **kwargs)
+
+        return cast(F, step)
 
     return wrap
 
 
+# each idempotent step's guard, built at the first invocation (its DynamoDB client is not an import's)
+_steps: list[Callable[[], Callable[..., Any]]] = []
+
+
 def register_context(context: Any) -> None:
-    """Let idempotency see the remaining time of this invocation."""
+    """Let idempotency see the remaining time of this invocation (each step's guard built first)."""
+    for guarded in _steps:
+        guarded()
     for config in _configs:
         config.register_lambda_context(context)
 

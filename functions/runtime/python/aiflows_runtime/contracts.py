@@ -22,7 +22,9 @@ from aiflows_runtime.errors import InvalidInput, MalformedAnswer
 
 
 class Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: pydantic builds a contract's validator on its first use, so a handler's import
+    # does not build the contracts it never parses (docs/capabilities.md#cold-start).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ObjectRef(Contract):

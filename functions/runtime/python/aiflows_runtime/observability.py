@@ -6,7 +6,14 @@ and logs carry ids, names, scores, tokens and costs, never document content: the
 tracer does not record responses, and nothing here logs an event. The
 tracer annotates each trace with correlation_id, flow and capability, and each
 model call adds model_id and prompt_version. Tracing stays behind this module so
-that it can move from the X-Ray SDK to OpenTelemetry without touching a handler.
+that it can move from the X-Ray SDK to OpenTelemetry without touching a handler:
+handlers trace with :func:`capability_handler`, :func:`trace_handler` and
+:func:`trace_method`, never with the tracer itself.
+
+The tracer is built on the first traced call, not at import: building the powertools
+Tracer imports the X-Ray SDK and patches the AWS SDK, the largest part of a handler's
+cold start otherwise (docs/capabilities.md#cold-start). The SDK's patches act on
+botocore's and http.client's classes, so a client made earlier is traced too.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -29,10 +36,38 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "aiflows")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AiFlows")
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
 
 Handler = Callable[[dict[str, Any], Any], Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@functools.cache
+def _tracer() -> Tracer:
+    """The one powertools Tracer, built on first use: building it imports the X-Ray SDK."""
+    return Tracer(service=SERVICE)
+
+
+def _traced(fn: F, decorate: Callable[[Tracer, F], Callable[..., Any]]) -> F:
+    """``fn`` under the tracer's decorator, applied on the first call (when the tracer is built)."""
+    traced = functools.cache(lambda: decorate(_tracer(), fn))
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return traced()(*args, **kwargs)
+
+    return cast(F, call)
+
+
+def trace_handler(fn: F) -> F:
+    """A Lambda handler's subsegment (``## <name>``, with ``cold_start``); its response is not recorded."""
+    # A step's response holds document content (fields, summaries): it never goes to a trace.
+    return _traced(fn, lambda tracer, f: tracer.capture_lambda_handler(f, capture_response=False))
+
+
+def trace_method(fn: F) -> F:
+    """A subsegment (``## <name>``) around each call of a function; its result is not recorded."""
+    return _traced(fn, lambda tracer, f: tracer.capture_method(capture_response=False)(f))
 
 
 def capability_handler(capability: str) -> Callable[[Handler], Handler]:
@@ -43,6 +78,7 @@ def capability_handler(capability: str) -> Callable[[Handler], Handler]:
         def annotated(event: dict[str, Any], context: Any) -> Any:
             invocation.begin(context)
             run = event if isinstance(event, dict) else {}
+            tracer = _tracer()
             tracer.put_annotation("capability", capability)
             for key in ("correlation_id", "flow"):
                 if run.get(key):
@@ -60,8 +96,7 @@ def capability_handler(capability: str) -> Callable[[Handler], Handler]:
             return result
 
         return logger.inject_lambda_context(correlation_id_path="correlation_id", clear_state=True)(
-            # A step's response holds document content (fields, summaries): it never goes to a trace.
-            tracer.capture_lambda_handler(metrics.log_metrics(annotated), capture_response=False)
+            trace_handler(metrics.log_metrics(annotated))
         )
 
     return wrap
@@ -69,6 +104,7 @@ def capability_handler(capability: str) -> Callable[[Handler], Handler]:
 
 def record_model_call(run: RunContext, entry: LedgerEntry) -> None:
     """One model call: trace annotations and metadata, EMF metrics, a log line."""
+    tracer = _tracer()
     tracer.put_annotation("model_id", entry.model_id)
     tracer.put_annotation("prompt_version", entry.prompt_id)
     tracer.put_annotation("tenant", entry.tenant)
@@ -135,6 +171,7 @@ def _emit(values: dict[str, tuple[float, MetricUnit]], **dimensions: str) -> Non
 
 def record_guard(flow: str, stage: str, outcome: str, policy_version: str, kinds: list[str]) -> None:
     """A guard verdict: trace annotations (outcome, policy version), a metric, a log line."""
+    tracer = _tracer()
     tracer.put_annotation("guard_outcome", outcome)
     tracer.put_annotation("guard_policy", policy_version)
     tracer.put_metadata("guard", {"stage": stage, "outcome": outcome, "findings": kinds})

@@ -9,12 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+# boto3 loads on the first item a function reads or writes, not when it imports this (a cold start)
+@cache
+def _serializer() -> TypeSerializer:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
+
+
+@cache
+def _deserializer() -> TypeDeserializer:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
 
 
 def exact(value: float) -> Decimal:
@@ -46,12 +60,12 @@ def _plain(value: Any) -> Any:
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
     """A DynamoDB item (``{"name": {"S": ...}}``) of plain Python values; ``None`` values are left out."""
-    return {name: _serializer.serialize(_exact(v)) for name, v in values.items() if v is not None}
+    return {name: _serializer().serialize(_exact(v)) for name, v in values.items() if v is not None}
 
 
 def to_value(value: Any) -> dict[str, Any]:
     """One attribute value, e.g. for ``ExpressionAttributeValues``."""
-    return dict(_serializer.serialize(_exact(value)))
+    return dict(_serializer().serialize(_exact(value)))
 
 
 def values(named: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,4 +75,4 @@ def values(named: Mapping[str, Any]) -> dict[str, Any]:
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """Plain Python values of a DynamoDB item."""
-    return {name: _plain(_deserializer.deserialize(v)) for name, v in item.items()}
+    return {name: _plain(_deserializer().deserialize(v)) for name, v in item.items()}
