@@ -71,7 +71,13 @@ class PricingSettings(Section):
         default_factory=lambda: {"default path": dict[str, str]()},
         description="a name -> the state each Choice goes to on that path (its Default otherwise)",
     )
-    express_seconds: float = Field(default=2.0, gt=0, description="an Express run's duration")
+    express_seconds: float | None = Field(
+        default=None, gt=0, description="an Express run's duration, when not its path's Lambda time"
+    )
+    document_chars: int = Field(
+        default=4000, gt=0, description="the size of a run's document, for the tokens of its model calls"
+    )
+    map_items: int = Field(default=1, ge=1, description="the items each Map state processes in a run")
 
 
 class FlowManifest(Section):
