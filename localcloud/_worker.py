@@ -5,6 +5,11 @@ no script folder on ``sys.path``) and with the function's own environment, so ea
 function has its own ``os.environ`` and ``sys.modules``, as on Lambda. It imports
 only the standard library before the handler's module.
 
+Or the environment template (``environment_template.py``) forks it: a process started the
+same way, which has imported the heavy third-party packages every handler imports, gives
+the child the pipes, the environment and the folder, and calls :func:`main`. So this
+module does nothing at import, and :func:`main` reads only fds 0, 1 and 2 and ``os.environ``.
+
 Protocol, one JSON document per line:
 - the parent writes the init message ``{"paths": [...], "handler": "module.func"}``
   on stdin; the worker answers ``{"ready": true, "init_ms": ...}`` or
@@ -56,6 +61,7 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
 
 
 def main() -> None:
+    """Serve the init message and then the invocations on stdin, until stdin closes."""
     channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # handler prints go to the log stream, never into the protocol
     sys.stdout = os.fdopen(1, "w", buffering=1, encoding="utf-8", closefd=False)

@@ -9,6 +9,16 @@ variables, its code folder and layers on the import path, and a Lambda context.
 
 Each function has a pool of environments that grows up to its concurrency limit,
 as Lambda scales: a first call pays a real cold start, later calls reuse a warm one.
+
+An environment is forked from the cloud's environment template
+(:mod:`localcloud.environment_template`, started at the first cold start, stopped by
+:meth:`LambdaService.close`), a ``python -I`` process that has imported botocore, boto3 and
+pydantic once: the child replaces its environment, folder and stdio with the function's
+and runs the worker, so a cold start pays the handler's own imports, not the interpreter's
+start and the SDK's. An environment is spawned as ``python -I _worker.py`` instead when the
+function's code folder or a layer bundles a package the template holds (Lambda: a
+function's own packages take precedence over the runtime's, and a preloaded one would win),
+when it sets another locale than the template's, or when the template is gone.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 import queue
 import subprocess
@@ -28,15 +39,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 from localcloud import traces
+from localcloud.environment_template import EnvironmentTemplate
 from localcloud.faults import Faults
 
 WORKER = Path(__file__).with_name("_worker.py")
+_LOGGER = logging.getLogger("localcloud.lambdas")
 _GONE: dict[str, Any] = {"gone": True}  # what the answer reader puts when the process has exited
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit on the init phase
 DEFAULT_CONCURRENCY = 10
+USE_TEMPLATE = True  # fork environments from the template where the function allows it
 ASYNC_RETRY_DELAYS_SECONDS = (60.0, 120.0)  # Lambda's asynchronous retries
 
 # Public layers whose content the local cloud's own Python environment provides
@@ -100,25 +114,57 @@ class InvocationRecord:
 LogSink = Callable[[str, str, list[tuple[int, str]]], None]
 
 
-class ExecutionEnvironment:
-    """A warm worker process running one function's handler."""
+class WorkerProcess(Protocol):
+    """What an environment needs of its process: a ``subprocess.Popen`` or a template's child."""
 
-    def __init__(self, config: FunctionConfig, base_env: dict[str, str], log_sink: LogSink):
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    @property
+    def stdin(self) -> IO[str] | None: ...
+    @property
+    def stdout(self) -> IO[str] | None: ...
+    @property
+    def stderr(self) -> IO[str] | None: ...
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def kill(self) -> None: ...
+
+
+def function_environment(config: FunctionConfig, base_env: dict[str, str], log_stream: str) -> dict[str, str]:
+    """The whole ``os.environ`` of an execution environment, as Lambda sets it."""
+    return {
+        **base_env,
+        **config.environment,
+        "AWS_LAMBDA_FUNCTION_NAME": config.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "LAMBDA_TASK_ROOT": str(config.code_dir),
+        "_HANDLER": config.handler,
+    }
+
+
+class ExecutionEnvironment:
+    """A warm worker process running one function's handler: forked from ``template`` when it
+    is given and can, spawned otherwise (``forked`` tells which)."""
+
+    def __init__(
+        self,
+        config: FunctionConfig,
+        base_env: dict[str, str],
+        log_sink: LogSink,
+        template: EnvironmentTemplate | None = None,
+    ):
         self.config = config
         self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
         self._log_sink = log_sink
-        env = {
-            **base_env,
-            **config.environment,
-            "AWS_LAMBDA_FUNCTION_NAME": config.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
-            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group,
-            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-            "LAMBDA_TASK_ROOT": str(config.code_dir),
-            "_HANDLER": config.handler,
-        }
+        self._template = template
+        self.forked = False
+        env = function_environment(config, base_env, self.log_stream)
         # AWS: the init phase has 10 s; past them, Lambda retries it once at the first invocation,
         # with the function's timeout.
         ready = self._start(env, INIT_TIMEOUT_SECONDS)
@@ -138,7 +184,9 @@ class ExecutionEnvironment:
     def _start(self, env: dict[str, str], timeout: float) -> Any:
         """Start the worker process and wait for its init; its answer, or None when it took too long."""
         config = self.config
-        self._process = subprocess.Popen(  # noqa: S603 - our own worker, fixed argv
+        child = self._template.spawn(env, config.code_dir) if self._template else None
+        self.forked = child is not None
+        self._process: WorkerProcess = child or subprocess.Popen(  # noqa: S603 - our own worker, fixed argv
             [sys.executable, "-I", str(WORKER)],
             cwd=config.code_dir,
             env=env,
@@ -173,13 +221,13 @@ class ExecutionEnvironment:
             return None
 
     @staticmethod
-    def _read_answers(process: subprocess.Popen[str], answers: queue.Queue[Any]) -> None:
+    def _read_answers(process: WorkerProcess, answers: queue.Queue[Any]) -> None:
         assert process.stdout is not None
         for line in process.stdout:
             answers.put(json.loads(line))
         answers.put(_GONE)  # the process has gone
 
-    def _read_logs(self, process: subprocess.Popen[str]) -> None:
+    def _read_logs(self, process: WorkerProcess) -> None:
         assert process.stderr is not None
         for line in process.stderr:
             self.log(line.rstrip("\n"))
@@ -353,6 +401,9 @@ class LambdaService:
         self._time_scale = time_scale
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
+        self._template: EnvironmentTemplate | None = None
+        self._template_lock = threading.Lock()
+        self._closed = False
         self.records: list[InvocationRecord] = []
 
     # --- configuration -------------------------------------------------
@@ -399,7 +450,30 @@ class LambdaService:
             return pool
 
     def _spawn(self, config: FunctionConfig) -> ExecutionEnvironment:
-        return ExecutionEnvironment(config, self._base_env, self._log_sink)
+        return ExecutionEnvironment(
+            config, self._base_env, self._log_sink, self._environment_template(config)
+        )
+
+    def _environment_template(self, config: FunctionConfig) -> EnvironmentTemplate | None:
+        """The template to fork ``config``'s environments from, started at the first call; None
+        when they must be spawned (a bundled package it holds, no template, or the cloud is closing)."""
+        if not USE_TEMPLATE:
+            return None
+        with self._template_lock:
+            if self._closed:
+                return None
+            if self._template is None:
+                self._template = EnvironmentTemplate(self._base_env, log=_LOGGER.warning)
+                self._template.start()
+            template = self._template
+        if not template.alive or template.shadows(config.paths):
+            return None
+        return template
+
+    @property
+    def template(self) -> EnvironmentTemplate | None:
+        """The environment template, once the first cold start has started it."""
+        return self._template
 
     # --- invocation ----------------------------------------------------
     def invoke(self, name_or_arn: str, qualifier: str | None, event: Any, trace_header: str = "") -> Any:
@@ -505,9 +579,17 @@ class LambdaService:
         return sum(p.busy for p in pools)
 
     def close(self) -> None:
-        for pool in self._pools.values():
+        """Stop every execution environment, idle or running, and the template."""
+        with self._template_lock:
+            self._closed = True
+            template, self._template = self._template, None
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
             pool.close()
-        self._pools.clear()
+            pool.crash()  # the ones running an invocation too: none outlives the cloud
+        if template is not None:
+            template.close()
 
 
 # --- the platform's records: START, END and REPORT ------------------------------------------
