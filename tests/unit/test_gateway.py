@@ -376,16 +376,22 @@ def on_dynamodb(model: LocalModel, clock: Clock) -> Iterator[OnDynamoDB]:
     from botocore's before-send event."""
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        table = state_table_like_the_stacks(ddb, "state")
-        ttl = routing_policy().gateway.cache_ttl_seconds
-        harness = make(
-            model,
-            clock,
-            breakers=DynamoDBBreakerStore(table, client=ddb),
-            cache=DynamoDBCache(table, ttl, client=ddb, clock=clock),
-            ledger=DynamoDBLedger(table, client=ddb, clock=clock),
-        )
+        harness, _ = make_on_dynamodb(model, clock, ddb)
         yield OnDynamoDB(harness, RequestCounter().attach(ddb.meta.events))
+
+
+def make_on_dynamodb(model: LocalModel, clock: Clock, ddb: Any) -> tuple[Harness, str]:
+    """The gateway on the DynamoDB adapters of a state table made as the stack makes it, in moto."""
+    table = state_table_like_the_stacks(ddb, "state")
+    ttl = routing_policy().gateway.cache_ttl_seconds
+    harness = make(
+        model,
+        clock,
+        breakers=DynamoDBBreakerStore(table, client=ddb),
+        cache=DynamoDBCache(table, ttl, client=ddb, clock=clock),
+        ledger=DynamoDBLedger(table, client=ddb, clock=clock),
+    )
+    return harness, table
 
 
 def test_an_uncached_call_costs_three_dynamodb_requests_and_a_cached_one_two(on_dynamodb: OnDynamoDB) -> None:

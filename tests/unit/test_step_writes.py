@@ -19,11 +19,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from moto import mock_aws
 
-from aiflows.testing import state_table_like_the_stacks
-from aiflows_runtime.policies import routing_policy
 from aiflows_runtime.state import (
-    DynamoDBBreakerStore,
-    DynamoDBCache,
     DynamoDBCheckpoints,
     DynamoDBLedger,
     keys,
@@ -33,7 +29,7 @@ from aiflows_runtime.state.idempotency import StepRecords
 from bench.requests import IDEMPOTENCY, RequestCounter
 from localcloud.model import LocalModel
 from tests.unit.conftest import Clock
-from tests.unit.test_gateway import ROUTE, Harness, ask, make
+from tests.unit.test_gateway import ROUTE, Harness, ask, make_on_dynamodb
 
 BUDGET = 0.05
 
@@ -109,15 +105,7 @@ def on_a_step(model: LocalModel, clock: Clock) -> Iterator[Step]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         own = boto3.client("dynamodb", region_name="us-east-1")  # Powertools' own, as in a function
-        table = state_table_like_the_stacks(ddb, "state")
-        ttl = routing_policy().gateway.cache_ttl_seconds
-        harness = make(
-            model,
-            clock,
-            breakers=DynamoDBBreakerStore(table, client=ddb),
-            cache=DynamoDBCache(table, ttl, client=ddb, clock=clock),
-            ledger=DynamoDBLedger(table, client=ddb, clock=clock),
-        )
+        harness, table = make_on_dynamodb(model, clock, ddb)
         counter = RequestCounter().attach(ddb.meta.events)
         counter.attach(own.meta.events, IDEMPOTENCY)
         records = StepRecords(table_name=table, key_attr="pk", sort_key_attr="sk", boto3_client=own)
