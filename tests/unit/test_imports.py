@@ -88,3 +88,20 @@ def test_every_capability_module_imports_in_one_process_without_clashes(
     assert len(logics) >= 2 and len({m.__file__ for m in logics}) == len(logics)
     for key, module in loaded.items():
         assert module.__name__ == key and Path(module.__file__).parent.name == key.split(".")[0]
+
+
+def test_the_aiflows_cli_loads_no_moto_and_no_local_cloud() -> None:
+    # Given a fresh interpreter, as `python -m aiflows` starts against AWS or the local cloud
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['aiflows', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('aiflows', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('moto', 'localcloud')))\n"
+    )
+    # When it builds its commands (the doctor, the registry, the trace view with them)
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    # Then neither moto nor the local cloud's server is loaded: only what reads a template
+    assert out.stdout.strip().splitlines()[-1] == "['localcloud', 'localcloud.state_machines']"
