@@ -11,11 +11,13 @@ the same moto server on 127.0.0.1 through its endpoint URL.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -184,7 +186,7 @@ class LocalCloud:
         if self.lambdas:
             self.lambdas.close()
         if self._server:
-            self._server.stop()
+            _stop_promptly(self._server)
             self._server = None
         _reset_moto()
         self._restore_env()
@@ -581,6 +583,18 @@ class LocalCloud:
                     f"{len(listed)} of {count} executions of {state_machine_arn} finished in {timeout} s"
                 )
             time.sleep(0.005)
+
+
+def _stop_promptly(server: Any) -> None:
+    """Stop moto's server at once: its serve loop looks at the shutdown request only between
+    polls of half a second, or when a connection wakes it, so connections wake it until it stops."""
+    address = server._server.server_address[:2]
+    stopping = threading.Thread(target=server.stop, name="moto-server-stop")
+    stopping.start()
+    while stopping.is_alive():
+        with contextlib.suppress(OSError):
+            socket.create_connection(address, timeout=0.1).close()
+        stopping.join(0.02)
 
 
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
