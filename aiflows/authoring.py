@@ -97,13 +97,28 @@ def _block(name: str, body: str) -> str:
     return f"<!-- aiflows:{name} -->\n{body}\n<!-- /aiflows:{name} -->"
 
 
-_HEADINGS = {"graph": "## Its graph", "pricing": "## What a run costs to orchestrate"}
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"<!-- aiflows:{name} -->\n(.*?)\n<!-- /aiflows:{name} -->", re.DOTALL)
+
+
+# where a generated part goes in a page that lacks it: a flow's README.md, or docs/flows.md (costs)
+_HEADINGS = {
+    "graph": "## Its graph",
+    "pricing": "## What a run costs to orchestrate",
+    "costs": "## What a run costs",
+}
+
+
+def generated_part(text: str, name: str) -> str | None:
+    """The body of a page's generated part ``name``, or None when the page has none."""
+    found = _pattern(name).search(text)
+    return found.group(1) if found else None
 
 
 def with_generated_parts(readme: str, parts: dict[str, str]) -> str:
-    """The README with each generated part replaced, or added at its end under its heading."""
+    """The page with each generated part replaced, or added at its end under its heading."""
     for name, body in parts.items():
-        pattern = re.compile(rf"<!-- aiflows:{name} -->\n.*?\n<!-- /aiflows:{name} -->", re.DOTALL)
+        pattern = _pattern(name)
         block = _block(name, body)
         if pattern.search(readme):
             readme = pattern.sub(block.replace("\\", "\\\\"), readme)

@@ -29,7 +29,6 @@ measurement); :func:`report` is what this command prints, measurement included.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -562,15 +561,16 @@ def report(priced: Iterable[FlowInfo] | None = None, measured: Measured | None =
     return "\n".join(lines)
 
 
-DOCS_BLOCK = re.compile(r"(<!-- infra\.pricing -->\n).*?(\n<!-- /infra\.pricing -->)", re.DOTALL)
+DOCS_PART = "costs"  # docs/flows.md's generated part that quotes the report (aiflows.authoring)
 
 
 def write_docs(printed: str, doc: Path) -> None:
-    """Quote ``printed`` in ``doc``, between its ``<!-- infra.pricing -->`` markers."""
-    text = doc.read_text(encoding="utf-8")
-    if not DOCS_BLOCK.search(text):
-        raise SystemExit(f"{doc}: no <!-- infra.pricing --> ... <!-- /infra.pricing --> block to write")
-    doc.write_text(DOCS_BLOCK.sub(lambda m: m.group(1) + printed + m.group(2), text), encoding="utf-8")
+    """Quote ``printed`` in ``doc``, as its generated part :data:`DOCS_PART`."""
+    from aiflows.authoring import with_generated_parts
+
+    doc.write_text(
+        with_generated_parts(doc.read_text(encoding="utf-8"), {DOCS_PART: printed}), encoding="utf-8"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
+from aiflows.authoring import generated_part
 from infra import pricing
 
 FLOWS_DOC = Path(__file__).resolve().parents[2] / "docs" / "flows.md"
@@ -23,11 +23,9 @@ def test_docs_flows_md_quotes_what_infra_pricing_prints(measured: pricing.Measur
 
     # When the bill is printed, Then docs/flows.md quotes it exactly
     printed = pricing.report(measured=measured)
-    quoted = re.search(
-        r"<!-- infra.pricing -->\n(.*?)\n<!-- /infra.pricing -->", FLOWS_DOC.read_text(), re.DOTALL
-    )
-    assert quoted is not None, "docs/flows.md has no <!-- infra.pricing --> block"
-    assert quoted.group(1) == printed, (
+    quoted = generated_part(FLOWS_DOC.read_text(), pricing.DOCS_PART)
+    assert quoted is not None, f"docs/flows.md has no <!-- aiflows:{pricing.DOCS_PART} --> part"
+    assert quoted == printed, (
         "docs/flows.md's cost table is not what `.venv/bin/python -m infra.pricing` prints: "
         "run `.venv/bin/python -m infra.pricing --write-docs`"
     )
