@@ -18,7 +18,7 @@ the bus as ``review.decided``.
 import json
 from http import HTTPStatus
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import (
@@ -27,7 +27,6 @@ from aws_lambda_powertools.event_handler.exceptions import (
     UnauthorizedError,
 )
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Example
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParameter
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
@@ -53,6 +52,9 @@ from aiflows_runtime.settings import settings
 
 from . import logic
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import Example
+
 CONSOLE = Path(__file__).with_name("console")
 STATIC = {
     "index.html": "text/html; charset=utf-8",
@@ -63,20 +65,6 @@ STATIC = {
 # A response that breaks its own model is the function's fault: a 500, never a 422 to the caller.
 app = APIGatewayRestResolver(
     enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
-)
-# The OpenAPI document (app.get_openapi_json_schema()) declares each route's parameters, bodies and
-# answers, and which routes need the Cognito ID token that API Gateway's authorizer checks.
-app.configure_openapi(
-    title="aiflows review API",
-    version="1.0.0",
-    description="Human review of any flow's runs: list, read, and decide once.",
-    security_schemes={
-        "cognito": APIKey(
-            name="Authorization",
-            in_=APIKeyIn.header,
-            description="a Cognito ID token of the reviewers' user pool (API Gateway's authorizer checks it)",
-        )
-    },
 )
 SIGNED_IN: list[dict[str, list[str]]] = [{"cognito": []}]
 # Ids are rv- and 8 characters of an alphabet without 0/o, 1/l/i: any other names no review (and past
@@ -188,11 +176,15 @@ def console() -> Response[str]:
     return static("index.html")
 
 
+def console_examples() -> "dict[str, Example]":
+    """The console's files as the document's examples of a file name. Plain Example Objects: the
+    document's own models validate them when it is built, so a cold start never imports those models."""
+    return cast("dict[str, Example]", {name: {"value": name} for name in sorted(STATIC)})
+
+
 ConsoleFile = Annotated[
     str,
-    PathParameter(
-        description="a file of the console", openapi_examples={n: Example(value=n) for n in sorted(STATIC)}
-    ),
+    PathParameter(description="a file of the console", openapi_examples=console_examples()),
 ]
 
 
@@ -344,6 +336,30 @@ def export() -> Response[str]:
     lines = logic.feedback_for(feedback.lines(), scope)
     body = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
     return Response(status_code=200, content_type="application/x-ndjson", body=body)
+
+
+def openapi_document() -> str:
+    """The OpenAPI document (JSON) of the review API: each route's parameters, bodies and answers, and
+    which routes need the Cognito ID token that API Gateway's authorizer checks.
+
+    Built when asked (the tests, the fuzz suite), never at a cold start: the document's models cost
+    about a third of the function's import (docs/capabilities.md#cold-start)."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+    return app.get_openapi_json_schema(
+        title="aiflows review API",
+        version="1.0.0",
+        description="Human review of any flow's runs: list, read, and decide once.",
+        security_schemes={
+            "cognito": APIKey(
+                name="Authorization",
+                in_=APIKeyIn.header,
+                description=(
+                    "a Cognito ID token of the reviewers' user pool (API Gateway's authorizer checks it)"
+                ),
+            )
+        },
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -232,7 +232,7 @@ def test_what_the_api_does_not_have_is_404_naming_it(context: Context) -> None:
 
 
 def test_the_openapi_document_declares_each_routes_answers_and_who_may_call_it() -> None:
-    document = json.loads(import_function_module("review_api").app.get_openapi_json_schema())
+    document = json.loads(import_function_module("review_api").openapi_document())
     operations = {f"{m.upper()} {p}": o for p, item in document["paths"].items() for m, o in item.items()}
     public = {"GET /", "GET /console/{name}"}
     for name, operation in operations.items():

@@ -1,4 +1,4 @@
-"""The review API, fuzzed from its own OpenAPI document (``app.get_openapi_json_schema()``).
+"""The review API, fuzzed from its own OpenAPI document (``handler.openapi_document()``).
 
 For every route and method the document declares, requests are generated from what it
 declares: path parameters (the examples it documents or the ids of stored reviews, and
@@ -37,7 +37,7 @@ from tests.fuzz.schemas import ODD_UNICODE, Mutation, extremes, from_schema, mut
 
 pytestmark = pytest.mark.usefixtures("function_env")
 
-DOCUMENT = json.loads(import_function_module("review_api").app.get_openapi_json_schema())
+DOCUMENT = json.loads(import_function_module("review_api").openapi_document())
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 OPERATIONS = [
     pytest.param(path, method.upper(), operation, id=f"{method.upper()} {path}")

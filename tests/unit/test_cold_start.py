@@ -25,12 +25,14 @@ ENV = {
 }
 # Never loaded by a handler's import: the X-Ray SDK loads with the tracer, on the first traced
 # call; powertools' built-in event models are not the contracts' business; the model gateway
-# loads with the first model call.
+# loads with the first model call; the OpenAPI document's models load when the review API's
+# document is asked for, on no request's path.
 NEVER_AT_IMPORT = (
     "aws_xray_sdk",
     "aws_lambda_powertools.utilities.parser.models",
     "aws_lambda_powertools.utilities.parser.envelopes",
     "aiflows_runtime.gateway",
+    "aws_lambda_powertools.event_handler.openapi.models",
 )
 
 
@@ -64,7 +66,7 @@ def loaded(modules: object, package: str) -> list[str]:
 
 
 @pytest.mark.parametrize("capability", HANDLERS)
-def test_a_handlers_import_loads_no_tracer_sdk_no_event_models_and_no_gateway(capability: str) -> None:
+def test_a_handlers_import_loads_none_of_the_heavy_modules_it_defers(capability: str) -> None:
     # Given a fresh interpreter, as the Lambda runtime starts one
     # When it imports the function's handler
     seen = after("", capability)
@@ -100,3 +102,30 @@ def test_the_first_traced_call_builds_the_tracer_and_the_call_passes_through() -
     # Then the tracer (and the X-Ray SDK behind it) is built on that call, and the call is the function's
     assert seen["before"] is False and seen["after"] is True
     assert seen["name"] == "step" and seen["result"] == 3
+
+
+def test_the_review_api_answers_requests_without_the_openapi_documents_models() -> None:
+    # Given the review API, freshly imported
+    code = (
+        "class Context:\n"
+        "    function_name, memory_limit_in_mb, aws_request_id = 'review_api', 128, 'r-1'\n"
+        "    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:review_api'\n"
+        "def get(path, resource, parameters):\n"
+        "    context = {'requestId': 'q', 'stage': 'prod', 'path': path, 'httpMethod': 'GET',\n"
+        "               'resourcePath': resource, 'identity': {}}\n"
+        "    event = {'httpMethod': 'GET', 'path': path, 'resource': resource,\n"
+        "             'pathParameters': parameters, 'headers': {}, 'multiValueHeaders': {},\n"
+        "             'queryStringParameters': None, 'body': None, 'isBase64Encoded': False,\n"
+        "             'requestContext': context}\n"
+        "    return handler.lambda_handler(event, Context())['statusCode']\n"
+        "seen['answers'] = [get('/console/index.html', '/console/{name}', {'name': 'index.html'}),\n"
+        "                   get('/reviews/no%20such', '/reviews/{review_id}', {'review_id': 'no such'})]\n"
+        "seen['models'] = 'aws_lambda_powertools.event_handler.openapi.models' in sys.modules\n"
+        "seen['document'] = sorted(json.loads(handler.openapi_document())['paths'])\n"
+    )
+    # When it serves a console file and refuses a malformed review id, then is asked for its document
+    seen = after(code, "review_api")
+    # Then neither request loaded the document's models, and the document is built when asked
+    assert seen["answers"] == [200, 422]
+    assert seen["models"] is False
+    assert "/reviews/{review_id}" in seen["document"]
