@@ -15,15 +15,22 @@ SOURCES := app.py cdk.json $(shell find infra functions statemachines corpus -ty
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# The installs are downloads, independent of each other: `make demo` and `make test` run them side by
+# side (each one's output kept together), then what needs them.
+SIDE_BY_SIDE := $(MAKE) --no-print-directory --jobs=3 --output-sync=target
+
 # The browser tests drive Debian's Chromium (no test tool downloads its own browser).
 CHROMIUM := /usr/bin/chromium
 browser:
 	test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt functions/runtime/pyproject.toml
+# pip installs the pinned installer (requirements-installer.txt), uv the pinned requirements.
+UV := $(VENV)/bin/uv pip install --python $(PY) --quiet
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-installer.txt functions/runtime/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e functions/runtime
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-installer.txt
+	$(UV) -r requirements.txt -r requirements-dev.txt
+	$(UV) --no-deps -e functions/runtime
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -36,13 +43,17 @@ cdk.out/manifest.json: $(VENV)/.installed node_modules/.installed $(SOURCES)
 
 synth: cdk.out/manifest.json
 
-demo: synth  ## a flow end to end in the local cloud
+demo:  ## a flow end to end in the local cloud
+	@$(SIDE_BY_SIDE) setup
+	@$(MAKE) --no-print-directory synth
 	$(PY) -m localcloud demo
 
 serve: synth  ## keep the local cloud running, with the app deployed
 	$(PY) -m localcloud serve
 
-test: setup browser lint typecheck  ## the whole suite (a test that takes both cores runs last, alone)
+test:  ## the whole suite (a test that takes both cores runs last, alone)
+	@$(SIDE_BY_SIDE) setup browser
+	@$(MAKE) --no-print-directory lint typecheck
 	$(PY) -m pytest -n 2 --dist loadfile -m "not alone"
 	$(PY) -m pytest -m alone
 
@@ -83,7 +94,6 @@ bench: synth  ## printed figures: deploy time, flow latency and throughput, the 
 	$(PY) -m bench.run
 	$(PY) -m bench.coldstart
 	$(PY) -m bench.guard
-	$(PY) -m bench.load
 	$(PY) -m bench.load
 
 eval: $(VENV)/.installed  ## the guardrails' precision and recall on the labelled corpus (tests/guard_corpus)
