@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.capabilities.conftest import api_request
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ROOT / "functions" / "runtime" / "python"
 HANDLERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/handler.py"))
@@ -105,21 +107,14 @@ def test_the_first_traced_call_builds_the_tracer_and_the_call_passes_through() -
 
 
 def test_the_review_api_answers_requests_without_the_openapi_documents_models() -> None:
-    # Given the review API, freshly imported
+    # Given the review API, freshly imported, and two requests as API Gateway sends them
+    requests = [api_request("GET", "/console/index.html"), api_request("GET", "/reviews/no%20such")]
     code = (
         "class Context:\n"
         "    function_name, memory_limit_in_mb, aws_request_id = 'review_api', 128, 'r-1'\n"
         "    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:review_api'\n"
-        "def get(path, resource, parameters):\n"
-        "    context = {'requestId': 'q', 'stage': 'prod', 'path': path, 'httpMethod': 'GET',\n"
-        "               'resourcePath': resource, 'identity': {}}\n"
-        "    event = {'httpMethod': 'GET', 'path': path, 'resource': resource,\n"
-        "             'pathParameters': parameters, 'headers': {}, 'multiValueHeaders': {},\n"
-        "             'queryStringParameters': None, 'body': None, 'isBase64Encoded': False,\n"
-        "             'requestContext': context}\n"
-        "    return handler.lambda_handler(event, Context())['statusCode']\n"
-        "seen['answers'] = [get('/console/index.html', '/console/{name}', {'name': 'index.html'}),\n"
-        "                   get('/reviews/no%20such', '/reviews/{review_id}', {'review_id': 'no such'})]\n"
+        f"requests = json.loads({json.dumps(requests)!r})\n"
+        "seen['answers'] = [handler.lambda_handler(r, Context())['statusCode'] for r in requests]\n"
         "seen['models'] = 'aws_lambda_powertools.event_handler.openapi.models' in sys.modules\n"
         "seen['document'] = sorted(json.loads(handler.openapi_document())['paths'])\n"
     )
