@@ -149,7 +149,7 @@ from .contract import ${Camel}Answer, ${Camel}Input, ${Camel}Output
 CAPABILITY = Capability.at(__file__)
 
 
-@idempotent_step(CAPABILITY.name)
+@idempotent_step(CAPABILITY.name, defer_claim=True)  # its only effects: the gateway's
 def run(request: ${Camel}Input) -> dict[str, Any]:
     variables = logic.prompt_variables(request.document, request.max_chars)
     answer = ask_model(CAPABILITY, request, request.document.tenant, variables, ${Camel}Answer)

@@ -99,6 +99,20 @@ def state_table_like_the_stacks(dynamodb: Any, name: str) -> str:
     return name
 
 
+def new_execution_environment() -> None:
+    """Forget what the runtime built once per execution environment (clients, settings, policies,
+    the gateway, idempotency's layers and configs): the next handler imported builds its own, from
+    the environment then, as a cold start does. Import the handler afresh after it."""
+    from aiflows_runtime import capability, clients, policies, settings
+
+    clients.client.cache_clear()
+    settings.settings.cache_clear()
+    policies.action_policy.cache_clear()
+    capability.gateway.cache_clear()
+    capability._persistence.cache_clear()
+    capability._steps.clear()  # each step of a handler imported again registers anew
+
+
 def synth(app_script: Path, outdir: Path) -> Path:
     """Synthesize an app in a child process (jsii's node runtime stays out of the test process)."""
     subprocess.run(  # noqa: S603 - this interpreter, on the project's own app

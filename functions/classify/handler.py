@@ -12,7 +12,7 @@ from .contract import ClassifyAnswer, ClassifyInput, ClassifyOutput
 CAPABILITY = Capability.at(__file__)
 
 
-@idempotent_step(CAPABILITY.name)
+@idempotent_step(CAPABILITY.name, defer_claim=True)  # its only effects: the gateway's
 def classify(request: ClassifyInput) -> dict[str, Any]:
     variables = logic.prompt_variables(request.document, request.labels, request.max_chars)
     answer = ask_model(CAPABILITY, request, request.document.tenant, variables, ClassifyAnswer)

@@ -12,7 +12,7 @@ from .contract import ExtractAnswer, ExtractInput, ExtractOutput
 CAPABILITY = Capability.at(__file__)
 
 
-@idempotent_step(CAPABILITY.name)
+@idempotent_step(CAPABILITY.name, defer_claim=True)  # its only effects: the gateway's
 def extract(request: ExtractInput) -> dict[str, Any]:
     variables = logic.prompt_variables(request.document, request.fields, request.max_chars)
     answer = ask_model(CAPABILITY, request, request.document.tenant, variables, ExtractAnswer)

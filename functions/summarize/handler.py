@@ -12,7 +12,7 @@ from .contract import SummarizeAnswer, SummarizeInput, SummarizeOutput
 CAPABILITY = Capability.at(__file__)
 
 
-@idempotent_step(CAPABILITY.name)
+@idempotent_step(CAPABILITY.name, defer_claim=True)  # its only effects: the gateway's
 def summarize(request: SummarizeInput) -> dict[str, Any]:
     variables = logic.prompt_variables(request.document, request.max_words)
     answer = ask_model(CAPABILITY, request, request.document.tenant, variables, SummarizeAnswer)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from aiflows.flows import action_policies
-from aiflows.testing import state_table_like_the_stacks
+from aiflows.testing import new_execution_environment, state_table_like_the_stacks
 from localcloud import LocalCloud
 from tests.conftest import ROOT, import_function_module
 
@@ -71,19 +71,7 @@ def function_env(cloud: LocalCloud, state_table: str, monkeypatch: pytest.Monkey
         "ACTION_POLICIES": json.dumps(action_policies()),
     }.items():
         monkeypatch.setenv(key, value)
-    _forget_runtime_caches()
-
-
-def _forget_runtime_caches() -> None:
-    """Each test gets fresh clients: a cached one may point at an earlier local cloud."""
-    from aiflows_runtime import capability, clients, policies, settings
-
-    clients.client.cache_clear()
-    settings.settings.cache_clear()
-    policies.action_policy.cache_clear()
-    capability.gateway.cache_clear()
-    capability._persistence.cache_clear()
-    capability._configs.clear()
+    new_execution_environment()
 
 
 @pytest.fixture

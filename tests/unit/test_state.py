@@ -38,7 +38,6 @@ from aiflows_runtime.state import (
     ReviewNotFound,
     keys,
 )
-from aiflows_runtime.state.dynamodb import TRANSACTION_ATTEMPTS
 from aiflows_runtime.state.items import from_item, to_item
 from aiflows_runtime.state.memory import (
     MemoryAuditTrail,
@@ -48,6 +47,7 @@ from aiflows_runtime.state.memory import (
     MemoryLedger,
     MemoryReviews,
 )
+from aiflows_runtime.state.transactions import TRANSACTION_ATTEMPTS
 from tests.unit.conftest import Clock
 
 
@@ -232,7 +232,7 @@ def test_a_paid_call_whose_transaction_keeps_conflicting_keeps_its_line_and_tota
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a ledger whose every transaction conflicts, past the adapter's retries
-    monkeypatch.setattr("aiflows_runtime.state.dynamodb.time.sleep", lambda _seconds: None)
+    monkeypatch.setattr("aiflows_runtime.state.transactions.time.sleep", lambda _seconds: None)
     with mock_aws():
         real = boto3.client("dynamodb", region_name="us-east-1")
         conflicting = AlwaysConflicting(real)

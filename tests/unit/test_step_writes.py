@@ -1,8 +1,10 @@
-"""A model-calling step's last ledger write joins the completion of its idempotency record.
+"""A model-calling step's idempotency record rides on its own writes: the claim on the hold, the
+completion on the call's last ledger write.
 
 The gateway on the DynamoDB adapters over moto, inside Powertools' ``idempotent_function`` on the
-runtime's persistence layer (``StepRecords``): the requests each path sends, what a failure and a
-crash leave in the ledger, and the order of the writes when the step goes on after its call.
+runtime's persistence layer (``StepRecords``, deferring its claim as the model capabilities do):
+the requests each path sends, what a failure, a crash and a concurrent duplicate leave, and the
+order of the writes when the step goes on after its call.
 """
 
 from __future__ import annotations
@@ -15,17 +17,18 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from moto import mock_aws
 
+from aiflows.testing import state_table_like_the_stacks
 from aiflows_runtime.state import (
     DynamoDBCheckpoints,
     DynamoDBLedger,
     keys,
 )
-from aiflows_runtime.state.dynamodb import begin_step, end_step
-from aiflows_runtime.state.idempotency import StepRecords
+from aiflows_runtime.state.idempotency import StepRecords, idempotent_step_function
+from aiflows_runtime.state.step import begin_step, end_step
 from bench.requests import IDEMPOTENCY, RequestCounter
 from localcloud.model import LocalModel
 from tests.unit.conftest import Clock
@@ -57,26 +60,39 @@ class Step:
     records: StepRecords
     context: Context
 
-    def step(self, body: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def step(
+        self, body: Callable[[dict[str, Any]], dict[str, Any]], records: StepRecords | None = None
+    ) -> Callable[..., dict[str, Any]]:
         """``body`` as a capability's idempotent step, its record in the state table."""
         config = IdempotencyConfig(raise_on_no_idempotency_key=True, expires_after_seconds=3600)
         config.register_lambda_context(self.context)
-        return idempotent_function(
-            data_keyword_argument="request",
-            persistence_store=self.records,
+        return idempotent_step_function(
+            body,
+            records=records or self.records,
             config=config,
             key_prefix=keys.idempotency_prefix("classify"),
-        )(body)
+        )
 
-    def classify(self, then: Callable[[], None] = lambda: None) -> Callable[..., dict[str, Any]]:
+    def classify(
+        self,
+        then: Callable[[], None] = lambda: None,
+        budget: float | None = BUDGET,
+        records: StepRecords | None = None,
+    ) -> Callable[..., dict[str, Any]]:
         """A classify step: one ask of the gateway, then ``then`` (what the step does after its call)."""
 
         def body(request: dict[str, Any]) -> dict[str, Any]:
-            answer = ask(self.harness, request["text"], request["run"], budget=BUDGET)
+            answer = ask(self.harness, request["text"], request["run"], budget=budget)
             then()
             return {"label": answer.value.label, "cache_hit": answer.cache_hit}
 
-        return self.step(body)
+        return self.step(body, records)
+
+    def claiming_at_once(self) -> StepRecords:
+        """Records that claim before the step runs, as a step with other effects does."""
+        return StepRecords(
+            table_name=self.table, key_attr="pk", sort_key_attr="sk", boto3_client=self.records.client
+        )
 
     def sent(self) -> list[tuple[str, str]]:
         """The DynamoDB requests sent since the last look, each with its label (idempotency's or not)."""
@@ -92,10 +108,13 @@ class Step:
         return contextvars.Context().run(self.ledger.entries, run)
 
     def record(self, text: str, run: str) -> dict[str, Any] | None:
+        """The step's idempotency record, as another process reads it (its request not counted)."""
         key = self.records._get_hashed_idempotency_key({"text": text, "run": run})
-        found = self.ddb.get_item(
-            TableName=self.table, Key=self.records._get_key(key), ConsistentRead=True
-        ).get("Item")
+        found = (
+            boto3.client("dynamodb", region_name="us-east-1")
+            .get_item(TableName=self.table, Key=self.records._get_key(key), ConsistentRead=True)
+            .get("Item")
+        )
         return dict(found) if found else None
 
 
@@ -108,7 +127,9 @@ def on_a_step(model: LocalModel, clock: Clock) -> Iterator[Step]:
         harness, table = make_on_dynamodb(model, clock, ddb)
         counter = RequestCounter().attach(ddb.meta.events)
         counter.attach(own.meta.events, IDEMPOTENCY)
-        records = StepRecords(table_name=table, key_attr="pk", sort_key_attr="sk", boto3_client=own)
+        records = StepRecords(
+            table_name=table, key_attr="pk", sort_key_attr="sk", boto3_client=own, defer_claim=True
+        )
         yield Step(harness, ddb, table, counter, records, Context())
         end_step()  # no step left open for the next test
 
@@ -123,11 +144,10 @@ def test_an_uncached_call_completes_its_record_and_writes_its_line_in_one_transa
     classify = on_a_step.classify()
     # When a step with a budget asks a cacheable route for the first time
     result = classify(request={"text": "Invoice, one transaction", "run": "run-1"})
-    # Then: the claim; breaker + answer in one read; the hold; line + total + answer + completion
+    # Then: breaker + answer in one read; the claim + the hold; line + total + answer + completion
     assert on_a_step.sent() == [
-        ("PutItem", IDEM),
         ("BatchGetItem", OWN),
-        ("UpdateItem", OWN),
+        ("TransactWriteItems", OWN),
         ("TransactWriteItems", IDEM),
     ]
     [line] = on_a_step.ledger.entries("run-1")
@@ -139,10 +159,11 @@ def test_an_uncached_call_completes_its_record_and_writes_its_line_in_one_transa
     )
     record = on_a_step.record("Invoice, one transaction", "run-1")
     assert record is not None and record["status"] == {"S": "COMPLETED"}
-    # And the same input again is answered by its record alone: no model call, no second line
+    # And the same input again is answered by its record: the cache's hit and its line go in the
+    # completion, which the record refuses; Powertools' own claim then returns the stored result
     on_a_step.sent()
     assert classify(request={"text": "Invoice, one transaction", "run": "run-1"}) == result
-    assert on_a_step.sent() == [("PutItem", IDEM)]
+    assert on_a_step.sent() == [("BatchGetItem", OWN), ("TransactWriteItems", IDEM), ("PutItem", IDEM)]
     assert len(model.calls) == 1 and len(on_a_step.ledger.entries("run-1")) == 1
 
 
@@ -154,9 +175,11 @@ def test_a_cached_call_sends_one_request_of_its_own_and_its_line_rides_on_the_co
     on_a_step.sent()
     # When another run asks the same
     result = classify(request={"text": "Invoice, cached", "run": "run-2"})
-    # Then the cache answered: the gateway's one read, and the hit's line in the completion's transaction
+    # Then the cache answered: the gateway's one read; the claim, written completed, with the hit's line
     assert result["cache_hit"] is True
-    assert on_a_step.sent() == [("PutItem", IDEM), ("BatchGetItem", OWN), ("TransactWriteItems", IDEM)]
+    assert on_a_step.sent() == [("BatchGetItem", OWN), ("TransactWriteItems", IDEM)]
+    record = on_a_step.record("Invoice, cached", "run-2")
+    assert record is not None and record["status"] == {"S": "COMPLETED"}
     [hit] = on_a_step.ledger.entries("run-2")
     assert (hit.cache_hit, hit.cost_usd) == (True, 0.0)
     assert on_a_step.ledger.total("run-2").calls == 1
@@ -247,9 +270,8 @@ def test_a_step_that_goes_on_after_its_call_writes_the_line_before_anything_else
     on_a_step.classify(then=checkpoint)(request={"text": "Invoice, then a checkpoint", "run": "run-w"})
     # Then the call's line went out first, in its own transaction, and the completion alone at the end
     assert on_a_step.sent() == [
-        ("PutItem", IDEM),
         ("BatchGetItem", OWN),
-        ("UpdateItem", OWN),
+        ("TransactWriteItems", OWN),
         ("TransactWriteItems", OWN),
         ("PutItem", OWN),
         ("UpdateItem", IDEM),
@@ -268,7 +290,7 @@ def test_a_waiting_settle_keeps_the_calls_hold_set_aside_until_it_is_written(on_
     assert on_a_step.sent() == []
     assert contextvars.Context().run(ledger.total, "run-b").committed_usd == pytest.approx(0.3)
     # And once the step's end writes it (here: alone), the total is the call's cost
-    waiting = end_step()
+    _, waiting = end_step()
     assert [next(iter(a)) for a in waiting] == ["Put", "Update"]
     on_a_step.ddb.transact_write_items(TransactItems=waiting)
     total = ledger.total("run-b")
@@ -284,11 +306,11 @@ def entry_costing(cost: float) -> Any:
 def test_a_completion_that_keeps_conflicting_is_written_one_by_one_the_line_first(
     on_a_step: Step, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aiflows_runtime.state.dynamodb import TRANSACTION_ATTEMPTS
+    from aiflows_runtime.state.transactions import TRANSACTION_ATTEMPTS
     from tests.unit.test_state import AlwaysConflicting
 
     # Given idempotency's client, whose every transaction meets another one past the retries
-    monkeypatch.setattr("aiflows_runtime.state.dynamodb.time.sleep", lambda _seconds: None)
+    monkeypatch.setattr("aiflows_runtime.state.transactions.time.sleep", lambda _seconds: None)
     conflicting = AlwaysConflicting(on_a_step.records.client)
     on_a_step.records.client = conflicting
     # When a step's call settles and its function returns
@@ -321,34 +343,94 @@ def test_a_waiting_write_that_could_not_go_out_early_goes_with_the_steps_end(on_
     with pytest.raises(ClientError):
         ledger.total("run-t")
     # Then nothing was lost: the waiting write is still there for the step's end
-    waiting = end_step()
+    _, waiting = end_step()
     assert [next(iter(a)) for a in waiting] == ["Put", "Update"]
     on_a_step.ddb.transact_write_items(TransactItems=waiting)
     assert ledger.total("run-t").calls == 1
 
 
-def test_the_completion_in_the_transaction_is_the_update_powertools_makes() -> None:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+def test_a_duplicate_while_the_step_runs_is_refused_with_nothing_of_its_hold_written(
+    on_a_step: Step, model: LocalModel
+) -> None:
+    request = {"text": "Invoice, twice at once", "run": "run-d"}
+    duplicate = on_a_step.classify()  # defers its claim
+    seen: dict[str, Any] = {}
+
+    def meanwhile() -> None:
+        # another environment (its own context) gets the same input while the first step runs
+        before = contextvars.Context().run(on_a_step.ledger.total, "run-d").committed_usd
+        with pytest.raises(IdempotencyAlreadyInProgressError):
+            contextvars.Context().run(duplicate, request=request)
+        seen["committed"] = (before, contextvars.Context().run(on_a_step.ledger.total, "run-d").committed_usd)
+
+    # Given a step that claimed its record at once, and is past its model call
+    on_a_step.classify(then=meanwhile, records=on_a_step.claiming_at_once())(request=request)
+    # Then the duplicate's claim was refused in its hold's transaction: no hold, no model call
+    before, after = seen["committed"]
+    assert before > 0 and after == before
+    assert len(model.calls) == 1 and len(on_a_step.ledger.entries("run-d")) == 1
+
+
+@pytest.mark.parametrize(
+    ("budget", "claim"),
+    [(BUDGET, ("TransactWriteItems", OWN)), (None, ("PutItem", IDEM))],
+    ids=["with the hold", "alone, no budget to hold"],
+)
+def test_the_claim_is_written_before_the_model_is_called(
+    on_a_step: Step, monkeypatch: pytest.MonkeyPatch, budget: float | None, claim: tuple[str, str]
+) -> None:
+    request = {"text": f"Invoice, budget {budget}", "run": "run-m"}
+    bedrock = on_a_step.harness.gateway._bedrock
+    converse = bedrock.converse
+    at_the_call: list[dict[str, Any] | None] = []
+
+    def calling(**sent: Any) -> Any:
+        at_the_call.append(on_a_step.record(request["text"], request["run"]))
+        return converse(**sent)
+
+    monkeypatch.setattr(bedrock, "converse", calling)
+    # When a step that defers its claim calls the model
+    on_a_step.classify(budget=budget)(request=request)
+    # Then its record was claimed (in progress) when the model was called
+    [record] = at_the_call
+    assert record is not None and record["status"] == {"S": "INPROGRESS"}
+    assert on_a_step.sent() == [("BatchGetItem", OWN), claim, ("TransactWriteItems", IDEM)]
+
+
+def test_a_step_refused_before_its_first_write_leaves_nothing_to_clean_up(on_a_step: Step) -> None:
+    from aiflows_runtime.gateway import BudgetExceeded
+
+    request = {"text": "Invoice, over a tiny budget", "run": "run-o"}
+    # When a step's first call would cost more than the whole budget
+    with pytest.raises(BudgetExceeded):
+        on_a_step.classify(budget=1e-9)(request=request)
+    # Then it only read (the breaker and answer, the run's total): no claim, no hold, no deletion
+    assert on_a_step.sent() == [("BatchGetItem", OWN), ("GetItem", OWN)]
+    assert on_a_step.record(request["text"], request["run"]) is None
+    assert on_a_step.ledger.total("run-o").committed_usd == 0
+
+
+def test_a_claim_written_completed_is_the_record_powertools_claim_and_completion_leave() -> None:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-    class Capture:
-        def __init__(self) -> None:
-            self.sent: dict[str, Any] = {}
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        table = state_table_like_the_stacks(ddb, "state")
+        at_once, deferred = (
+            StepRecords(table_name=table, key_attr="pk", sort_key_attr="sk", boto3_client=ddb, defer_claim=d)
+            for d in (False, True)
+        )
 
-        def update_item(self, **request: Any) -> None:
-            self.sent = request
+        def through(records: StepRecords, key: str) -> dict[str, Any]:
+            claimed = DataRecord(
+                key, "INPROGRESS", 1_900_000_000, in_progress_expiry_timestamp=1_800_000_000_000
+            )
+            records._put_record(claimed)
+            records._update_record(DataRecord(key, "COMPLETED", 1_900_000_001, response_data='{"a": 1}'))
+            item = ddb.get_item(TableName=table, Key=records._get_key(key), ConsistentRead=True)["Item"]
+            return {name: value for name, value in item.items() if name not in ("pk", "sk")}
 
-    # Given a completed record, as Powertools' save_success makes it
-    records = StepRecords(
-        table_name="state",
-        key_attr="pk",
-        sort_key_attr="sk",
-        boto3_client=boto3.client("dynamodb", region_name="us-east-1"),
-    )
-    record = DataRecord("idempotency#classify#abc", "COMPLETED", 1_900_000_000, response_data='{"a": 1}')
-    capture = Capture()
-    records.client = capture  # type: ignore[assignment]
-    # When Powertools' own layer writes it
-    DynamoDBPersistenceLayer._update_record(records, record)
-    # Then the runtime's transaction action is that same update (Powertools 3.x: checked on upgrade)
-    assert records._completion(record) == capture.sent
+        # When one record is claimed then completed by Powertools' two writes, the other claimed
+        # completed in one (the deferred claim, at the completion)
+        # Then both hold the same attributes
+        assert through(at_once, "idempotency#classify#a") == through(deferred, "idempotency#classify#b")

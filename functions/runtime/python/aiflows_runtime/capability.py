@@ -26,9 +26,10 @@ from aiflows_runtime.state import keys
 if TYPE_CHECKING:
     # The gateway and idempotency load where they are built: a handler that calls no model
     # imports no gateway (docs/capabilities.md#cold-start).
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
     from aiflows_runtime.gateway import ModelAnswer, ModelGateway, RunContext
+    from aiflows_runtime.state.idempotency import StepRecords
 
 F = TypeVar("F", bound=Callable[..., Any])
 A = TypeVar("A", bound=Contract)
@@ -89,46 +90,56 @@ def run_context(request: StepInput, tenant: str) -> RunContext:
 
 
 @cache
-def _persistence() -> DynamoDBPersistenceLayer:
-    """Powertools' DynamoDB layer, whose completion also writes the step's last ledger transaction
+def _persistence(defer_claim: bool) -> StepRecords:
+    """Powertools' DynamoDB layer, whose writes join the step's own
     (:class:`~aiflows_runtime.state.idempotency.StepRecords`)."""
     from aiflows_runtime.state.idempotency import StepRecords
 
-    return StepRecords(table_name=settings().state_table_name, key_attr="pk", sort_key_attr="sk")
+    return StepRecords(
+        table_name=settings().state_table_name, key_attr="pk", sort_key_attr="sk", defer_claim=defer_claim
+    )
 
 
-_configs: list[IdempotencyConfig] = []
-
-
-def idempotent_step(capability: str, key: str | None = None) -> Callable[[F], F]:
+def idempotent_step(
+    capability: str, key: str | None = None, *, defer_claim: bool = False
+) -> Callable[[F], F]:
     """Make a step's work idempotent, its record kept in the state table.
 
     The key is the whole input, or the part a JMESPath expression picks (``key``).
     A repeated delivery of the same input (a Step Functions retry after a timeout,
     a duplicate event) returns the stored result: no second side effect and no
     second model charge. The decorated function takes its input as ``request=``.
+
+    ``defer_claim``: the record's claim waits for the step's first write and goes in its
+    request (the hold of its model call, or the completion), one request fewer. Only for a
+    step whose effects are all the gateway's and the state adapters': any other effect (an
+    event, a message, a call to another system) could be made twice before a claim is written
+    (docs/capabilities.md#idempotency).
     """
 
     def wrap(fn: F) -> F:
         @cache
-        def guarded() -> Callable[..., Any]:
-            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+        def config() -> IdempotencyConfig:
+            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
-            config = IdempotencyConfig(
+            return IdempotencyConfig(
                 event_key_jmespath=key or "",
                 raise_on_no_idempotency_key=True,
                 expires_after_seconds=settings().idempotency_ttl_seconds,
             )
-            _configs.append(config)
-            guarded_fn: Callable[..., Any] = idempotent_function(
-                data_keyword_argument="request",
-                persistence_store=_persistence(),
-                config=config,
-                key_prefix=keys.idempotency_prefix(capability),
-            )(fn)
-            return guarded_fn
 
-        _steps.append(guarded)
+        @cache
+        def guarded() -> Callable[..., Any]:
+            from aiflows_runtime.state.idempotency import idempotent_step_function
+
+            return idempotent_step_function(
+                fn,
+                records=_persistence(defer_claim),
+                config=config(),
+                key_prefix=keys.idempotency_prefix(capability),
+            )
+
+        _steps.append(config)
 
         @functools.wraps(fn)
         def step(*args: Any, **kwargs: Any) -> Any:
@@ -139,16 +150,14 @@ def idempotent_step(capability: str, key: str | None = None) -> Callable[[F], F]
     return wrap
 
 
-# each idempotent step's guard, built at the first invocation (its DynamoDB client is not an import's)
-_steps: list[Callable[[], Callable[..., Any]]] = []
+# each idempotent step's config, built at the first invocation (which registers its context)
+_steps: list[Callable[[], IdempotencyConfig]] = []
 
 
 def register_context(context: Any) -> None:
-    """Let idempotency see the remaining time of this invocation (each step's guard built first)."""
-    for guarded in _steps:
-        guarded()
-    for config in _configs:
-        config.register_lambda_context(context)
+    """Let idempotency see the remaining time of this invocation."""
+    for config in _steps:
+        config().register_lambda_context(context)
 
 
 def ask_model(

@@ -25,9 +25,10 @@ answer are read in one request, and the answer is stored in the transaction that
 writes the call's ledger line; a success writes the breaker only when it changes it.
 An uncached call with a budget costs the gateway 3 DynamoDB requests (read, hold, settle),
 a cached one 2 (read, the hit's line). Inside an idempotent step the settling transaction
-waits and joins the completion of the step's idempotency record
-(:mod:`aiflows_runtime.state.idempotency`): the gateway's own requests are then 2 and 1, and
-a step's 4 and 3 with idempotency's (``bench/requests.py`` counts them per capability).
+waits and joins the completion of the step's idempotency record, and a step that defers its
+claim sends it with the hold (:mod:`aiflows_runtime.state.step`): a step's requests are then
+3 and 2, idempotency's included, of which the gateway's own 2 and 1 (``bench/requests.py``
+counts them per capability).
 
 A malformed answer (one the capability's parser rejects) counts as a failure of
 that model and the call moves on to the next; its tokens are still paid for and

@@ -2,27 +2,23 @@
 
 Each takes the table's name and an optional boto3 DynamoDB client (a test's, a
 handler's shared one). Keys come from :mod:`.keys`, attribute values from boto3's
-serializers (:mod:`.items`).
+serializers (:mod:`.items`), transactions from :mod:`.transactions`.
 
-Inside an idempotent step (:mod:`.idempotency`: from the claim of its record to its
-completion), a model call's settling transaction waits: it is written in the transaction
-that completes (or, when the step raised, deletes) the step's idempotency record, one
-request instead of two. It waits only while the function sends nothing: the adapters' next
-request of any kind, a read included, writes it first (:func:`flush_deferred`), so a hold,
-another call's read, a checkpoint of long work never go out before the line of a call the
-model answered.
+Inside an idempotent step (:mod:`.step`), a model call's settling transaction waits for the
+completion of the step's idempotency record, and a step that defers its claim lets the claim
+wait for its first write. Every request of the adapters first writes what waits: a read writes
+the settling transaction (:attr:`_Table._reading`), any other request the claim too
+(:attr:`_Table._ddb`); the hold of a model call carries a waiting claim in its own request.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from typing import Any
 
 from aiflows_runtime.contracts import ReviewDecision
@@ -52,11 +48,19 @@ from .ports import (
     new_review_id,
     owner_of,
 )
+from .step import claim_now, defer, flush_deferred, waiting_claim
+from .transactions import (
+    TRANSACTION_ATTEMPTS,
+    TransactionKeptConflicting,
+    TransactionRefused,
+    backoff,
+    transact,
+    write_paid,
+)
 
 Clock = Callable[[], float]
 _SEQUENCE = itertools.count()
 CONDITION_FAILED = "ConditionalCheckFailedException"
-TRANSACTION_ATTEMPTS = 5
 CHECKPOINT_TTL_SECONDS = 14 * 24 * 3600  # as long as a redelivered message or a redriven run may come back
 
 
@@ -69,104 +73,6 @@ def dynamodb_client(client: Any = None) -> Any:
     return shared("dynamodb")
 
 
-def transact(client: Any, actions: list[dict[str, Any]]) -> None:
-    """One transaction of ``actions`` (each naming its table); :class:`TransactionRefused` names
-    which condition failed.
-
-    A transaction cancelled by a conflict with another one on the same items
-    (``TransactionConflict``) is tried again, with jittered backoff, as DynamoDB
-    advises; its conditions are evaluated anew each time.
-    """
-    for attempt in range(TRANSACTION_ATTEMPTS):
-        try:
-            client.transact_write_items(TransactItems=actions)
-            return
-        except Exception as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = (getattr(exc, "response", {}) or {}).get("CancellationReasons") or []
-            codes = [r.get("Code") for r in reasons]
-            failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
-            if failed:
-                raise TransactionRefused(failed) from exc
-            if "TransactionConflict" not in codes:
-                raise
-            if attempt == TRANSACTION_ATTEMPTS - 1:
-                raise TransactionKeptConflicting(TRANSACTION_ATTEMPTS) from exc
-            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
-
-
-def write_paid(client: Any, actions: list[dict[str, Any]]) -> None:
-    """``actions`` in one transaction; if it keeps meeting conflicting ones, one by one, in order.
-
-    For writes that follow a paid model call (its line first): single-item writes never
-    conflict that way, and the line must not be lost. What is given up then is only that a
-    crash between two of them leaves the line without its share of the total.
-    """
-    try:
-        transact(client, actions)
-    except TransactionKeptConflicting:
-        _one_by_one(client, actions)
-
-
-def _one_by_one(client: Any, actions: list[dict[str, Any]]) -> None:
-    for action in actions:
-        (kind, request), *_ = action.items()
-        {"Put": client.put_item, "Update": client.update_item, "Delete": client.delete_item}[kind](**request)
-
-
-# --- writes a step defers to the completion of its idempotency record ---------------------
-@dataclass
-class _Step:
-    client: Any = None  # the client of the adapter whose writes wait
-    waiting: list[dict[str, Any]] | None = None  # transaction actions, each naming its table
-
-
-# One per execution context: a Lambda runs one invocation at a time; a thread starts with none.
-_STEP: ContextVar[_Step | None] = ContextVar("aiflows_step", default=None)
-
-
-def begin_step() -> None:
-    """The step's idempotency record is claimed: from now, a settling transaction may wait."""
-    flush_deferred()  # what a step that ended without completing or deleting its record left
-    _STEP.set(_Step())
-
-
-def end_step() -> list[dict[str, Any]]:
-    """The step's body ended: the writes that waited (for the transaction that completes or
-    deletes its record), and no step open any more."""
-    step = _STEP.get()
-    _STEP.set(None)
-    return list(step.waiting or []) if step is not None else []
-
-
-def flush_deferred() -> None:
-    """Write what waits, now (the step stays open): before any other request of the adapters."""
-    step = _STEP.get()
-    if step is None or not step.waiting:
-        return
-    waiting, step.waiting = step.waiting, None
-    try:
-        transact(step.client, waiting)
-    except TransactionKeptConflicting:
-        _one_by_one(step.client, waiting)  # if this fails, some are written: never tried again
-    except TransactionRefused:
-        raise
-    except Exception:
-        step.waiting = waiting  # a transaction is all or none: the step's end tries it again
-        raise
-
-
-def _defer(client: Any, actions: list[dict[str, Any]]) -> bool:
-    """Let ``actions`` wait for the step's end, when a step is open; False when none is."""
-    step = _STEP.get()
-    if step is None:
-        return False
-    flush_deferred()  # at most one settling transaction waits: the step's last
-    step.client, step.waiting = client, actions
-    return True
-
-
 class _Table:
     def __init__(self, table_name: str, client: Any = None, clock: Clock = time.time) -> None:
         self._table = table_name
@@ -175,18 +81,25 @@ class _Table:
 
     @property
     def _ddb(self) -> Any:
-        """The client, once what waits is written: no request goes out before a paid call's line."""
+        """The client, once what waits is written (a paid call's line, the step's claim)."""
+        flush_deferred()
+        claim_now()
+        return self._client
+
+    @property
+    def _reading(self) -> Any:
+        """The client for a read: a paid call's line is written first, the step's claim may wait on."""
         flush_deferred()
         return self._client
 
     def _get(self, key: keys.Key, consistent: bool = True) -> dict[str, Any] | None:
-        item = self._ddb.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=consistent).get(
+        item = self._reading.get_item(TableName=self._table, Key=to_item(key), ConsistentRead=consistent).get(
             "Item"
         )
         return from_item(item) if item else None
 
     def _query(self, **query: Any) -> Iterator[dict[str, Any]]:
-        for page in self._ddb.get_paginator("query").paginate(TableName=self._table, **query):
+        for page in self._reading.get_paginator("query").paginate(TableName=self._table, **query):
             for item in page["Items"]:
                 yield from_item(item)
 
@@ -197,21 +110,6 @@ class _Table:
     def _transact(self, *actions: dict[str, Any]) -> None:
         """One transaction on this table (:func:`transact`)."""
         transact(self._ddb, self._named(*actions))
-
-
-class TransactionKeptConflicting(Exception):
-    """Every attempt of the transaction met another one on the same items: nothing was written."""
-
-    def __init__(self, attempts: int) -> None:
-        super().__init__(f"the transaction met a conflicting one {attempts} times")
-
-
-class TransactionRefused(Exception):
-    """A condition of the transaction failed: nothing was written."""
-
-    def __init__(self, failed: list[int]) -> None:
-        super().__init__(f"conditions failed on actions {failed}")
-        self.failed = failed
 
 
 # --- circuit breaker ---------------------------------------------------------
@@ -281,14 +179,14 @@ class DynamoDBCache(_Table):
             self._table: {"Keys": [to_item(k) for k in wanted.values()], "ConsistentRead": True}
         }
         for attempt in range(TRANSACTION_ATTEMPTS):
-            answer = self._ddb.batch_get_item(RequestItems=request)
+            answer = self._reading.batch_get_item(RequestItems=request)
             for raw in answer.get("Responses", {}).get(self._table, []):
                 item = from_item(raw)
                 found[(item["pk"], item["sk"])] = item
             request = answer.get("UnprocessedKeys") or {}
             if not request:
                 break
-            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not a secret
+            backoff(attempt)
         else:
             raise RuntimeError(f"DynamoDB left keys unprocessed {TRANSACTION_ATTEMPTS} times: {request}")
 
@@ -311,22 +209,36 @@ class DynamoDBCache(_Table):
 # --- run ledger --------------------------------------------------------------
 class DynamoDBLedger(_Table):
     def hold(self, correlation_id: str, amount_usd: float, budget_usd: float | None) -> Hold:
+        """Set the call's worst case aside, or refuse it (:class:`OverBudget`). The call is made
+        next: a step's waiting claim goes in the hold's request, or alone when nothing is held."""
         hold = Hold(correlation_id, amount_usd if budget_usd is not None else 0.0)
         if budget_usd is None or amount_usd <= 0:
+            claim_now()
             return hold
         if amount_usd > budget_usd:
             raise OverBudget(self.total(correlation_id).committed_usd)
+        update = {
+            "TableName": self._table,
+            "Key": to_item(keys.run_total(correlation_id)),
+            "UpdateExpression": "ADD committed_usd :amount",
+            # no arithmetic in a condition: the limit is the budget less this hold
+            "ConditionExpression": "attribute_not_exists(committed_usd) OR committed_usd <= :limit",
+            "ExpressionAttributeValues": values(
+                {":amount": amount_usd, ":limit": exact(budget_usd) - exact(amount_usd)}
+            ),
+        }
+        flush_deferred()  # a waiting claim goes with what waited, then
+        claim = waiting_claim()
         try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=to_item(keys.run_total(correlation_id)),
-                UpdateExpression="ADD committed_usd :amount",
-                # no arithmetic in a condition: the limit is the budget less this hold
-                ConditionExpression="attribute_not_exists(committed_usd) OR committed_usd <= :limit",
-                ExpressionAttributeValues=values(
-                    {":amount": amount_usd, ":limit": exact(budget_usd) - exact(amount_usd)}
-                ),
-            )
+            if claim is None:
+                self._client.update_item(**update)
+                return hold
+            try:
+                claim.join(self._client, [{"Update": update}])
+            except TransactionKeptConflicting:
+                self._client.update_item(**update)  # the claim was written alone
+        except TransactionRefused:
+            raise OverBudget(self.total(correlation_id).committed_usd) from None
         except Exception as exc:
             if error_code(exc) == CONDITION_FAILED:
                 raise OverBudget(self.total(correlation_id).committed_usd) from None
@@ -360,7 +272,7 @@ class DynamoDBLedger(_Table):
             ),
         }
         actions = self._named({"Put": line}, {"Update": total}, *([{"Put": dict(also)}] if also else []))
-        if not _defer(self._client, actions):
+        if not defer(self._client, actions):
             write_paid(self._ddb, actions)
 
     def release(self, hold: Hold) -> None:
@@ -507,7 +419,7 @@ class DynamoDBReviews(_Table):
         return sorted(known if wanted is None else known & wanted)
 
     def _waiting(self, tenant: str, **query: Any) -> Any:
-        return self._ddb.get_paginator("query").paginate(
+        return self._reading.get_paginator("query").paginate(
             TableName=self._table,
             IndexName=keys.PENDING_INDEX,
             KeyConditionExpression="gsi1pk = :pending",
