@@ -110,7 +110,7 @@ def new_execution_environment() -> None:
     policies.action_policy.cache_clear()
     capability.gateway.cache_clear()
     capability._persistence.cache_clear()
-    capability._steps.clear()  # each step of a handler imported again registers anew
+    capability._step_configs.clear()  # each step of a handler imported again registers anew
 
 
 def synth(app_script: Path, outdir: Path) -> Path:

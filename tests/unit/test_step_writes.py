@@ -397,17 +397,92 @@ def test_the_claim_is_written_before_the_model_is_called(
     assert on_a_step.sent() == [("BatchGetItem", OWN), claim, ("TransactWriteItems", IDEM)]
 
 
-def test_a_step_refused_before_its_first_write_leaves_nothing_to_clean_up(on_a_step: Step) -> None:
+def test_a_step_refused_before_its_first_write_reads_its_record_and_leaves_nothing(on_a_step: Step) -> None:
     from aiflows_runtime.gateway import BudgetExceeded
 
     request = {"text": "Invoice, over a tiny budget", "run": "run-o"}
     # When a step's first call would cost more than the whole budget
     with pytest.raises(BudgetExceeded):
         on_a_step.classify(budget=1e-9)(request=request)
-    # Then it only read (the breaker and answer, the run's total): no claim, no hold, no deletion
-    assert on_a_step.sent() == [("BatchGetItem", OWN), ("GetItem", OWN)]
+    # Then it read (the breaker and answer, the run's total), then whether another invocation
+    # holds its record (none does): no claim, no hold, no deletion
+    assert on_a_step.sent() == [("BatchGetItem", OWN), ("GetItem", OWN), ("GetItem", IDEM)]
     assert on_a_step.record(request["text"], request["run"]) is None
     assert on_a_step.ledger.total("run-o").committed_usd == 0
+
+
+def test_a_hold_the_budget_refuses_writes_neither_it_nor_the_claim_it_carried(
+    on_a_step: Step, model: LocalModel
+) -> None:
+    from aiflows_runtime.gateway import BudgetExceeded
+
+    request = {"text": "Invoice, the budget all but spent", "run": "run-b"}
+    # Given a run whose other branch holds all but a sliver of the budget
+    spent = BUDGET - 1e-7
+    contextvars.Context().run(on_a_step.ledger.hold, "run-b", spent, BUDGET)
+    # When a step's hold (its claim with it) passes the budget
+    with pytest.raises(BudgetExceeded):
+        on_a_step.classify()(request=request)
+    # Then the transaction wrote nothing: no record, the budget as it was, the model not called
+    assert ("TransactWriteItems", OWN) in on_a_step.sent()
+    assert on_a_step.record(request["text"], request["run"]) is None
+    assert on_a_step.ledger.total("run-b").committed_usd == pytest.approx(spent)
+    assert model.calls == []
+
+
+class Broken(Exception):
+    """The step's logic fails before its first write (a bad input, a breaker open on every model)."""
+
+
+def fails_before_writing(request: dict[str, Any]) -> dict[str, Any]:
+    raise Broken(request["text"])
+
+
+def test_a_repeat_that_fails_before_its_first_write_gets_the_stored_result(on_a_step: Step) -> None:
+    # Given a step that completed
+    request = {"text": "Invoice, answered", "run": "run-r"}
+    result = on_a_step.classify()(request=request)
+    # When the same input comes again, and this time the step fails before it writes anything
+    again = on_a_step.step(fails_before_writing)(request=request)
+    # Then it is answered as a claim at once would be: with the stored result
+    assert again == result
+
+
+def test_a_duplicate_that_fails_before_its_first_write_is_told_the_step_is_in_progress(
+    on_a_step: Step,
+) -> None:
+    request = {"text": "Invoice, in progress", "run": "run-p"}
+    seen: list[BaseException] = []
+
+    def meanwhile() -> None:
+        with pytest.raises(IdempotencyAlreadyInProgressError) as told:
+            contextvars.Context().run(on_a_step.step(fails_before_writing), request=request)
+        seen.append(told.value)
+
+    # Given a step that claimed its record and runs; when a duplicate of it fails before writing
+    on_a_step.classify(then=meanwhile, records=on_a_step.claiming_at_once())(request=request)
+    # Then the duplicate got Powertools' answer for a held record, not its own failure
+    assert len(seen) == 1
+
+
+def test_a_result_powertools_cannot_store_leaves_nothing_for_the_next_invocation(
+    on_a_step: Step,
+) -> None:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+
+    def unstorable(request: dict[str, Any]) -> dict[str, Any]:
+        ask(on_a_step.harness, request["text"], request["run"], budget=BUDGET)
+        return {"answer": object()}  # not JSON
+
+    # When a step's result cannot be serialized, so its record is never completed
+    with pytest.raises(IdempotencyPersistenceLayerError):
+        on_a_step.step(unstorable)(request={"text": "Invoice, unstorable", "run": "run-u"})
+    # Then the paid call's line was still written
+    assert len(on_a_step.lines("run-u")) == 1
+    on_a_step.sent()
+    # And the same environment's next write is only its own: no claim or line of that step rides on it
+    on_a_step.ledger.hold("run-other", 0.001, BUDGET)
+    assert on_a_step.sent() == [("UpdateItem", OWN)]
 
 
 def test_a_claim_written_completed_is_the_record_powertools_claim_and_completion_leave() -> None:

@@ -139,7 +139,7 @@ def idempotent_step(
                 key_prefix=keys.idempotency_prefix(capability),
             )
 
-        _steps.append(config)
+        _step_configs.append(config)
 
         @functools.wraps(fn)
         def step(*args: Any, **kwargs: Any) -> Any:
@@ -151,12 +151,12 @@ def idempotent_step(
 
 
 # each idempotent step's config, built at the first invocation (which registers its context)
-_steps: list[Callable[[], IdempotencyConfig]] = []
+_step_configs: list[Callable[[], IdempotencyConfig]] = []
 
 
 def register_context(context: Any) -> None:
     """Let idempotency see the remaining time of this invocation."""
-    for config in _steps:
+    for config in _step_configs:
         config().register_lambda_context(context)
 
 

@@ -26,9 +26,9 @@ writes the call's ledger line; a success writes the breaker only when it changes
 An uncached call with a budget costs the gateway 3 DynamoDB requests (read, hold, settle),
 a cached one 2 (read, the hit's line). Inside an idempotent step the settling transaction
 waits and joins the completion of the step's idempotency record, and a step that defers its
-claim sends it with the hold (:mod:`aiflows_runtime.state.step`): a step's requests are then
-3 and 2, idempotency's included, of which the gateway's own 2 and 1 (``bench/requests.py``
-counts them per capability).
+claim sends it with the hold (:mod:`aiflows_runtime.state.step`), the model never called before
+it is written: a step's requests are then 3 and 2, idempotency's included, of which the
+gateway's own 2 and 1 (``bench/requests.py`` counts them per capability).
 
 A malformed answer (one the capability's parser rejects) counts as a failure of
 that model and the call moves on to the next; its tokens are still paid for and
@@ -62,6 +62,7 @@ from aiflows_runtime.state import (
     LedgerEntry,
     OverBudget,
 )
+from aiflows_runtime.state.step import claim_now
 
 T = TypeVar("T")
 
@@ -335,6 +336,7 @@ class ModelGateway:
             attempt += 1
             calls += 1
             hold = self._hold(run, capability, route, model, request_tokens)
+            claim_now()  # the hold wrote a deferred claim already, if its ledger is DynamoDB's
             started = time.perf_counter()
             try:
                 response = self._bedrock.converse(**request)

@@ -51,7 +51,6 @@ from .ports import (
 from .step import claim_now, defer, flush_deferred, waiting_claim
 from .transactions import (
     TRANSACTION_ATTEMPTS,
-    TransactionKeptConflicting,
     TransactionRefused,
     backoff,
     transact,
@@ -80,8 +79,9 @@ class _Table:
         self._clock = clock
 
     @property
-    def _ddb(self) -> Any:
-        """The client, once what waits is written (a paid call's line, the step's claim)."""
+    def _writing(self) -> Any:
+        """The client for a write, once what waits is written (a paid call's line, then the step's
+        claim: it must precede any effect a second invocation could repeat)."""
         flush_deferred()
         claim_now()
         return self._client
@@ -109,7 +109,7 @@ class _Table:
 
     def _transact(self, *actions: dict[str, Any]) -> None:
         """One transaction on this table (:func:`transact`)."""
-        transact(self._ddb, self._named(*actions))
+        transact(self._writing, self._named(*actions))
 
 
 # --- circuit breaker ---------------------------------------------------------
@@ -127,7 +127,7 @@ class DynamoDBBreakerStore(_Table):
     def write(self, model: str, state: BreakerState, seen_version: int) -> bool:
         item = {**keys.breaker(model), **asdict(state), "version": seen_version + 1}
         try:
-            self._ddb.put_item(
+            self._writing.put_item(
                 TableName=self._table,
                 Item=to_item(item),
                 ConditionExpression="attribute_not_exists(pk) OR version = :seen",
@@ -161,7 +161,7 @@ class DynamoDBCache(_Table):
         )
 
     def put(self, key: str, answer: CachedAnswer) -> None:
-        self._ddb.put_item(TableName=self._table, Item=self._item(key, answer))
+        self._writing.put_item(TableName=self._table, Item=self._item(key, answer))
 
     def _shares_table(self, other: object) -> bool:
         return isinstance(other, _Table) and other._table == self._table and other._client is self._client
@@ -230,13 +230,8 @@ class DynamoDBLedger(_Table):
         flush_deferred()  # a waiting claim goes with what waited, then
         claim = waiting_claim()
         try:
-            if claim is None:
+            if claim is None or not claim.carry(self._client, [{"Update": update}]):
                 self._client.update_item(**update)
-                return hold
-            try:
-                claim.join(self._client, [{"Update": update}])
-            except TransactionKeptConflicting:
-                self._client.update_item(**update)  # the claim was written alone
         except TransactionRefused:
             raise OverBudget(self.total(correlation_id).committed_usd) from None
         except Exception as exc:
@@ -273,12 +268,12 @@ class DynamoDBLedger(_Table):
         }
         actions = self._named({"Put": line}, {"Update": total}, *([{"Put": dict(also)}] if also else []))
         if not defer(self._client, actions):
-            write_paid(self._ddb, actions)
+            write_paid(self._writing, actions)
 
     def release(self, hold: Hold) -> None:
         if hold.amount_usd <= 0:
             return
-        self._ddb.update_item(
+        self._writing.update_item(
             TableName=self._table,
             Key=to_item(keys.run_total(hold.correlation_id)),
             UpdateExpression="ADD committed_usd :back",
@@ -292,7 +287,7 @@ class DynamoDBLedger(_Table):
         """A guard verdict in the run's ledger: which policies decided what, at which stage."""
         item = {**keys.run_guard(correlation_id, self._clock(), record.stage), **asdict(record)}
         item["findings"] = list(record.findings)
-        self._ddb.put_item(TableName=self._table, Item=to_item(item))
+        self._writing.put_item(TableName=self._table, Item=to_item(item))
 
     def guard_records(self, correlation_id: str) -> list[GuardRecord]:
         return [
@@ -453,7 +448,7 @@ class DynamoDBReviews(_Table):
         if decision.decision != "reject":  # the last approval is never by someone who approved before
             condition += " AND NOT contains(approvers, :reviewer)"
         try:
-            self._ddb.update_item(
+            self._writing.update_item(
                 TableName=self._table,
                 Key=leave["Key"],
                 UpdateExpression=leave["UpdateExpression"] + ", decision = :decision, decided_at = :now",
@@ -499,7 +494,7 @@ class DynamoDBReviews(_Table):
             ":reviewer": approval.reviewer,
         }
         try:
-            answer = self._ddb.update_item(
+            answer = self._writing.update_item(
                 TableName=self._table,
                 Key=to_item(keys.review(approval.review_id)),
                 UpdateExpression=update,
@@ -519,7 +514,7 @@ class DynamoDBReviews(_Table):
     def reopen(self, decision: ReviewDecision) -> None:
         review = self.get(decision.review_id)
         try:
-            self._ddb.update_item(
+            self._writing.update_item(
                 TableName=self._table,
                 Key=to_item(keys.review(decision.review_id)),
                 UpdateExpression="SET #status = :pending, gsi1pk = :index REMOVE decision, decided_at",
@@ -542,7 +537,7 @@ class DynamoDBReviews(_Table):
     def expire(self, review_id: str) -> bool:
         """PENDING or DECIDED → EXPIRED, in one conditional update (a decision, if any, is kept)."""
         try:
-            self._ddb.update_item(
+            self._writing.update_item(
                 TableName=self._table,
                 Key=to_item(keys.review(review_id)),
                 UpdateExpression="REMOVE gsi1pk SET #status = :expired",
@@ -616,7 +611,7 @@ class DynamoDBAuditTrail(_Table):
             else None,
             keys.TTL_ATTRIBUTE: int(record.at + self._retention_seconds),
         }
-        self._ddb.put_item(
+        self._writing.put_item(
             TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
         )
 
@@ -657,4 +652,4 @@ class DynamoDBCheckpoints(_Table):
             "result": json.dumps(result, sort_keys=True),
             keys.TTL_ATTRIBUTE: int(self._clock() + CHECKPOINT_TTL_SECONDS),
         }
-        self._ddb.put_item(TableName=self._table, Item=to_item(item))
+        self._writing.put_item(TableName=self._table, Item=to_item(item))

@@ -34,11 +34,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from .step import Claim, ClaimRefused, begin_step, end_step, leave_earlier_step, refused_claim
-from .transactions import TransactionKeptConflicting, write_paid
+from .step import Claim, ClaimRefused, begin_step, end_step, leave_open_step, refused_claim
+from .transactions import write_paid
 
 
 class StepRecords(DynamoDBPersistenceLayer):
@@ -56,8 +59,8 @@ class StepRecords(DynamoDBPersistenceLayer):
         return at_once
 
     def _put_record(self, data_record: DataRecord) -> None:
-        leave_earlier_step()  # a step left open by an earlier invocation writes what it left, first
         if not self.defers_claim:
+            leave_open_step()  # a step left open by an earlier invocation writes what it left, first
             super()._put_record(data_record)
             begin_step()  # claimed: this invocation runs the step
             return
@@ -71,18 +74,16 @@ class StepRecords(DynamoDBPersistenceLayer):
         try:
             DynamoDBPersistenceLayer._put_record(self, data_record)
         except IdempotencyItemAlreadyExistsError as held:
-            raise ClaimRefused("another invocation holds the step's idempotency record") from held
+            raise ClaimRefused() from held
 
     def _update_record(self, data_record: DataRecord) -> None:
         claim, waiting = end_step()
-        if claim is not None and claim.state == "refused":
-            raise ClaimRefused("another invocation holds the step's idempotency record")
-        if claim is not None and claim.state == "waiting":
-            try:
-                claim.join(self.client, waiting, completing=self._completed(data_record))
+        if claim is not None and claim.refused:
+            raise ClaimRefused()
+        if claim is not None and claim.waits:
+            if claim.carry(self.client, waiting, completing=self._completed(data_record)):
                 return
-            except TransactionKeptConflicting:
-                pass  # the claim went alone: the completion goes as in any step
+            # the claim went alone: the completion goes as in any step
         if not waiting:
             super()._update_record(data_record)
             return
@@ -94,12 +95,24 @@ class StepRecords(DynamoDBPersistenceLayer):
             # the claim never went out, or another invocation's record refused it: nothing to delete
             if waiting:
                 write_paid(self.client, waiting)
+            if claim.waits and self._held(data_record):
+                # a repeat, or a duplicate of a running step, that failed before its first write:
+                # Powertools answers it as a claim at once would have been (the stored result)
+                raise ClaimRefused()
             return
         if not waiting:
             super()._delete_record(data_record)
             return
         key = self._get_key(data_record.idempotency_key)
         write_paid(self.client, [*waiting, {"Delete": {"TableName": self.table_name, "Key": key}}])
+
+    def _held(self, data_record: DataRecord) -> bool:
+        """Whether the step's record exists: another invocation claimed or completed it."""
+        try:
+            self._get_record(data_record.idempotency_key)
+        except IdempotencyItemNotFoundError:
+            return False
+        return True
 
     def _completion(self, data_record: DataRecord) -> dict[str, Any]:
         """The ``UpdateItem`` request Powertools' ``_update_record`` makes, kept, not sent."""
@@ -139,7 +152,8 @@ def idempotent_step_function(
 ) -> Callable[..., Any]:
     """``fn`` (taking its input as ``request=``) behind Powertools' ``idempotent_function`` on ``records``.
 
-    Where ``records`` defers the claim and another invocation holds the record, the step is
+    Where ``records`` defers the claim and another invocation holds the record (its claim
+    refused, or the step failed before its first write with the record there), the step is
     asked again with its claim at once: Powertools answers it as any held record, with the
     stored result or :class:`IdempotencyAlreadyInProgressError`.
     """
@@ -151,17 +165,24 @@ def idempotent_step_function(
         return step
 
     first = guarded(records)
-    if not records.defers_claim:
-        return first
-    again = guarded(records.claiming_at_once)
+    again = guarded(records.claiming_at_once) if records.defers_claim else None
+
+    def closed(guarded_step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return guarded_step(*args, **kwargs)
+        except Exception:
+            # Powertools may raise before it completes or deletes the record (a result it cannot
+            # serialize): nothing of this invocation's step is left for the next one to send
+            leave_open_step()
+            raise
 
     @functools.wraps(fn)
     def step(*args: Any, **kwargs: Any) -> Any:
         try:
-            return first(*args, **kwargs)
+            return closed(first, *args, **kwargs)
         except Exception as exc:
-            if not refused_claim(exc):
+            if again is None or not refused_claim(exc):
                 raise
-        return again(*args, **kwargs)
+        return closed(again, *args, **kwargs)
 
     return step

@@ -36,6 +36,9 @@ from .transactions import TransactionKeptConflicting, TransactionRefused, one_by
 class ClaimRefused(Exception):
     """The step's deferred claim was refused: another invocation holds its idempotency record."""
 
+    def __init__(self) -> None:
+        super().__init__("another invocation holds the step's idempotency record")
+
 
 @dataclass
 class Claim:
@@ -44,6 +47,15 @@ class Claim:
     put: dict[str, Any]  # the request, as a transaction's Put action takes it (its table named)
     send_alone: Callable[[], None]  # Powertools' own put; raises ClaimRefused when the record is held
     state: Literal["waiting", "written", "refused"] = "waiting"
+
+    @property
+    def waits(self) -> bool:
+        """Not sent yet."""
+        return self.state == "waiting"
+
+    @property
+    def refused(self) -> bool:
+        return self.state == "refused"
 
     def write(self) -> None:
         """The claim alone, now."""
@@ -54,16 +66,16 @@ class Claim:
             raise
         self.state = "written"
 
-    def join(
+    def carry(
         self, client: Any, actions: list[dict[str, Any]], completing: dict[str, Any] | None = None
-    ) -> None:
-        """``actions`` (each naming its table) in one transaction with the claim, the claim first;
-        ``completing``: attributes the claimed record is written with (its completion).
+    ) -> bool:
+        """Write ``actions`` (each naming its table) in one transaction with the claim, the claim
+        first; ``completing``: attributes the claimed record is written with (its completion).
 
-        A refused action of ``actions`` raises :class:`TransactionRefused` with its index there.
-        If the transaction keeps meeting conflicting ones, the claim is written alone and
-        :class:`TransactionKeptConflicting` raised: the caller writes ``actions`` as it would with
-        no claim waiting.
+        True when they went together. False when the transaction kept meeting conflicting ones:
+        the claim was then written alone, and the caller writes ``actions`` as with no claim.
+        A refused claim raises :class:`ClaimRefused` (nothing of ``actions`` is written); a
+        refused action of ``actions``, :class:`TransactionRefused` (its indices count the claim).
         """
         put = self.put if completing is None else {**self.put, "Item": {**self.put["Item"], **completing}}
         try:
@@ -71,12 +83,13 @@ class Claim:
         except TransactionRefused as refused:
             if 0 in refused.failed:
                 self.state = "refused"
-                raise ClaimRefused("another invocation holds the step's idempotency record") from refused
-            raise TransactionRefused([i - 1 for i in refused.failed]) from refused
+                raise ClaimRefused() from refused
+            raise
         except TransactionKeptConflicting:
             self.write()
-            raise
+            return False
         self.state = "written"
+        return True
 
 
 @dataclass
@@ -89,13 +102,14 @@ class _Step:
 _STEP: ContextVar[_Step | None] = ContextVar("aiflows_step", default=None)
 
 
-def leave_earlier_step() -> None:
-    """What a step that ended without completing or deleting its record left is written (its
-    deferred claim, if never written, is dropped: its invocation is over)."""
+def leave_open_step() -> None:
+    """Close a step whose record was neither completed nor deleted (Powertools failed before it
+    could, or the environment died mid-step): what it left waiting is written, and its deferred
+    claim, if never sent, is dropped (its invocation is over)."""
     step = _STEP.get()
     if step is None:
         return
-    if step.claim is not None and step.claim.state == "waiting":
+    if step.claim is not None and step.claim.waits:
         step.claim = None
     flush_deferred()
     _STEP.set(None)
@@ -103,7 +117,7 @@ def leave_earlier_step() -> None:
 
 def begin_step(claim: Claim | None = None) -> None:
     """The step's record is claimed, or its claim waits (``claim``): a settling transaction may wait."""
-    leave_earlier_step()
+    leave_open_step()
     _STEP.set(_Step(claim=claim))
 
 
@@ -120,7 +134,7 @@ def end_step() -> tuple[Claim | None, list[dict[str, Any]]]:
 def waiting_claim() -> Claim | None:
     """The open step's claim, while it waits for the step's first write."""
     step = _STEP.get()
-    if step is None or step.claim is None or step.claim.state != "waiting":
+    if step is None or step.claim is None or not step.claim.waits:
         return None
     return step.claim
 
@@ -143,10 +157,8 @@ def flush_deferred() -> None:
     waiting, step.waiting = step.waiting, None
     claim = waiting_claim()
     try:
-        if claim is None:
+        if claim is None or not claim.carry(step.client, waiting):
             transact(step.client, waiting)
-        else:
-            claim.join(step.client, waiting)
     except TransactionKeptConflicting:
         one_by_one(step.client, waiting)  # if this fails, some are written: never tried again
     except (TransactionRefused, ClaimRefused):
