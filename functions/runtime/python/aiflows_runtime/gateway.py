@@ -336,7 +336,7 @@ class ModelGateway:
             attempt += 1
             calls += 1
             hold = self._hold(run, capability, route, model, request_tokens)
-            claim_now()  # the hold wrote a deferred claim already, if its ledger is DynamoDB's
+            claim_now()  # a deferred claim the hold did not carry (nothing held) goes alone, first
             started = time.perf_counter()
             try:
                 response = self._bedrock.converse(**request)

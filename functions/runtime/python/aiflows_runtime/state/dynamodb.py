@@ -8,7 +8,7 @@ Inside an idempotent step (:mod:`.step`), a model call's settling transaction wa
 completion of the step's idempotency record, and a step that defers its claim lets the claim
 wait for its first write. Every request of the adapters first writes what waits: a read writes
 the settling transaction (:attr:`_Table._reading`), any other request the claim too
-(:attr:`_Table._ddb`); the hold of a model call carries a waiting claim in its own request.
+(:attr:`_Table._writing`); the hold of a model call carries a waiting claim in its own request.
 """
 
 from __future__ import annotations
@@ -209,11 +209,10 @@ class DynamoDBCache(_Table):
 # --- run ledger --------------------------------------------------------------
 class DynamoDBLedger(_Table):
     def hold(self, correlation_id: str, amount_usd: float, budget_usd: float | None) -> Hold:
-        """Set the call's worst case aside, or refuse it (:class:`OverBudget`). The call is made
-        next: a step's waiting claim goes in the hold's request, or alone when nothing is held."""
+        """Set the call's worst case aside, or refuse it (:class:`OverBudget`). A step's waiting
+        claim goes in the hold's request; with nothing to hold, the gateway writes it before the call."""
         hold = Hold(correlation_id, amount_usd if budget_usd is not None else 0.0)
         if budget_usd is None or amount_usd <= 0:
-            claim_now()
             return hold
         if amount_usd > budget_usd:
             raise OverBudget(self.total(correlation_id).committed_usd)

@@ -11,9 +11,10 @@ record. Inside a step two writes may wait, each to join a request the step sends
 - **the claim itself**, in a step that defers it (``StepRecords(defer_claim=True)``), waits for
   the step's first write: the hold of its first model call, the flush of a settling transaction,
   or the completion. Reads go out before it: a read has no effect a second invocation could
-  repeat. The model is called only once the claim is written (the ledger's ``hold`` writes it at
-  the latest). A step defers its claim only where the state adapters and the gateway's model call
-  are its only effects (``docs/capabilities.md#idempotency``).
+  repeat. The model is called only once the claim is written (the gateway writes it before the
+  call, :func:`claim_now`, where the hold did not carry it). A step defers its claim only where
+  the state adapters and the gateway's model call are its only effects
+  (``docs/capabilities.md#idempotency``).
 
 When a deferred claim's condition fails (another invocation holds the record), nothing of the
 write it joined is made and the step raises :class:`ClaimRefused`; the idempotent step then asks
