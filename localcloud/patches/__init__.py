@@ -183,6 +183,7 @@ def install(cloud: LocalCloud) -> Patches:
         events,
         guardrails,
         logs,
+        server,
         ssm,
         stepfunctions,
         xray,
@@ -195,6 +196,7 @@ def install(cloud: LocalCloud) -> Patches:
         _installed = patches
     try:
         for service in (
+            server,
             cloudformation,
             apigateway,
             cloudwatch,

@@ -62,3 +62,21 @@ def test_every_patch_module_is_in_the_divergence_table() -> None:
 
     modules |= {f"stepfunctions.{m.name}" for m in pkgutil.iter_modules(stepfunctions.__path__)}
     assert modules <= named, f"patch modules missing from docs/local-cloud.md: {sorted(modules - named)}"
+
+
+def test_the_server_answers_as_moto_does_with_what_it_reads_once() -> None:
+    """moto's server lists its modules and each response class's methods at every request; read once,
+    the answers are the same, and a caller that changes its list does not change the next one's."""
+    from moto import backends
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+
+    listed = list(backends.list_of_moto_modules())
+    named = responses.method_names_from_class(DynamoHandler)
+    with LocalCloud():
+        assert list(backends.list_of_moto_modules()) == listed
+        first = responses.method_names_from_class(DynamoHandler)
+        assert first == named
+        first.clear()
+        assert responses.method_names_from_class(DynamoHandler) == named
+    assert list(backends.list_of_moto_modules()) == listed

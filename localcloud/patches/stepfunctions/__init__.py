@@ -66,6 +66,9 @@ SEMANTICS = (api, errors, paths, intrinsics, jsonata, integrations)
 def install_semantics(patches: Patches) -> None:
     for concern in SEMANTICS:
         concern.install(patches, cloud=None)
+    # how a definition is parsed, as the local cloud parses it: once, not at every start (moto's
+    # cost, which the floor would otherwise count against the local cloud's overhead)
+    distributed_map.install_parsing(patches)
 
 
 def install(patches: Patches, cloud: LocalCloud) -> None:

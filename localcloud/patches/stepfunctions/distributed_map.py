@@ -1067,7 +1067,8 @@ def _run_distributed_maps(patches: Patches, cloud: LocalCloud, runs: MapRuns) ->
     patches.replace(StateMap, "_eval_execution", eval_execution)
 
 
-def _parse_without_distributed_fields(patches: Patches) -> None:
+def install_parsing(patches: Patches) -> None:
+    """Each definition parsed once, its Distributed Maps without the fields moto's grammar refuses."""
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     parse = AmazonStateLanguageParser.parse
@@ -1225,7 +1226,7 @@ def _start_execution_task(patches: Patches) -> None:
 
 def install(patches: Patches, cloud: LocalCloud) -> None:
     runs = MapRuns()  # this cloud's Map Runs: the patches below share them, nothing else finds them
-    _parse_without_distributed_fields(patches)
+    install_parsing(patches)
     _run_distributed_maps(patches, cloud, runs)
     _map_run_api(patches, runs)
     _start_execution_task(patches)

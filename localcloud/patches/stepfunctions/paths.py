@@ -15,6 +15,7 @@ r"""JSONPath as AWS reads it, where moto's interpreter differs.
 from __future__ import annotations
 
 import contextvars
+import functools
 import importlib
 import pkgutil
 import re
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from localcloud.patches import Patches
 
 
+COMPILED_PATHS_KEPT = 4096  # the JSONPaths kept parsed, of those read last
 _INDEFINITE = re.compile(r"\.\.|\.\*|\[\s*\*\s*\]|\[\s*\?|\[[^\]]*[:,][^\]]*\]")
 
 
@@ -34,12 +36,20 @@ def is_indefinite(path: str) -> bool:
     return bool(_INDEFINITE.search(re.sub(r"'[^']*'|\"[^\"]*\"", "''", path)))
 
 
+@functools.lru_cache(maxsize=COMPILED_PATHS_KEPT)
+def compiled(path: str) -> Any:
+    """The path, parsed once: jsonpath_ng builds its whole parser at every ``parse`` (about 1 ms,
+    a burst's main CPU cost after moto's own parsing); a parsed path keeps no state of a search."""
+    from jsonpath_ng.ext import parse
+
+    return parse(path)
+
+
 def extract(path: str, data: Any) -> Any:
     """What a JSONPath selects in ``data``: one value, or for an indefinite path a list."""
-    from jsonpath_ng.ext import parse
     from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError
 
-    matches = parse(path).find(data)
+    matches = compiled(path).find(data)
     if is_indefinite(path):
         return [match.value for match in matches]
     if not matches:
