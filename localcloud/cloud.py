@@ -605,12 +605,12 @@ def _stop_promptly(server: Any) -> None:
 
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     """Apply a target's Input, InputPath or InputTransformer, as EventBridge does."""
-    from jsonpath_ng import parse as jsonpath
+    from localcloud.patches.stepfunctions.paths import compiled
 
     if "Input" in target:
         return json.loads(target["Input"])
     if "InputPath" in target:
-        matches = [m.value for m in jsonpath(target["InputPath"]).find(_wire_shape(event))]
+        matches = [m.value for m in compiled(target["InputPath"], extended=False).find(_wire_shape(event))]
         return matches[0] if matches else None
     transformer = target.get("InputTransformer")
     if transformer:

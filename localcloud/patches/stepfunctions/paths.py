@@ -10,6 +10,9 @@ r"""JSONPath as AWS reads it, where moto's interpreter differs.
 - A Choice rule's ``…Path`` comparator may name a context path, ``$$.Execution.Name``,
   as any other path of the ASL may (moto read every ``…Path`` from the state's
   input and failed to parse ``$$``, States.Runtime).
+
+Each path is parsed once (:func:`compiled`): jsonpath_ng builds its whole parser at every
+``parse``, and moto parsed a state's ``ResultPath`` again each time the state ran.
 """
 
 from __future__ import annotations
@@ -37,12 +40,23 @@ def is_indefinite(path: str) -> bool:
 
 
 @functools.lru_cache(maxsize=COMPILED_PATHS_KEPT)
-def compiled(path: str) -> Any:
+def compiled(path: str, extended: bool = True) -> Any:
     """The path, parsed once: jsonpath_ng builds its whole parser at every ``parse`` (about 1 ms,
-    a burst's main CPU cost after moto's own parsing); a parsed path keeps no state of a search."""
-    from jsonpath_ng.ext import parse
+    a burst's main CPU cost after moto's own parsing); a parsed path keeps no state of a search.
 
-    return parse(path)
+    ``extended``: jsonpath_ng's extended dialect (filters, arithmetic), which moto reads the
+    ASL's paths in; its plain one is what moto's ``ResultPath`` and EventBridge's ``InputPath``
+    are read in."""
+    import jsonpath_ng
+    import jsonpath_ng.ext
+
+    return (jsonpath_ng.ext.parse if extended else jsonpath_ng.parse)(path)
+
+
+def _result_paths_parsed_once(patches: Patches) -> None:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+
+    patches.replace(result_path, "parse", functools.partial(compiled, extended=False))
 
 
 def extract(path: str, data: Any) -> Any:
@@ -133,5 +147,6 @@ def _context_paths_in_choice_rules(patches: Patches) -> None:
 
 def install(patches: Patches, cloud: LocalCloud) -> None:
     _definite_paths(patches)
+    _result_paths_parsed_once(patches)
     _string_matches(patches)
     _context_paths_in_choice_rules(patches)

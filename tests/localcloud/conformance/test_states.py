@@ -521,6 +521,25 @@ PARALLEL_MAP = cases(
         [{"v": "a"}, {"v": "b"}, {"v": "c"}],
     ),
     Case(
+        "Map: each iteration's ResultPath places its own result in its own item, however many run at "
+        "once (ASL spec, ResultPath; Map: iterations run in parallel)",
+        single(
+            {
+                "Type": "Map",
+                "MaxConcurrency": 0,
+                "ItemProcessor": branch(
+                    {
+                        "Type": "Pass",
+                        "Parameters": {"double.$": "States.MathAdd($.n, $.n)"},
+                        "ResultPath": "$.r.v",
+                    }
+                ),
+            }
+        ),
+        [{"n": n} for n in range(12)],
+        [{"n": n, "r": {"v": {"double": 2 * n}}} for n in range(12)],
+    ),
+    Case(
         "Map: ItemSelector reads $$.Map.Item.Index and $$.Map.Item.Value (ASL spec, Processing Items)",
         single(
             {
