@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import pkgutil
 import re
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from localcloud import LocalCloud, patches
 from localcloud.cloud import LocalCloudError
@@ -80,3 +82,40 @@ def test_the_server_answers_as_moto_does_with_what_it_reads_once() -> None:
         first.clear()
         assert responses.method_names_from_class(DynamoHandler) == named
     assert list(backends.list_of_moto_modules()) == listed
+
+
+def test_every_flow_parses_in_sll_to_the_tree_moto_parses_in_ll() -> None:
+    """ANTLR's PredictionMode: SLL "will either return a correct parse tree (i.e. the same parse tree that
+    would be returned with the LL prediction mode), or it will report a syntax error"."""
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    from aiflows.flows import flows
+    from localcloud.patches.stepfunctions.distributed_map import _parsed_in_sll, rewrite_definition
+
+    for name, flow in flows().items():
+        definition = json.dumps(flow.woven())
+        definition = rewrite_definition(definition) or definition
+        parsed = _parsed_in_sll(definition)
+        assert parsed is not None, f"{name}: SLL refused a definition moto parses"
+        _, ll_tree = AmazonStateLanguageParser.parse(definition)
+        assert parsed[1].toStringTree(ruleNames=ASLParser.ruleNames) == ll_tree.toStringTree(
+            ruleNames=ASLParser.ruleNames
+        ), name
+
+
+@pytest.mark.parametrize(
+    ("definition", "error"),
+    [
+        ('{"StartAt": "A", "States": {"A": {"Type": "Pas", "End": true}}}', 'at "Pas", mismatched input'),
+        ('{"StartAt": "A"', "at <EOF>, mismatched input '<EOF>' expecting {',', '}'}"),
+    ],
+)
+def test_a_definition_sll_refuses_gets_the_syntax_errors_of_the_ll_parse(definition: str, error: str) -> None:
+    """A definition that is not ASL is refused at CreateStateMachine (InvalidDefinition), with where."""
+    with LocalCloud() as cloud, pytest.raises(ClientError) as refused:
+        cloud.client("stepfunctions").create_state_machine(
+            name="broken", definition=definition, roleArn="arn:aws:iam::123456789012:role/broken"
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidDefinition"
+    assert error in refused.value.response["Error"]["Message"]

@@ -1078,9 +1078,39 @@ def install_parsing(patches: Patches) -> None:
         """moto parses and preprocesses the whole definition at every execution start, half of a
         burst's CPU; each definition is parsed once. Its components are shared by its executions:
         they keep no state of a run (each run's is in its Environment), and nothing writes to them."""
-        return parse(rewrite_definition(definition) or definition)
+        rewritten = rewrite_definition(definition) or definition
+        return _parsed_in_sll(rewritten) or parse(rewritten)
 
     patches.replace(AmazonStateLanguageParser, "parse", staticmethod(parse_definition))
+
+
+def _parsed_in_sll(definition: str) -> Any:
+    """The definition parsed in ANTLR's SLL prediction mode, or None where SLL cannot parse it.
+
+    moto's parser predicts in full-context LL mode, most of a deploy's time (a state machine is parsed
+    when it is created). ANTLR documents SLL as the faster mode that "will either return a correct parse
+    tree (i.e. the same parse tree that would be returned with the LL prediction mode), or it will report
+    a syntax error" (PredictionMode): a definition SLL refuses is parsed by moto's own LL parse, which
+    gives a definition that is wrong its syntax errors."""
+    from antlr4 import CommonTokenStream, InputStream
+    from antlr4.atn.PredictionMode import PredictionMode
+    from antlr4.error.Errors import ParseCancellationException
+    from antlr4.error.ErrorStrategy import BailErrorStrategy
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    lexer = ASLLexer(InputStream(definition))
+    lexer.removeErrorListeners()  # the LL parse reports what is wrong, once
+    parser = ASLParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser._interp.predictionMode = PredictionMode.SLL
+    parser._errHandler = BailErrorStrategy()  # the first syntax error ends the SLL parse
+    try:
+        tree = parser.state_machine()
+    except ParseCancellationException:
+        return None
+    return Preprocessor().visit(tree), tree  # what moto's parse answers: the program, and its tree
 
 
 def _map_run_api(patches: Patches, runs: MapRuns) -> None:
