@@ -7,6 +7,9 @@ Prints:
 - the local deploy time of the synthesized app (cdk.out);
 - the demo flow's latency (sequential runs, put_events to a finished execution)
   and throughput (a burst of events, flows finished per second);
+- the CPU the local cloud's own process spends on a sequential flow (its server, its
+  interpreter, the waiting; the functions run in processes of their own): the figure a busy
+  machine changes least, and the one a burst is bounded by;
 - the floor: the same ASL on moto in this process with no-op handlers (no worker
   processes, no server, none of the local cloud's patches but its Step Functions semantics,
   without which moto cannot run the flow, and its parsing of each definition once), and the
@@ -217,7 +220,9 @@ def _sample_event() -> dict[str, Any]:
     }
 
 
-def local_cloud(assembly: Path, flows: int, deploys: int) -> tuple[list[float], list[float], float]:
+def local_cloud(assembly: Path, flows: int, deploys: int) -> tuple[list[float], list[float], float, float]:
+    """The deploys' milliseconds, the flows' latencies, the main process's CPU milliseconds a flow, and
+    a burst's flows a second."""
     deploy_s = []
     for _ in range(deploys):
         with LocalCloud() as cloud:
@@ -234,6 +239,7 @@ def local_cloud(assembly: Path, flows: int, deploys: int) -> tuple[list[float], 
         put_event_file(cloud, deployment, EVENT)
         cloud.wait_for_executions(machine, count=1)
         latencies = []
+        cpu_started = time.process_time()
         for _ in range(flows):
             known = executions()
             started = time.perf_counter()
@@ -242,13 +248,14 @@ def local_cloud(assembly: Path, flows: int, deploys: int) -> tuple[list[float], 
             latencies.append((time.perf_counter() - started) * 1000)
             if execution["status"] != "SUCCEEDED":
                 raise SystemExit(f"local cloud: a flow ended {execution['status']}")
+        cpu_ms = (time.process_time() - cpu_started) * 1000 / flows
         known = executions()
         started = time.perf_counter()
         for _ in range(flows):
             put_event_file(cloud, deployment, EVENT)
         cloud.wait_for_executions(machine, count=len(known) + flows, timeout=600)
         throughput = flows / (time.perf_counter() - started)
-    return deploy_s, latencies, throughput
+    return deploy_s, latencies, cpu_ms, throughput
 
 
 def main() -> None:
@@ -262,12 +269,13 @@ def main() -> None:
     print()
 
     floor_latency, floor_throughput = floor(definition, args.flows)
-    deploy_ms, latency, throughput = local_cloud(args.assembly, args.flows, args.deploys)
+    deploy_ms, latency, cpu_ms, throughput = local_cloud(args.assembly, args.flows, args.deploys)
 
     print("Local cloud benchmark (document_intake, its events/clear.json; ! = missed)")
     print(f"  local deploy of {args.assembly.name}:        {summary(deploy_ms)}")
     print(f"  flow latency, local cloud:       {summary(latency)}")
     print(f"  flow latency, moto floor:        {summary(floor_latency)}")
+    print(f"  main-process CPU, local cloud:   {cpu_ms:7.1f} ms a flow (its functions' processes apart)")
     print(f"  throughput, local cloud:         {throughput:7.1f} flows/s  ({args.flows} events in a burst)")
     print(f"  throughput, moto floor:          {floor_throughput:7.1f} flows/s")
     ratio = statistics.median(latency) / statistics.median(floor_latency)
