@@ -551,15 +551,16 @@ class LocalCloud:
         API every few milliseconds cost the cloud's own process a request, and the flow its CPU."""
         deadline = time.monotonic() + timeout
         execution = self._backend_execution(execution_arn)
-        while execution is not None and execution.status == "RUNNING":
+        # an execution's status is None from its creation to its start, RUNNING while it runs
+        while execution is not None and getattr(execution.exec_status, "value", "RUNNING") == "RUNNING":
             if time.monotonic() > deadline:
                 raise LocalCloudError(f"{execution_arn} still RUNNING after {timeout} s")
             time.sleep(0.005)
         return dict(self._waiting_client().describe_execution(executionArn=execution_arn))
 
     def _backend_execution(self, execution_arn: str) -> Any:
-        """The execution as the backend holds it (its ``status`` is current); None when there is none,
-        for DescribeExecution to say why."""
+        """The execution as the backend holds it (its ``exec_status`` is current); None when there is
+        none, for DescribeExecution to say why."""
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         region, account = execution_arn.split(":")[3:5]
