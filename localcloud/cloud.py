@@ -600,13 +600,16 @@ class LocalCloud:
     ) -> list[dict[str, Any]]:
         """Wait until ``count`` executions of a machine exist and have finished.
 
-        Each look lists them all through the API, so the looks grow apart (from 5 ms to 50 ms): a burst's
-        waiting no longer takes the cloud's own process from the runs it waits for."""
+        Each look lists them all through the API, every page, so the looks grow apart (from 5 ms to
+        50 ms): a burst's waiting no longer takes the cloud's own process from the runs it waits for."""
         sfn = self._waiting_client()
+        pages = sfn.get_paginator("list_executions")
         deadline = time.monotonic() + timeout
         pause = 0.005
         while True:
-            listed = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+            listed = [
+                e for page in pages.paginate(stateMachineArn=state_machine_arn) for e in page["executions"]
+            ]
             if len(listed) >= count and all(e["status"] != "RUNNING" for e in listed):
                 return [sfn.describe_execution(executionArn=e["executionArn"]) for e in listed]
             if time.monotonic() > deadline:

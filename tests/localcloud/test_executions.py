@@ -51,3 +51,21 @@ def test_a_fail_state_may_end_in_a_states_error() -> None:
             sfn.start_execution(stateMachineArn=machine)["executionArn"], timeout=30
         )
         assert (done["status"], done["error"], done["cause"]) == ("FAILED", "States.Timeout", "late")
+
+
+def test_waiting_for_more_executions_than_a_page_lists_sees_them_all() -> None:
+    # ListExecutions answers a page at a time: maxResults "The default is 100 and the maximum allowed
+    # page size is 1000"; "If nextToken is returned, there are more results available" (API reference).
+    # A wait for more runs than a page holds reads every page.
+    with LocalCloud(time_scale=0.01) as cloud:
+        sfn = cloud.client("stepfunctions")
+        machine = sfn.create_state_machine(
+            name="many", definition=json.dumps(NAMED), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        assert len(sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]) == 0
+        started = {sfn.start_execution(stateMachineArn=machine)["executionArn"] for _ in range(105)}
+        first_page = sfn.list_executions(stateMachineArn=machine)
+        assert len(first_page["executions"]) < 105 and "nextToken" in first_page
+        finished = cloud.wait_for_executions(machine, count=105, timeout=120)
+        assert {e["executionArn"] for e in finished} == started
+        assert {e["status"] for e in finished} == {"SUCCEEDED"}
