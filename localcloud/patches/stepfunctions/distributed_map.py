@@ -1090,8 +1090,8 @@ def _parsed_in_sll(definition: str) -> Any:
     moto's parser predicts in full-context LL mode, most of a deploy's time (a state machine is parsed
     when it is created). ANTLR documents SLL as the faster mode that "will either return a correct parse
     tree (i.e. the same parse tree that would be returned with the LL prediction mode), or it will report
-    a syntax error" (PredictionMode): a definition SLL refuses is parsed by moto's own LL parse, which
-    gives a definition that is wrong its syntax errors."""
+    a syntax error" (PredictionMode). A definition SLL refuses goes to moto's own LL parse, so one that
+    is wrong gets moto's syntax errors, as before."""
     from antlr4 import CommonTokenStream, InputStream
     from antlr4.atn.PredictionMode import PredictionMode
     from antlr4.error.Errors import ParseCancellationException
