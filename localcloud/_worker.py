@@ -18,7 +18,9 @@ Protocol, one JSON document per line:
   the worker answers ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": {...}}``.
 
 The answers travel on a private copy of the original stdout; the handler's own
-prints and log lines go to stderr, which the parent forwards to CloudWatch Logs.
+prints and log lines go to stderr, which the parent forwards to CloudWatch Logs. Before it
+answers an invocation, the worker ends its log lines with :data:`LOGS_WRITTEN`: the parent
+reads stderr in a thread of its own, and closes the invocation's log once it has read that far.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ import sys
 import time
 import traceback
 from typing import Any
+
+# the line that ends an invocation's log lines on stderr (never logged): "\x1e" separates records
+LOGS_WRITTEN = "\x1elocalcloud:logs-written"
 
 
 class LambdaContext:
@@ -70,6 +75,13 @@ def main() -> None:
         channel.write(json.dumps(message) + "\n")
         channel.flush()
 
+    def logs_written() -> None:
+        """Everything the invocation logged is in the pipe, the marker last: the parent reads up to it
+        before it closes the invocation's log (it reads this pipe in a thread of its own)."""
+        sys.stdout.flush()
+        sys.stderr.write(LOGS_WRITTEN + "\n")
+        sys.stderr.flush()
+
     init = json.loads(sys.stdin.readline())
     sys.path[:0] = init["paths"]
     module_name, _, function_name = init["handler"].rpartition(".")
@@ -97,10 +109,10 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - an unhandled error is the invocation's result
             error = _error(exc)
             sys.stderr.write(json.dumps({"level": "ERROR", "message": "unhandled", **error}) + "\n")
-            sys.stderr.flush()
+            logs_written()
             answer({"ok": False, "error": error})
             continue
-        sys.stderr.flush()
+        logs_written()
         try:
             answer({"ok": True, "result": json.loads(json.dumps(result))})
         except (TypeError, ValueError) as exc:

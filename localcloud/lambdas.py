@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from localcloud import traces
+from localcloud._worker import LOGS_WRITTEN
 from localcloud.environment_template import EnvironmentTemplate
 from localcloud.faults import Faults
 
@@ -49,6 +50,9 @@ WORKER = Path(__file__).with_name("_worker.py")
 _LOGGER = logging.getLogger("localcloud.lambdas")
 _GONE: dict[str, Any] = {"gone": True}  # what the answer reader puts when the process has exited
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit on the init phase
+# how long an answered invocation's log lines may take to be read off the worker's stderr (they are in
+# the pipe already: the reader thread only has to get to them)
+LOGS_READ_SECONDS = 5.0
 DEFAULT_CONCURRENCY = 10
 USE_TEMPLATE = True  # fork environments from the template where the function allows it
 ASYNC_RETRY_DELAYS_SECONDS = (60.0, 120.0)  # Lambda's asynchronous retries
@@ -199,6 +203,7 @@ class ExecutionEnvironment:
         self._answers: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._log_lines: list[tuple[int, str]] = []
         self._log_lock = threading.Lock()
+        self._logs_read = threading.Event()  # the reader reached the invocation's LOGS_WRITTEN
         # each reader is bound to its own process: a retried init's old process cannot answer for the new
         threading.Thread(target=self._read_answers, args=(self._process, self._answers), daemon=True).start()
         threading.Thread(target=self._read_logs, args=(self._process,), daemon=True).start()
@@ -230,14 +235,16 @@ class ExecutionEnvironment:
     def _read_logs(self, process: WorkerProcess) -> None:
         assert process.stderr is not None
         for line in process.stderr:
-            self.log(line.rstrip("\n"))
+            if line.rstrip("\n") == LOGS_WRITTEN:
+                self._logs_read.set()
+            else:
+                self.log(line.rstrip("\n"))
 
     def log(self, message: str) -> None:
         with self._log_lock:
             self._log_lines.append((int(time.time() * 1000), message))
 
     def flush_logs(self) -> None:
-        time.sleep(0)  # let the reader thread pick up what the worker flushed
         with self._log_lock:
             lines, self._log_lines = self._log_lines, []
         if lines:
@@ -248,6 +255,7 @@ class ExecutionEnvironment:
         config = self.config
         for record in platform_start(config, request_id):
             self.log(record)
+        self._logs_read.clear()
         try:
             self._send(
                 {
@@ -274,6 +282,8 @@ class ExecutionEnvironment:
                 }
             ) from None
         answer = self._receive(config.timeout_seconds)
+        if isinstance(answer, dict):  # it answered, its log lines written before: read up to them
+            self._logs_read.wait(LOGS_READ_SECONDS)
         if answer is None or answer is _GONE:
             self.kill()
             if answer is None:  # no answer within the function's timeout

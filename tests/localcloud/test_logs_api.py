@@ -357,3 +357,20 @@ def test_a_text_format_function_writes_start_end_and_report_lines(
         for r in reports
     )
     assert ["Init Duration" in r for r in reports] == [True, False]
+
+
+def test_each_invocations_output_is_logged_between_its_start_and_end_when_it_returns(
+    cloud: LocalCloud, formats: dict[str, str]
+) -> None:
+    # "Using Lambda with CloudWatch Logs": an invocation's own output comes between its START and END
+    # lines, and is there as soon as the invocation has returned, not once the next one runs.
+    lam = cloud.client("lambda")
+    group = f"/aws/lambda/{formats['Text']}"
+    for _ in range(12):
+        before = {event["eventId"] for event in events_of(cloud, group)}
+        lam.invoke(FunctionName=formats["Text"], Payload=b"{}")
+        messages = [event["message"] for event in events_of(cloud, group) if event["eventId"] not in before]
+        kinds = [m.split()[0] for m in messages]
+        assert kinds == ["START", "handled", "END", "REPORT"], messages
+        request_id = messages[0].split()[2]
+        assert messages[1] == f"handled {request_id}"
