@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from localcloud import LocalCloud
 
@@ -11,6 +12,14 @@ NAMED = {
     "StartAt": "Name",
     "States": {"Name": {"Type": "Pass", "Parameters": {"name.$": "$$.Execution.Name"}, "End": True}},
 }
+ROLE = "arn:aws:iam::123456789012:role/sfn"
+
+
+def named_machine(sfn: Any, name: str) -> str:
+    """A machine whose one Pass state answers its execution's name."""
+    return str(
+        sfn.create_state_machine(name=name, definition=json.dumps(NAMED), roleArn=ROLE)["stateMachineArn"]
+    )
 
 
 def test_an_execution_started_without_a_name_is_named_with_a_uuid() -> None:
@@ -19,9 +28,7 @@ def test_an_execution_started_without_a_name_is_named_with_a_uuid() -> None:
     # (moto names it "None", so a second unnamed start fails with ExecutionAlreadyExists.)
     with LocalCloud(time_scale=0.01) as cloud:
         sfn = cloud.client("stepfunctions")
-        machine = sfn.create_state_machine(
-            name="unnamed", definition=json.dumps(NAMED), roleArn="arn:aws:iam::123456789012:role/sfn"
-        )["stateMachineArn"]
+        machine = named_machine(sfn, "unnamed")
         # When it is started twice without a name
         arns = [sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"] for _ in range(2)]
         # Then both run, each under a UUID of its own, which the run sees as $$.Execution.Name
@@ -44,9 +51,9 @@ def test_a_fail_state_may_end_in_a_states_error() -> None:
     }
     with LocalCloud(time_scale=0.01) as cloud:
         sfn = cloud.client("stepfunctions")
-        machine = sfn.create_state_machine(
-            name="fails", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
-        )["stateMachineArn"]
+        machine = sfn.create_state_machine(name="fails", definition=json.dumps(definition), roleArn=ROLE)[
+            "stateMachineArn"
+        ]
         done = cloud.wait_for_execution(
             sfn.start_execution(stateMachineArn=machine)["executionArn"], timeout=30
         )
@@ -59,9 +66,7 @@ def test_waiting_for_more_executions_than_a_page_lists_sees_them_all() -> None:
     # A wait for more runs than a page holds reads every page.
     with LocalCloud(time_scale=0.01) as cloud:
         sfn = cloud.client("stepfunctions")
-        machine = sfn.create_state_machine(
-            name="many", definition=json.dumps(NAMED), roleArn="arn:aws:iam::123456789012:role/sfn"
-        )["stateMachineArn"]
+        machine = named_machine(sfn, "many")
         assert len(sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]) == 0
         started = {sfn.start_execution(stateMachineArn=machine)["executionArn"] for _ in range(105)}
         first_page = sfn.list_executions(stateMachineArn=machine)
