@@ -235,10 +235,11 @@ class ExecutionEnvironment:
     def _read_logs(self, process: WorkerProcess) -> None:
         assert process.stderr is not None
         for line in process.stderr:
-            if line.rstrip("\n") == LOGS_WRITTEN:
+            message = line.rstrip("\n")
+            if message == LOGS_WRITTEN:
                 self._logs_read.set()
             else:
-                self.log(line.rstrip("\n"))
+                self.log(message)
 
     def log(self, message: str) -> None:
         with self._log_lock:
@@ -282,7 +283,7 @@ class ExecutionEnvironment:
                 }
             ) from None
         answer = self._receive(config.timeout_seconds)
-        if isinstance(answer, dict):  # it answered, its log lines written before: read up to them
+        if answer is not None and answer is not _GONE:  # it answered, its lines written first: read them
             self._logs_read.wait(LOGS_READ_SECONDS)
         if answer is None or answer is _GONE:
             self.kill()
