@@ -87,6 +87,14 @@ def test_a_handlers_import_loads_no_boto3(capability: str) -> None:
     assert not loaded(seen["modules"], "boto3"), f"{capability}'s import loaded boto3"
 
 
+def test_the_review_api_loads_no_model_policy() -> None:
+    # The review API calls no model: its import reads the state package (the reviews, the audit
+    # trail) but not the routing policy or its manifest, which the circuit breaker's signature names
+    seen = after("", "review_api")
+    assert loaded(seen["modules"], "aiflows_runtime.state")
+    assert not loaded(seen["modules"], "aiflows_runtime.policies")
+
+
 def test_the_first_traced_call_builds_the_tracer_and_the_call_passes_through() -> None:
     # Given a handler whose import left the tracer unbuilt
     code = (

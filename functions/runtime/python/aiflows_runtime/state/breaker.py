@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-
-from aiflows_runtime.policies import BreakerSettings
+from typing import TYPE_CHECKING
 
 from .ports import CLOSED, HALF_OPEN, OPEN, BreakerState, BreakerStore
+
+if TYPE_CHECKING:  # a name in the signatures only: the review API imports this package, not the policies
+    from aiflows_runtime.policies import BreakerSettings
 
 Clock = Callable[[], float]
 
