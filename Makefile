@@ -102,7 +102,7 @@ eval: $(VENV)/.installed  ## the guardrails' precision and recall on the labelle
 	$(PY) -m evals.guard
 
 clean:
-	rm -rf cdk.out .pytest_cache test-artifacts
+	rm -rf cdk.out .cache .pytest_cache test-artifacts
 
 console: synth  ## the review console and API on 127.0.0.1:8642, with a run waiting for review
 	$(PY) -m localcloud console --seed statemachines/document_intake/events/review.json

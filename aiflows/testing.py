@@ -5,7 +5,7 @@ a flow's own test (``statemachines/<flow>/test_<flow>.py``) and a capability's
 (``functions/<name>/test_<name>.py``) have what the framework's tests have:
 
 - ``fake_aws_credentials`` (automatic): no test reaches AWS;
-- ``app_assembly``: the app, synthesized once per session (cdk-nag included);
+- ``app_assembly``: the app, synthesized once for its sources (cdk-nag included);
 - ``cloud``: a local cloud per test module (a module's ``LOCAL_CLOUD`` sets its time scale);
 - ``app``: the app deployed into it; ``bus_events``: what the flows put on the bus;
 - :func:`run_sample`, :func:`execution_of`, :func:`finished`, :func:`pending_review`,
@@ -15,6 +15,8 @@ a flow's own test (``statemachines/<flow>/test_<flow>.py``) and a capability's
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -113,6 +115,65 @@ def new_execution_environment() -> None:
     capability._step_configs.clear()  # each step of a handler imported again registers anew
 
 
+# What a synth reads besides its app script's own folder: the files `make synth` lists (Makefile
+# SOURCES), the framework and its pins. An assembly is cached under a digest of all of them.
+SYNTH_INPUTS = (
+    "app.py",
+    "cdk.json",
+    "infra",
+    "functions",
+    "statemachines",
+    "corpus",
+    "aiflows",
+    "requirements.txt",
+    "package-lock.json",
+)
+ASSEMBLY_CACHE = ROOT / ".cache" / "assemblies"
+ASSEMBLIES_KEPT = 3  # per app script: the newest, for sessions that still run on older sources
+
+
+def synth_digest(app_script: Path) -> str:
+    """A digest of everything ``app_script``'s synth reads: its inputs' paths and bytes, the
+    interpreter, and the environment the CDK reads (``CDK_*``, ``AWS_*``)."""
+    digest = hashlib.sha256(f"{sys.version}\0{app_script.resolve()}\0".encode())
+    for name in sorted(k for k in os.environ if k.startswith(("CDK_", "AWS_"))):
+        digest.update(f"{name}={os.environ[name]}\0".encode())
+    folder = app_script.resolve().parent  # the harness's fixtures; the repository's own are listed
+    roots = [ROOT / name for name in SYNTH_INPUTS] + ([folder] if folder != ROOT else [])
+    files = {path for root in roots for path in ([root] if root.is_file() else root.rglob("*"))}
+    for path in sorted(p for p in files if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(f"{os.path.relpath(path, ROOT)}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def cached_assembly(app_script: Path) -> Path:
+    """``app_script``'s cloud assembly, synthesized once for its sources.
+
+    It is kept in the checkout (``.cache/assemblies``), so xdist's workers share one synth and
+    a later run on the same sources synthesizes nothing; a changed source, pin or ``CDK_*``
+    variable is a new digest, so a new synth. Callers read it and never write to it (a test
+    that changes an assembly copies it first).
+    """
+    ASSEMBLY_CACHE.mkdir(parents=True, exist_ok=True)
+    try:  # the script's own name: the app's and the harness's are both app.py
+        name = "-".join(app_script.resolve().relative_to(ROOT).with_suffix("").parts)
+    except ValueError:
+        name = f"{app_script.parent.name}-{app_script.stem}"
+    target = ASSEMBLY_CACHE / f"{name}-{synth_digest(app_script)}"
+    with (ASSEMBLY_CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one synth at a time; the others wait and find it built
+        if not (target / "manifest.json").is_file():
+            building = ASSEMBLY_CACHE / f".building-{target.name}"
+            shutil.rmtree(building, ignore_errors=True)
+            shutil.rmtree(target, ignore_errors=True)
+            synth(app_script, building).rename(target)
+            older = sorted(ASSEMBLY_CACHE.glob(f"{name}-*"), key=lambda p: p.stat().st_mtime_ns)
+            for stale in older[:-ASSEMBLIES_KEPT]:
+                shutil.rmtree(stale, ignore_errors=True)
+    return target
+
+
 def synth(app_script: Path, outdir: Path) -> Path:
     """Synthesize an app in a child process (jsii's node runtime stays out of the test process)."""
     subprocess.run(  # noqa: S603 - this interpreter, on the project's own app
@@ -131,9 +192,9 @@ def synth(app_script: Path, outdir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The product's own app, synthesized once per test session (cdk-nag included)."""
-    return synth(ROOT / "app.py", tmp_path_factory.mktemp("app.out"))
+def app_assembly() -> Path:
+    """The product's own app, synthesized once for its sources (cdk-nag included): :func:`cached_assembly`."""
+    return cached_assembly(ROOT / "app.py")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 from aiflows.registry import capability_module
 from aiflows.testing import (  # noqa: F401 - the helpers the framework's tests import from here
     ROOT,
+    cached_assembly,
     drained,
     execution_of,
     finished,
@@ -28,8 +28,8 @@ def import_function_module(capability: str, module: str = "handler") -> ModuleTy
 
 
 @pytest.fixture(scope="session")
-def harness_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield synth(ROOT / "tests" / "fixtures" / "harness" / "app.py", tmp_path_factory.mktemp("harness.out"))
+def harness_assembly() -> Path:
+    return cached_assembly(ROOT / "tests" / "fixtures" / "harness" / "app.py")
 
 
 # The fuzz suite's count of examples per contract (tests/fuzz/examples.py): each xdist worker
