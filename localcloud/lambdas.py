@@ -283,8 +283,6 @@ class ExecutionEnvironment:
                 }
             ) from None
         answer = self._receive(config.timeout_seconds)
-        if answer is not None and answer is not _GONE:  # it answered, its lines written first: read them
-            self._logs_read.wait(LOGS_READ_SECONDS)
         if answer is None or answer is _GONE:
             self.kill()
             if answer is None:  # no answer within the function's timeout
@@ -302,6 +300,7 @@ class ExecutionEnvironment:
                     f"with error: exit status {self._process.returncode}",
                 }
             )
+        self._logs_read.wait(LOGS_READ_SECONDS)  # it answered, its lines written first: read them
         if not answer["ok"]:
             raise InvocationError(answer["error"])
         return answer["result"]

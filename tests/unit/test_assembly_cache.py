@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -86,3 +87,14 @@ def test_only_the_newest_assemblies_of_an_app_are_kept(fake_app: Path) -> None:
         built.append(testing.cached_assembly(fake_app))
     kept = sorted(p for p in testing.ASSEMBLY_CACHE.iterdir() if not p.name.startswith("."))
     assert kept == sorted(built[-testing.ASSEMBLIES_KEPT :])
+
+
+def test_the_digest_reads_every_input_make_synth_lists() -> None:
+    # The Makefile's SOURCES are what `make synth` rebuilds cdk.out for: the cache's inputs hold them all
+    makefile = (testing.ROOT / "Makefile").read_text()
+    sources = re.search(r"^SOURCES := (.*)$", makefile, re.MULTILINE)
+    assert sources, "the Makefile lists no SOURCES"
+    found = re.fullmatch(r"(.*?)\$\(shell find (.*?) -type f.*", sources[1])
+    assert found, sources[1]
+    listed = found[1].split() + found[2].split()
+    assert set(listed) <= set(testing.SYNTH_INPUTS), set(listed) - set(testing.SYNTH_INPUTS)
